@@ -1,0 +1,13 @@
+"""agentfleet's Pulumi program. All logic lives in `components/`; see components/program.py."""
+
+import sys
+
+from components.config import ConfigError
+from components.program import main
+
+try:
+    main()
+except ConfigError as exc:
+    # One readable message instead of a Python traceback; Pulumi shows stderr and stops.
+    print(exc, file=sys.stderr)
+    raise SystemExit(1) from None

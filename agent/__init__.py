@@ -1,0 +1,1 @@
+"""The agentfleet runtime: what runs inside every agent container."""

@@ -1,0 +1,54 @@
+"""The environment contract between the infrastructure and the runtime (docs/DESIGN.md).
+
+Every provider starts the agent container with these variables; the runtime reads exactly these.
+Both sides import the names from here, so a rename is one change, checked by mypy and the tests.
+This module must stay dependency-free: it is imported by the Pulumi program and by every agent.
+"""
+
+from __future__ import annotations
+
+BACKEND = "AGENTFLEET_BACKEND"  # sqs | servicebus | pubsub | sqlite
+QUEUE = "AGENTFLEET_QUEUE"  # SQS URL · Service Bus queue · Pub/Sub subscription path · SQLite file
+DEAD_LETTER_QUEUE = "AGENTFLEET_DEAD_LETTER_QUEUE"  # SQS DLQ URL · Pub/Sub DL topic; "" if native
+SERVICEBUS_NAMESPACE = "AGENTFLEET_SERVICEBUS_NAMESPACE"  # fully qualified namespace (Azure only)
+STATE = "AGENTFLEET_STATE"  # DynamoDB table · https://ACCOUNT.table.core.windows.net/TABLE · Firestore collection · SQLite file
+BUCKET = "AGENTFLEET_BUCKET"  # S3 bucket · blob container URL · GCS bucket · local directory
+CACHE = "AGENTFLEET_CACHE"  # Redis URL, when the fleet has a cache
+HANDLER = "AGENTFLEET_HANDLER"  # module:function
+CONCURRENCY = "AGENTFLEET_CONCURRENCY"
+DRAIN_TIMEOUT = "AGENTFLEET_DRAIN_TIMEOUT"
+VISIBILITY_TIMEOUT = "AGENTFLEET_VISIBILITY_TIMEOUT"
+PORT = "AGENTFLEET_PORT"
+WARMUP = "AGENTFLEET_WARMUP"
+MAX_RECEIVE_COUNT = "AGENTFLEET_MAX_RECEIVE_COUNT"  # deliveries before the runtime dead-letters (SQLite)
+LIFECYCLE = "AGENTFLEET_LIFECYCLE"  # aws-asg | azure-scheduled-events | none
+LIFECYCLE_HOOK = "AGENTFLEET_LIFECYCLE_HOOK"  # AWS only
+GROUP = "AGENTFLEET_GROUP"  # AWS only: Auto Scaling group name
+REGION = "AGENTFLEET_REGION"  # AWS region / GCP project for SDK clients that need it
+
+BACKENDS = ("sqs", "servicebus", "pubsub", "sqlite")
+LIFECYCLES = ("aws-asg", "azure-scheduled-events", "none")
+
+
+def common_environment(
+    *,
+    handler: str | None,
+    concurrency: int,
+    drain_timeout_seconds: int,
+    visibility_timeout_seconds: int,
+    port: int,
+    warmup_seconds: int,
+    max_receive_count: int,
+) -> dict[str, str]:
+    """The cloud-neutral part of the agent environment, from the fleet config's numbers."""
+    env = {
+        CONCURRENCY: str(concurrency),
+        DRAIN_TIMEOUT: str(drain_timeout_seconds),
+        VISIBILITY_TIMEOUT: str(visibility_timeout_seconds),
+        PORT: str(port),
+        WARMUP: str(warmup_seconds),
+        MAX_RECEIVE_COUNT: str(max_receive_count),
+    }
+    if handler:
+        env[HANDLER] = handler
+    return env

@@ -1,0 +1,202 @@
+"""Run the real Pulumi program offline, under Pulumi's own mock runtime, and record what it makes.
+
+This is what `agentfleet plan` prints and what the infrastructure tests assert on. The program is
+`components.program.main` — the same function `__main__.py` runs under `pulumi up` — so a test
+of the synthesis is a test of the program, not of a copy.
+
+Mocked clouds answer with realistic computed outputs (ARNs, URLs, resource ids) from each
+provider's `providers/<cloud>/mocks.py`, so wiring between resources (this policy names that
+queue's ARN) can be asserted on resolved values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+PROJECT = "agentfleet"
+
+
+@dataclass
+class Recorded:
+    """One resource the program registered, with its resolved inputs and mocked outputs."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str
+    custom: bool
+    ignore_changes: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+
+
+@dataclass
+class Synthesis:
+    """Everything one program run registered: resources in order, and the stack outputs."""
+
+    resources: list[Recorded]
+    outputs: dict[str, Any]
+    invokes: list[tuple[str, dict[str, Any]]]
+
+    def of_type(self, type_token: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str) -> Recorded:
+        found = self.of_type(type_token)
+        if len(found) != 1:
+            names = [r.name for r in found]
+            raise AssertionError(f"expected exactly one {type_token}, found {len(found)}: {names}")
+        return found[0]
+
+    def named(self, name: str) -> Recorded:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise AssertionError(f"no resource named {name!r}; have {[r.name for r in self.resources]}")
+
+    def by_urn(self, urn: str) -> Recorded:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def children_of(self, urn: str) -> list[Recorded]:
+        return [r for r in self.resources if r.parent == urn]
+
+
+class CloudMocks(pulumi_mocks.Mocks):
+    """Answers the mock runtime with the chosen cloud's realistic outputs (providers/<cloud>/mocks.py)."""
+
+    def __init__(self, cloud: str | None, config: Mapping[str, str]) -> None:
+        self._cloud_mocks: Any = None
+        if cloud in ("aws", "azure", "gcp"):
+            try:
+                self._cloud_mocks = importlib.import_module(f"providers.{cloud}.mocks")
+            except ModuleNotFoundError:
+                self._cloud_mocks = None
+        self.config = dict(config)
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        if self._cloud_mocks is not None and hasattr(self._cloud_mocks, "resource_outputs"):
+            rid, computed = self._cloud_mocks.resource_outputs(args.typ, args.name, dict(args.inputs), self.config)
+        else:
+            rid, computed = f"{args.name}-id", {}
+        return rid, {**args.inputs, **computed}
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        self.invokes.append((args.token, dict(args.args)))
+        if self._cloud_mocks is not None and hasattr(self._cloud_mocks, "invoke"):
+            return self._cloud_mocks.invoke(args.token, dict(args.args), self.config), None
+        raise NotImplementedError(f"no mock answer for invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's parent, options and stack outputs."""
+
+    def __init__(self, mocks: CloudMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Recorded] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        reg = self.resources[response.urn]
+        inputs = pulumi_mocks.rpc.deserialize_properties(request.object)
+        self.recorded.append(
+            Recorded(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                inputs=_plain(inputs),
+                outputs=_plain(dict(reg.state)),
+                id=reg.id or "",
+                custom=bool(request.custom),
+                ignore_changes=list(request.ignoreChanges),
+                depends_on=list(request.dependencies),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Drop the SDK's unknown/secret wrappers so recorded values compare as plain data."""
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_from_stack_file(path: Path) -> dict[str, str]:
+    """The `config:` map of a Pulumi.<stack>.yaml, as the engine hands it to a program."""
+    data = yaml.safe_load(path.read_text()) or {}
+    raw = data.get("config") or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: 'config' must be a map of keys to values")
+    return flatten_config(raw)
+
+
+def flatten_config(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Engine form of config: structured values become JSON strings (see pulumi/pulumi#4472)."""
+    flat: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict | list):
+            flat[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            flat[key] = "true" if value else "false"
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool = False) -> Synthesis:
+    """Run `components.program.main` under mocks with this engine-form config; return what it made.
+
+    Each call gets a fresh event loop and a fresh root stack, so runs never leak into each other
+    (pulumi/pulumi#8280). Raises `ConfigError` for a bad config, before anything is registered.
+    """
+    from components.program import main
+
+    cloud = config.get("agentfleet:cloud")
+    mocks = CloudMocks(cloud, config)
+    monitor = RecordingMonitor(mocks)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi_settings.ROOT.set(None)
+        pulumi.runtime.set_all_config(dict(config))
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        outputs: dict[str, Any] = {}
+
+        def program() -> Any:
+            # Stack exports are not observable under mocks (pulumi/pulumi#8342), so the
+            # component's outputs (the very values __main__ exports) are resolved here.
+            fleet = main()
+            return pulumi.Output.all(**fleet.outputs()).apply(lambda resolved: outputs.update(resolved))
+
+        pulumi.runtime.test(program)()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return Synthesis(resources=monitor.recorded, outputs=_plain(outputs), invokes=mocks.invokes)

@@ -1,0 +1,58 @@
+"""AWS's own limits on a fleet config. Imports no SDK: runs before anything is registered.
+
+Sources: SQS developer guide (visibility 0-43,200 s, retention 60 s-14 days, maxReceiveCount
+1-1,000), EC2 Auto Scaling lifecycle hooks (heartbeat 30-7,200 s).
+"""
+
+from __future__ import annotations
+
+from components.config import ConfigProblem, FleetConfig
+from components.policy import SHUTDOWN_MARGIN_SECONDS
+
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+SQS_MIN_RETENTION_SECONDS = 60
+SQS_MAX_RETENTION_SECONDS = 1_209_600
+SQS_MAX_RECEIVE_COUNT = 1_000
+LIFECYCLE_HEARTBEAT_MIN_SECONDS = 30
+LIFECYCLE_HEARTBEAT_MAX_SECONDS = 7_200
+
+
+def validate(config: FleetConfig) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    q, a = config.queue, config.agent
+    if q.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
+        problems.append(
+            ConfigProblem(
+                "fleet.queue.visibility_timeout_seconds",
+                q.visibility_timeout_seconds,
+                f"must be <= {SQS_MAX_VISIBILITY_SECONDS} (SQS's 12-hour visibility limit)",
+            )
+        )
+    if not SQS_MIN_RETENTION_SECONDS <= q.retention_seconds <= SQS_MAX_RETENTION_SECONDS:
+        problems.append(
+            ConfigProblem(
+                "fleet.queue.retention_seconds",
+                q.retention_seconds,
+                f"must be between {SQS_MIN_RETENTION_SECONDS} and {SQS_MAX_RETENTION_SECONDS} (SQS: 60 s to 14 days)",
+            )
+        )
+    if q.max_receive_count > SQS_MAX_RECEIVE_COUNT:
+        problems.append(
+            ConfigProblem(
+                "fleet.queue.max_receive_count",
+                q.max_receive_count,
+                f"must be between 1 and {SQS_MAX_RECEIVE_COUNT} (SQS redrive policy)",
+            )
+        )
+    heartbeat = a.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS
+    if heartbeat > LIFECYCLE_HEARTBEAT_MAX_SECONDS:
+        problems.append(
+            ConfigProblem(
+                "fleet.agent.drain_timeout_seconds",
+                a.drain_timeout_seconds,
+                f"must be <= {LIFECYCLE_HEARTBEAT_MAX_SECONDS - SHUTDOWN_MARGIN_SECONDS} on AWS: the termination "
+                f"lifecycle hook's heartbeat (drain + {SHUTDOWN_MARGIN_SECONDS} s) may be at most "
+                f"{LIFECYCLE_HEARTBEAT_MAX_SECONDS} s",
+            )
+        )
+    return problems
