@@ -1,0 +1,49 @@
+"""Helpers for infrastructure tests: build a stack config and synthesize it under mocks."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from agentfleet.synth import Synthesis, synthesize
+
+BASE_FLEET: dict[str, Any] = {
+    "name": "moodring",
+    "agent": {"image": "ghcr.io/acme/moodring-agent:1.4.2", "handler": "moodring.agent:handle"},
+}
+
+REGION_KEYS = {
+    "aws": {"aws:region": "us-east-1"},
+    "azure": {"azure-native:location": "westeurope"},
+    "gcp": {"gcp:project": "acme-agents", "gcp:region": "europe-west1"},
+}
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def stack_config(cloud: str, fleet: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
+    """Engine-form config for `cloud` with BASE_FLEET deep-merged with `fleet`."""
+    merged = deep_merge(BASE_FLEET, fleet or {})
+    config = {"agentfleet:cloud": cloud, "agentfleet:fleet": json.dumps(merged), **REGION_KEYS.get(cloud, {})}
+    config.update(extra)
+    return config
+
+
+def synth(cloud: str, fleet: dict[str, Any] | None = None, *, preview: bool = False, **extra: str) -> Synthesis:
+    return synthesize(stack_config(cloud, fleet, **extra), preview=preview)
+
+
+@pytest.fixture
+def synth_fleet():
+    return synth
