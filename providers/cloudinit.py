@@ -1,0 +1,263 @@
+"""The cloud-init document that turns a plain VM into one agent: shared by AWS and Azure.
+
+Both clouds boot a stock Linux image and hand it this `#cloud-config`. It
+
+1. installs Docker with the distribution's own package manager (Amazon Linux: `docker`,
+   Debian/Ubuntu: `docker.io`), so one document works on either image;
+2. writes the agent's environment to `/etc/agentfleet/agent.env`, mode 0600 owned by root: the
+   file names queues, tables and buckets, and is not for every local user to read;
+3. installs `agentfleet-agent.service`, a systemd unit that runs the container with
+   `Restart=always`, maps the agent's port on the host, and stops it with
+   `docker stop --time <drain>`: the agent gets SIGTERM and `drain_timeout_seconds` to finish its
+   in-flight work; systemd's `TimeoutStopSec` covers that drain plus a margin, so systemd never
+   SIGKILLs a draining agent first;
+4. installs `agentfleet-health.service`, a watcher that polls the agent's `/healthz` after the
+   warm-up and, after `HEALTH_FAILURES` failures in a row, runs the caller's `on_unhealthy`
+   command (AWS: mark the instance Unhealthy so the Auto Scaling group replaces it) or, by
+   default, restarts the agent's unit.
+
+Environment values are plain strings here: callers resolve Pulumi Outputs first
+(`Output.all(...).apply(lambda v: agent_cloud_config(...))`). The document is checked against
+cloud-init's own schema by tests/infra/test_cloudinit.py.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+import yaml
+
+from agent.contract import LIFECYCLE, LIFECYCLES
+
+#: Where the agent's environment lives on the VM (root-only).
+ENV_FILE = "/etc/agentfleet/agent.env"
+AGENT_UNIT = "agentfleet-agent.service"
+HEALTH_UNIT = "agentfleet-health.service"
+HEALTH_SCRIPT = "/usr/local/bin/agentfleet-healthwatch"
+INSTALL_SCRIPT = "/usr/local/bin/agentfleet-install-docker"
+CONTAINER_NAME = "agentfleet-agent"
+
+#: Seconds systemd waits beyond the agent's drain before it kills the container: time for
+#: `docker stop` itself and for the agent's last ack and log flush.
+STOP_MARGIN_SECONDS = 30
+#: Seconds between two /healthz probes, and how many failures in a row mean "unhealthy".
+HEALTH_INTERVAL_SECONDS = 10
+HEALTH_FAILURES = 3
+
+
+def agent_cloud_config(
+    *,
+    image: str,
+    env: Mapping[str, str],
+    port: int,
+    drain_timeout_seconds: int,
+    lifecycle: str,
+    health_grace_seconds: int = 90,
+    on_unhealthy: str | None = None,
+    log_driver: str = "journald",
+    log_options: Mapping[str, str] | None = None,
+) -> str:
+    """Render the `#cloud-config` that runs `image` as the one agent of this VM.
+
+    `env` are the container's variables (plain strings); `lifecycle` (`aws-asg`,
+    `azure-scheduled-events`, `none`) is added to them as AGENTFLEET_LIFECYCLE.
+    `health_grace_seconds` is how long after (re)start `/healthz` is not probed (the warm-up);
+    `on_unhealthy` is a shell command run when `/healthz` keeps failing (default: restart the
+    agent). `log_driver`/`log_options` are Docker's `--log-driver`/`--log-opt` (AWS: awslogs).
+    """
+    _check(image=image, env=env, port=port, drain=drain_timeout_seconds, lifecycle=lifecycle)
+    full_env = {**env, LIFECYCLE: lifecycle}
+    document = {
+        "package_update": False,
+        "write_files": [
+            {
+                "path": ENV_FILE,
+                "owner": "root:root",
+                "permissions": "0600",
+                "content": _env_file(full_env),
+            },
+            {
+                "path": INSTALL_SCRIPT,
+                "owner": "root:root",
+                "permissions": "0755",
+                "content": _install_docker_script(),
+            },
+            {
+                "path": f"/etc/systemd/system/{AGENT_UNIT}",
+                "owner": "root:root",
+                "permissions": "0644",
+                "content": _agent_unit(
+                    image=image,
+                    port=port,
+                    drain=drain_timeout_seconds,
+                    log_driver=log_driver,
+                    log_options=log_options or {},
+                ),
+            },
+            {
+                "path": HEALTH_SCRIPT,
+                "owner": "root:root",
+                "permissions": "0755",
+                "content": _health_script(
+                    port=port,
+                    grace=health_grace_seconds,
+                    on_unhealthy=on_unhealthy or f"systemctl restart {AGENT_UNIT}",
+                ),
+            },
+            {
+                "path": f"/etc/systemd/system/{HEALTH_UNIT}",
+                "owner": "root:root",
+                "permissions": "0644",
+                "content": _health_unit(),
+            },
+        ],
+        "runcmd": [
+            [INSTALL_SCRIPT],
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", "docker.service"],
+            ["systemctl", "enable", "--now", AGENT_UNIT],
+            ["systemctl", "enable", "--now", HEALTH_UNIT],
+        ],
+    }
+    return "#cloud-config\n" + yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1_000)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (scripts, units) as literal blocks, so the user data reads as files."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def _check(*, image: str, env: Mapping[str, str], port: int, drain: int, lifecycle: str) -> None:
+    if not image or any(c.isspace() for c in image):
+        raise ValueError(
+            f"agent_cloud_config: image={image!r} must be a container image reference without spaces"
+        )
+    if not 1 <= port <= 65535:
+        raise ValueError(f"agent_cloud_config: port={port} must be between 1 and 65535")
+    if drain < 1:
+        raise ValueError(f"agent_cloud_config: drain_timeout_seconds={drain} must be >= 1")
+    if lifecycle not in LIFECYCLES:
+        raise ValueError(
+            f"agent_cloud_config: lifecycle={lifecycle!r} must be one of {', '.join(LIFECYCLES)}"
+        )
+    for key, value in env.items():
+        if not isinstance(value, str):
+            raise ValueError(
+                f"agent_cloud_config: env[{key!r}] must be a plain string (resolve Outputs first), "
+                f"got {type(value).__name__}"
+            )
+        if "\n" in value or "\r" in value or "=" in key or not key:
+            # Docker's --env-file is one KEY=VALUE per line, taken literally: no way to escape these.
+            raise ValueError(
+                f"agent_cloud_config: env[{key!r}] must be one line, and the name must not contain '='"
+            )
+
+
+def _env_file(env: Mapping[str, str]) -> str:
+    # Docker's --env-file takes each line literally (no quotes, no expansion), so values are
+    # written as they are.
+    return "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+
+
+def _install_docker_script() -> str:
+    return """#!/bin/sh
+# Installs Docker with this distribution's package manager; idempotent (re-runs are no-ops).
+set -eu
+if command -v docker >/dev/null 2>&1; then exit 0; fi
+if command -v dnf >/dev/null 2>&1; then
+  dnf install -y docker
+elif command -v yum >/dev/null 2>&1; then
+  yum install -y docker
+elif command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q docker.io
+else
+  echo "agentfleet: no dnf, yum or apt-get on this image; cannot install docker" >&2
+  exit 1
+fi
+"""
+
+
+def _agent_unit(*, image: str, port: int, drain: int, log_driver: str, log_options: Mapping[str, str]) -> str:
+    run = [
+        "/usr/bin/docker", "run", "--rm", "--init",
+        "--name", CONTAINER_NAME,
+        "--env-file", ENV_FILE,
+        "--publish", f"{port}:{port}",
+        "--stop-timeout", str(drain),
+        "--log-driver", log_driver,
+    ]  # fmt: skip
+    for key, value in sorted(log_options.items()):
+        run += ["--log-opt", f"{key}={value}"]
+    run.append(image)
+    return f"""[Unit]
+Description=agentfleet agent ({image})
+After=docker.service network-online.target
+Requires=docker.service
+Wants=network-online.target
+# Keep retrying (a registry outage at boot must not leave the VM idle for good).
+StartLimitIntervalSec=0
+
+[Service]
+Restart=always
+RestartSec=5
+# The first start pulls the image.
+TimeoutStartSec=0
+ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}
+ExecStart={shlex.join(run)}
+# SIGTERM reaches the agent; it has {drain} s to drain before Docker kills it.
+ExecStop=/usr/bin/docker stop --time {drain} {CONTAINER_NAME}
+TimeoutStopSec={drain + STOP_MARGIN_SECONDS}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _health_script(*, port: int, grace: int, on_unhealthy: str) -> str:
+    return f"""#!/bin/sh
+# Polls /healthz every {HEALTH_INTERVAL_SECONDS} s; after {HEALTH_FAILURES} failures in a row the
+# agent is unhealthy and the action below runs. Nothing is probed during the {grace} s warm-up.
+set -u
+sleep {grace}
+fails=0
+while true; do
+  if curl --silent --fail --max-time 5 --output /dev/null http://127.0.0.1:{port}/healthz; then
+    fails=0
+  else
+    fails=$((fails + 1))
+  fi
+  if [ "$fails" -ge {HEALTH_FAILURES} ]; then
+    echo "agentfleet: /healthz failed {HEALTH_FAILURES} times in a row; marking this agent unhealthy" >&2
+    {on_unhealthy}
+    fails=0
+    sleep {grace}
+  fi
+  sleep {HEALTH_INTERVAL_SECONDS}
+done
+"""
+
+
+def _health_unit() -> str:
+    return f"""[Unit]
+Description=agentfleet agent health watcher (/healthz)
+After={AGENT_UNIT}
+Wants={AGENT_UNIT}
+
+[Service]
+Restart=always
+RestartSec=10
+ExecStart={HEALTH_SCRIPT}
+
+[Install]
+WantedBy=multi-user.target
+"""

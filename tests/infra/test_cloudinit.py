@@ -1,0 +1,160 @@
+"""The shared cloud-init renderer: valid for cloud-init's own schema, and it runs the agent right."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent import contract
+from providers.cloudinit import AGENT_UNIT, ENV_FILE, HEALTH_SCRIPT, agent_cloud_config
+from tests.conftest import require_peer
+
+AWS_ENV = {
+    contract.BACKEND: "sqs",
+    contract.QUEUE: "https://sqs.us-east-1.amazonaws.com/123456789012/moodring-queue",
+    contract.DEAD_LETTER_QUEUE: "https://sqs.us-east-1.amazonaws.com/123456789012/moodring-dlq",
+    contract.STATE: "moodring-state",
+    contract.LIFECYCLE_HOOK: "moodring-drain",
+    contract.GROUP: "moodring-agents",
+    "LOG_LEVEL": "info",
+}
+AZURE_ENV = {
+    contract.BACKEND: "servicebus",
+    contract.QUEUE: "moodring-queue",
+    contract.DEAD_LETTER_QUEUE: "",
+    contract.SERVICEBUS_NAMESPACE: "moodring-sb.servicebus.windows.net",
+    contract.STATE: "https://moodringst.table.core.windows.net/state",
+    "GREETING": "hello: world # not a comment",
+}
+
+
+def render(env: dict[str, str], lifecycle: str, **kw: Any) -> str:
+    return agent_cloud_config(
+        image="ghcr.io/acme/moodring-agent:1.4.2",
+        env=env,
+        port=8080,
+        drain_timeout_seconds=120,
+        lifecycle=lifecycle,
+        **kw,
+    )
+
+
+def files(document: str) -> dict[str, dict[str, Any]]:
+    assert document.startswith("#cloud-config\n")
+    return {f["path"]: f for f in yaml.safe_load(document)["write_files"]}
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize(
+    ("env", "lifecycle", "extra"),
+    [
+        (
+            AWS_ENV,
+            "aws-asg",
+            {
+                "on_unhealthy": "aws autoscaling set-instance-health --health-status Unhealthy",
+                "log_driver": "awslogs",
+                "log_options": {"awslogs-group": "/agentfleet/moodring"},
+            },
+        ),
+        (AZURE_ENV, "azure-scheduled-events", {}),
+    ],
+    ids=["aws", "azure"],
+)
+def test_document_passes_cloud_init_schema(
+    tmp_path: Path, env: dict[str, str], lifecycle: str, extra: dict[str, Any]
+) -> None:
+    require_peer(shutil.which("cloud-init") is not None, "cloud-init")
+    path = tmp_path / "user-data.yaml"
+    path.write_text(render(env, lifecycle, **extra))
+    result = subprocess.run(
+        ["cloud-init", "schema", "-c", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid cloud-config" in result.stdout
+
+
+def test_env_file_is_root_only_and_carries_every_variable_literally() -> None:
+    env_file = files(render(AZURE_ENV, "azure-scheduled-events"))[ENV_FILE]
+    assert env_file["permissions"] == "0600"
+    assert env_file["owner"] == "root:root"
+    lines = env_file["content"].splitlines()
+    parsed = dict(line.split("=", 1) for line in lines)
+    assert parsed == {**AZURE_ENV, contract.LIFECYCLE: "azure-scheduled-events"}
+
+
+def test_unit_restarts_maps_port_and_gives_the_agent_its_drain_time() -> None:
+    unit = files(render(AWS_ENV, "aws-asg"))[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]
+    assert "Restart=always" in unit
+    assert "--publish 8080:8080" in unit
+    assert f"--env-file {ENV_FILE}" in unit
+    assert "ExecStop=/usr/bin/docker stop --time 120 agentfleet-agent" in unit
+    stop = int(next(line for line in unit.splitlines() if line.startswith("TimeoutStopSec=")).split("=")[1])
+    assert stop > 120, "systemd must not kill the container before its drain timeout"
+    assert unit.rstrip().endswith("WantedBy=multi-user.target")
+
+
+def test_drain_timeout_flows_into_the_stop_command() -> None:
+    doc = agent_cloud_config(image="img:1", env={}, port=9000, drain_timeout_seconds=7, lifecycle="none")
+    unit = files(doc)[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]
+    assert "docker stop --time 7 " in unit
+    assert "--stop-timeout 7 " in unit
+    assert "--publish 9000:9000" in unit
+
+
+def test_unhealthy_agent_runs_the_callers_action_after_warmup() -> None:
+    doc = render(AWS_ENV, "aws-asg", on_unhealthy="mark-me-unhealthy --now", health_grace_seconds=45)
+    script = files(doc)[HEALTH_SCRIPT]["content"]
+    assert "http://127.0.0.1:8080/healthz" in script
+    assert "mark-me-unhealthy --now" in script
+    assert script.count("sleep 45") == 2  # at boot and after acting
+
+
+def test_default_unhealthy_action_restarts_the_agent() -> None:
+    script = files(render(AZURE_ENV, "azure-scheduled-events"))[HEALTH_SCRIPT]["content"]
+    assert f"systemctl restart {AGENT_UNIT}" in script
+
+
+def test_units_are_started_after_docker_is_installed() -> None:
+    runcmd = yaml.safe_load(render(AWS_ENV, "aws-asg"))["runcmd"]
+    flat = [" ".join(c) for c in runcmd]
+    assert flat.index("/usr/local/bin/agentfleet-install-docker") < flat.index(
+        f"systemctl enable --now {AGENT_UNIT}"
+    )
+
+
+def test_log_driver_options_reach_docker_run() -> None:
+    doc = render(
+        AWS_ENV, "aws-asg", log_driver="awslogs", log_options={"awslogs-group": "/agentfleet/moodring"}
+    )
+    unit = files(doc)[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]
+    assert "--log-driver awslogs --log-opt awslogs-group=/agentfleet/moodring" in unit
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"env": {"A": "two\nlines"}}, "env['A'] must be one line"),
+        ({"env": {"A": 1}}, "env['A'] must be a plain string (resolve Outputs first), got int"),
+        ({"lifecycle": "gcp"}, "lifecycle='gcp' must be one of aws-asg, azure-scheduled-events, none"),
+        ({"image": "bad image"}, "image='bad image' must be a container image reference without spaces"),
+        ({"drain_timeout_seconds": 0}, "drain_timeout_seconds=0 must be >= 1"),
+    ],
+)
+def test_bad_arguments_are_rejected_with_the_argument_named(kwargs: dict[str, Any], message: str) -> None:
+    args: dict[str, Any] = {
+        "image": "img:1",
+        "env": {},
+        "port": 8080,
+        "drain_timeout_seconds": 60,
+        "lifecycle": "none",
+        **kwargs,
+    }
+    with pytest.raises(ValueError) as err:
+        agent_cloud_config(**args)
+    assert message in str(err.value)
