@@ -1,0 +1,162 @@
+"""The small key-value state interface behind `ctx.state` (DynamoDB, Azure Table, Firestore, SQLite).
+
+Delivery is at-least-once; effects are made exactly-once with conditional writes. Every store
+offers the same three verbs, each with the two conditions the idempotency pattern needs:
+
+- `put(key, value, if_absent=True)`: create only if the key does not exist (a claim).
+- `put(key, value, if_version=n)`: replace only if nobody wrote since we read version `n`
+  (compare-and-set). A failed condition raises `ConflictError`, never silently overwrites.
+- `delete(key, if_version=n)`: likewise.
+
+Values are JSON objects (dict[str, Any]); every successful write bumps the item's `version`.
+`Once` (below) is the idempotency helper behind `ctx.once(key)`, written only with these verbs,
+so it behaves the same on every store.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+
+class StateError(RuntimeError):
+    """A state-store call failed in a way that may pass (connection, throttling): retry it."""
+
+
+class ConflictError(StateError):
+    """A conditional write lost: the key exists (put-if-absent) or its version moved on."""
+
+    def __init__(self, key: str, detail: str) -> None:
+        self.key = key
+        super().__init__(f"conditional write on {key!r} failed: {detail}")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stored value and its version (1 after the first write, +1 on every write)."""
+
+    key: str
+    value: dict[str, Any]
+    version: int
+
+
+class StateStore(abc.ABC):
+    """A key-value store with conditional writes."""
+
+    #: Store name: sqlite, dynamodb, azuretable, firestore.
+    name: str = ""
+
+    @abc.abstractmethod
+    def get(self, key: str) -> Item | None:
+        """The item under `key`, or None."""
+
+    @abc.abstractmethod
+    def put(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        if_absent: bool = False,
+        if_version: int | None = None,
+    ) -> Item:
+        """Write `value`; with `if_absent` only if `key` is new, with `if_version` only if the
+        stored version is exactly that. Returns the written item. Raises ConflictError."""
+
+    @abc.abstractmethod
+    def delete(self, key: str, *, if_version: int | None = None) -> None:
+        """Remove `key` (no error if absent, unless `if_version` is given and does not match)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release connections."""
+
+
+class InProgressElsewhere(StateError):
+    """Another delivery holds the idempotency claim right now; retry this message later."""
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Once:
+    """`with ctx.once(key) as first:` — run an effect at most once per key across the fleet.
+
+    On enter it claims `key` with put-if-absent (status `pending`, expiring after `claim_seconds`):
+    `first` is True when this delivery must apply the effect, False when an earlier delivery
+    already did (status `done`). On a clean exit the claim becomes `done`; on an exception it is
+    deleted so the retry applies the effect. If the process dies mid-effect the claim expires and
+    the next delivery takes it over (compare-and-set), so the effect is never lost; an effect that
+    is itself a conditional write into `ctx.state` is then applied exactly once. A claim held by a
+    live delivery elsewhere raises `InProgressElsewhere`, a retryable error.
+    """
+
+    def __init__(self, store: StateStore, key: str, claim_seconds: float = 300.0) -> None:
+        self.store = store
+        self.key = f"once:{key}"
+        self.claim_seconds = claim_seconds
+        self.owner = _owner()
+        self.first = False
+        self._claim: Item | None = None
+
+    def _pending(self) -> dict[str, Any]:
+        return {"status": "pending", "owner": self.owner, "expires": time.time() + self.claim_seconds}
+
+    def acquire(self) -> bool:
+        """Claim the key; True if this delivery must apply the effect."""
+        for _ in range(5):
+            try:
+                self._claim = self.store.put(self.key, self._pending(), if_absent=True)
+                self.first = True
+                return True
+            except ConflictError:
+                pass
+            current = self.store.get(self.key)
+            if current is None:
+                continue  # deleted between our put and get: claim again
+            if current.value.get("status") == "done":
+                self.first = False
+                return False
+            if float(current.value.get("expires", 0)) > time.time():
+                raise InProgressElsewhere(f"{self.key} is being applied by {current.value.get('owner')}")
+            try:  # an expired claim: its owner died mid-effect; take it over
+                self._claim = self.store.put(self.key, self._pending(), if_version=current.version)
+                self.first = True
+                return True
+            except ConflictError:
+                continue
+        raise InProgressElsewhere(f"{self.key} is contended; retry later")
+
+    def commit(self) -> None:
+        """Mark the effect applied."""
+        if self._claim is None:
+            return
+        done = {"status": "done", "owner": self.owner, "at": time.time()}
+        self.store.put(self.key, done, if_version=self._claim.version)
+        self._claim = None
+
+    def abandon(self) -> None:
+        """Give the claim back so a retry applies the effect."""
+        if self._claim is None:
+            return
+        try:
+            self.store.delete(self.key, if_version=self._claim.version)
+        except ConflictError:
+            pass  # someone took over an expired claim: theirs now
+        self._claim = None
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abandon()
