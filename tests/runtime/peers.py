@@ -1,0 +1,202 @@
+"""Fixtures that start the real test peers: moto's server (SQS, DynamoDB, S3, Auto Scaling over
+HTTP) and Azurite (Azure Storage: Tables and Blob). Each peer runs as its own process on a free
+loopback port for the whole session; a missing peer skips locally and fails in CI (require_peer).
+
+Import the fixtures a test module needs: `from tests.runtime.peers import moto_server  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, require_peer
+
+#: Azurite's well-known development account (documented in Azurite's README; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+# -- moto server ----------------------------------------------------------------------------
+
+
+def moto_server_binary() -> str | None:
+    candidate = ROOT / ".venv" / "bin" / "moto_server"
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which("moto_server")
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    endpoint_url: str
+    region: str = "us-east-1"
+
+    def client(self, service: str) -> object:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def reset(self) -> None:
+        """Forget every resource (moto's documented reset endpoint)."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """moto in SERVER mode, spoken to by boto3 over HTTP (not the in-process decorator)."""
+    binary = moto_server_binary()
+    require_peer(binary is not None, "moto_server (pip install 'moto[server]')")
+    assert binary is not None
+    port = free_port()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    process = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        _wait_for_port(port, process, "moto_server")
+        yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(autouse=False)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so boto3 never looks for real ones."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+# -- Azurite --------------------------------------------------------------------------------
+
+
+def azurite_binary() -> str | None:
+    found = shutil.which("azurite")
+    if found:
+        return found
+    candidate = ROOT / ".peers" / "node_modules" / ".bin" / "azurite"
+    return str(candidate) if candidate.exists() else None
+
+
+@dataclass(frozen=True)
+class Azurite:
+    blob_port: int
+    table_port: int
+
+    @property
+    def blob_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.blob_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def table_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.table_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={self.blob_endpoint};TableEndpoint={self.table_endpoint};"
+        )
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Azurite (the Azure Storage emulator from npm) with Blob and Table services, in memory."""
+    binary = azurite_binary()
+    require_peer(binary is not None, "azurite (npm install --prefix .peers azurite@3, or make peers)")
+    assert binary is not None
+    blob_port, queue_port, table_port = free_port(), free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="azurite-"))
+    process = subprocess.Popen(
+        [
+            binary,
+            "--silent",
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--disableProductStyleUrl",
+            "--location",
+            str(workdir),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(blob_port),
+            "--queueHost",
+            "127.0.0.1",
+            "--queuePort",
+            str(queue_port),
+            "--tableHost",
+            "127.0.0.1",
+            "--tablePort",
+            str(table_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(blob_port, process, "azurite (blob)")
+        _wait_for_port(table_port, process, "azurite (table)")
+        yield Azurite(blob_port=blob_port, table_port=table_port)
+    finally:
+        _stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,202 @@
+"""The SQS backend against moto's server mode: boto3 over HTTP to a real moto process."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from agent.backends.base import BackendError, LeaseLost
+from agent.backends.sqs import (
+    MAX_VISIBILITY_SECONDS,
+    ORIGINAL_ID_ATTRIBUTE,
+    REASON_ATTRIBUTE,
+    SqsBackend,
+    clamp_visibility,
+    from_settings,
+)
+from agent.settings import Settings
+from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
+
+pytestmark = pytest.mark.peer
+
+
+class _Recorder:
+    """Wraps a boto3 client and records the keyword arguments of each call."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return target(**kwargs)
+
+        return call
+
+
+def make_queues(server: MotoServer, max_receive_count: int = 3) -> tuple[Any, str, str]:
+    sqs: Any = server.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+    dlq_arn = attrs["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"work-{suffix}",
+        Attributes={
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+            )
+        },
+    )["QueueUrl"]
+    return sqs, queue_url, dlq_url
+
+
+def make_backend(
+    server: MotoServer, visibility_timeout: int = 30, max_receive_count: int = 3, with_dlq_url: bool = True
+) -> tuple[SqsBackend, Any, str]:
+    sqs, queue_url, dlq_url = make_queues(server, max_receive_count)
+    backend = SqsBackend(
+        _Recorder(sqs),
+        queue_url,
+        dead_letter_url=dlq_url if with_dlq_url else "",
+        visibility_timeout=visibility_timeout,
+    )
+    return backend, sqs, dlq_url
+
+
+def test_receive_uses_long_polling_and_batches_of_at_most_ten(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server)
+    for i in range(12):
+        backend.send(f"m{i}".encode())
+    got = backend.receive(max_messages=50, wait_seconds=60)
+    name, kwargs = [c for c in backend.client.calls if c[0] == "receive_message"][-1]
+    assert kwargs["MaxNumberOfMessages"] == 10
+    assert kwargs["WaitTimeSeconds"] == 20
+    assert kwargs["VisibilityTimeout"] == 30
+    assert 1 <= len(got) <= 10
+    assert all(m.delivery_count == 1 for m in got)
+    assert all(m.enqueued_at is not None and abs(m.enqueued_at - time.time()) < 60 for m in got)
+
+
+def test_delivery_count_is_approximate_receive_count(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server, visibility_timeout=30, max_receive_count=5)
+    backend.send(b"again")
+    first = backend.receive(1, 0)[0]
+    backend.release(first)
+    second = backend.receive(1, 0)[0]
+    assert first.delivery_count == 1
+    assert second.id == first.id and second.delivery_count == 2
+
+
+def test_attributes_round_trip(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server)
+    backend.send(b"{}", {"tenant": "acme"})
+    (message,) = backend.receive(1, 0)
+    assert message.attributes == {"tenant": "acme"}
+    assert message.body == b"{}"
+
+
+def test_permanent_failure_goes_to_dead_letter_queue_with_reason(moto_server: MotoServer) -> None:
+    backend, sqs, dlq_url = make_backend(moto_server)
+    backend.send(b"poison", {"tenant": "acme"})
+    (message,) = backend.receive(1, 0)
+    backend.dead_letter(message, "PermanentError: bad input")
+    dead = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"], WaitTimeSeconds=0)["Messages"]
+    assert [d["Body"] for d in dead] == ["poison"]
+    attrs = dead[0]["MessageAttributes"]
+    assert attrs[REASON_ATTRIBUTE]["StringValue"] == "PermanentError: bad input"
+    assert attrs[ORIGINAL_ID_ATTRIBUTE]["StringValue"] == message.id
+    assert attrs["tenant"]["StringValue"] == "acme"
+    # ... and the original is gone from the work queue for good.
+    assert backend.stats().waiting == 0 and backend.stats().in_flight == 0
+
+
+def test_dead_letter_url_falls_back_to_redrive_policy_target(moto_server: MotoServer) -> None:
+    backend, sqs, dlq_url = make_backend(moto_server, with_dlq_url=False)
+    assert backend.dead_letter_url() == dlq_url
+
+
+def test_dead_letter_without_any_target_is_a_clear_error(moto_server: MotoServer) -> None:
+    sqs: Any = moto_server.client("sqs")
+    url = sqs.create_queue(QueueName=f"bare-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    backend = SqsBackend(sqs, url)
+    backend.send(b"x")
+    (message,) = backend.receive(1, 0)
+    with pytest.raises(BackendError, match="AGENTFLEET_DEAD_LETTER_QUEUE"):
+        backend.dead_letter(message, "nowhere")
+
+
+def test_native_redrive_dead_letters_after_max_receive_count(moto_server: MotoServer) -> None:
+    backend, sqs, dlq_url = make_backend(moto_server, max_receive_count=2)
+    backend.send(b"fails")
+    for expected in (1, 2):
+        (message,) = backend.receive(1, 0)
+        assert message.delivery_count == expected
+        backend.release(message)
+    assert backend.receive(1, 0) == []
+    assert backend.stats().dead_lettered == 1
+
+
+def test_stats_from_queue_attributes(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server)
+    for i in range(3):
+        backend.send(str(i).encode())
+    backend.receive(1, 0)
+    stats = backend.stats()
+    assert (stats.waiting, stats.in_flight, stats.dead_lettered) == (2, 1, 0)
+
+
+def test_visibility_is_clamped_to_twelve_hours(moto_server: MotoServer) -> None:
+    assert clamp_visibility(10**6) == MAX_VISIBILITY_SECONDS
+    assert clamp_visibility(-5) == 0
+    backend, _, _ = make_backend(moto_server, visibility_timeout=50_000)
+    assert backend.visibility_timeout == MAX_VISIBILITY_SECONDS
+
+
+def test_extend_lease_changes_visibility_and_refuses_a_lapsed_lease(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server, visibility_timeout=1)
+    backend.send(b"slow")
+    (message,) = backend.receive(1, 0)
+    backend.extend_lease(message, 3)
+    name, kwargs = backend.client.calls[-1]
+    assert name == "change_message_visibility" and kwargs["VisibilityTimeout"] == 3
+    time.sleep(1.2)
+    assert backend.receive(1, 0) == []  # still leased: the extension counted
+    time.sleep(2.0)
+    with pytest.raises(LeaseLost):
+        backend.extend_lease(message, 3)
+
+
+def test_connection_errors_become_backend_errors() -> None:
+    from agent.backends.sqs import make_client
+
+    client = make_client("us-east-1", "http://127.0.0.1:9")  # nothing listens on the discard port
+    backend = SqsBackend(client, "http://127.0.0.1:9/123456789012/q")
+    with pytest.raises(BackendError, match="unreachable"):
+        backend.ping()
+
+
+def test_from_settings_reads_the_contract(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    _, queue_url, dlq_url = make_queues(moto_server)
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", moto_server.endpoint_url)
+    settings = Settings(
+        backend="sqs", queue=queue_url, dead_letter_queue=dlq_url, visibility_timeout=77, region="us-east-1"
+    )
+    backend = from_settings(settings)
+    assert backend.queue_url == queue_url
+    assert backend.dead_letter_url() == dlq_url
+    assert backend.visibility_timeout == 77
+    backend.ping()
