@@ -157,7 +157,7 @@ def azurite() -> Iterator[Azurite]:
     require_peer(binary is not None, "azurite (npm install --prefix .peers azurite@3, or make peers)")
     assert binary is not None
     blob_port, queue_port, table_port = free_port(), free_port(), free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="azurite-"))
+    workdir = Path(tempfile.mkdtemp(prefix="azurite-"))  # its debug log / extent scratch, if any
     process = subprocess.Popen(
         [
             binary,
@@ -165,8 +165,6 @@ def azurite() -> Iterator[Azurite]:
             "--inMemoryPersistence",
             "--skipApiVersionCheck",
             "--disableProductStyleUrl",
-            "--location",
-            str(workdir),
             "--blobHost",
             "127.0.0.1",
             "--blobPort",
@@ -182,6 +180,7 @@ def azurite() -> Iterator[Azurite]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=workdir,
     )
     try:
         _wait_for_port(blob_port, process, "azurite (blob)")

@@ -1,0 +1,84 @@
+"""The Azure Table state store against Azurite (the Azure Storage emulator), over HTTP."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from agent.state.azuretable import AzureTableStore, escape_key, split_state_url
+from agent.state.base import ConflictError, Once
+from tests.runtime.peers import Azurite, azurite  # noqa: F401
+
+pytestmark = pytest.mark.peer
+
+
+@pytest.fixture
+def store(azurite: Azurite) -> AzureTableStore:
+    from azure.data.tables import TableServiceClient
+
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    table = service.create_table(f"state{uuid.uuid4().hex[:12]}")
+    return AzureTableStore(table)
+
+
+def test_put_if_absent_is_a_claim(store: AzureTableStore) -> None:
+    first = store.put("order/1", {"n": 1}, if_absent=True)
+    assert first.version == 1
+    with pytest.raises(ConflictError, match="order/1"):
+        store.put("order/1", {"n": 2}, if_absent=True)
+    assert store.get("order/1") == first
+
+
+def test_compare_and_set_uses_etags(store: AzureTableStore) -> None:
+    store.put("k", {"n": 1})
+    assert store.put("k", {"n": 2}, if_version=1).version == 2
+    with pytest.raises(ConflictError):
+        store.put("k", {"n": 3}, if_version=1)
+    assert store.put("k", {"n": 4}).version == 3
+    item = store.get("k")
+    assert item is not None and (item.value, item.version) == ({"n": 4}, 3)
+
+
+def test_write_between_read_and_replace_is_refused_by_the_service(store: AzureTableStore) -> None:
+    """The etag condition, not our version check, is what makes compare-and-set atomic."""
+    store.put("k", {"n": 1})
+    _, stale_etag = store._get("k") or (None, "")
+    store.put("k", {"n": 2}, if_version=1)
+    with pytest.raises(ConflictError):
+        store._replace("k", {"n": 99}, 2, stale_etag)
+
+
+def test_conditional_delete(store: AzureTableStore) -> None:
+    store.put("k", {})
+    with pytest.raises(ConflictError):
+        store.delete("k", if_version=5)
+    store.delete("k", if_version=1)
+    assert store.get("k") is None
+    store.delete("k")
+
+
+def test_keys_with_forbidden_characters_round_trip(store: AzureTableStore) -> None:
+    for key in ("a/b", "a#b", "a?b", "a\\b", "100%", "tab\tkey"):
+        store.put(key, {"key": key}, if_absent=True)
+        item = store.get(key)
+        assert item is not None and item.value == {"key": key}
+    assert escape_key("a/b") != escape_key("a%2Fb")
+
+
+def test_once(store: AzureTableStore) -> None:
+    applied = 0
+    for _ in range(3):
+        with Once(store, "m") as first:
+            applied += int(first)
+    assert applied == 1
+
+
+def test_state_url_is_split_into_endpoint_and_table() -> None:
+    assert split_state_url("https://acct.table.core.windows.net/state") == (
+        "https://acct.table.core.windows.net",
+        "state",
+    )
+    with pytest.raises(ValueError, match="AGENTFLEET_STATE"):
+        split_state_url("state")
