@@ -1,0 +1,77 @@
+"""The bucket stores behave alike: S3 on moto server, Blob on Azurite, GCS on an SDK-boundary fake."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agent.bucket.base import Bucket, ObjectNotFound
+from agent.bucket.blob import BlobBucket
+from agent.bucket.gcs import GcsBucket
+from agent.bucket.s3 import S3Bucket
+from tests.runtime.fakes.gcs import FakeStorageClient
+from tests.runtime.peers import Azurite, MotoServer, azurite, moto_server  # noqa: F401
+
+
+def make_s3(request: pytest.FixtureRequest) -> Bucket:
+    server: MotoServer = request.getfixturevalue("moto_server")
+    client: Any = server.client("s3")
+    name = f"bucket-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=name)
+    return S3Bucket(client, name)
+
+
+def make_blob(request: pytest.FixtureRequest) -> Bucket:
+    from azure.storage.blob import BlobServiceClient
+
+    peer: Azurite = request.getfixturevalue("azurite")
+    service = BlobServiceClient.from_connection_string(peer.connection_string)
+    container = service.create_container(f"c{uuid.uuid4().hex[:12]}")
+    return BlobBucket(container)
+
+
+def make_gcs(request: pytest.FixtureRequest) -> Bucket:
+    return GcsBucket(FakeStorageClient(), "results")
+
+
+MAKERS: dict[str, Callable[[pytest.FixtureRequest], Bucket]] = {
+    "s3-moto": make_s3,
+    "blob-azurite": make_blob,
+    "gcs-fake": make_gcs,
+}
+
+
+@pytest.fixture(params=sorted(MAKERS))
+def bucket(request: pytest.FixtureRequest) -> Bucket:
+    return MAKERS[request.param](request)
+
+
+def test_put_then_get_round_trips_bytes(bucket: Bucket) -> None:
+    payload = bytes(range(256)) * 4
+    bucket.put("results/run-1/out.bin", payload)
+    assert bucket.get("results/run-1/out.bin") == payload
+
+
+def test_put_replaces(bucket: Bucket) -> None:
+    bucket.put("k", b"one")
+    bucket.put("k", b"two")
+    assert bucket.get("k") == b"two"
+
+
+def test_missing_object_is_object_not_found(bucket: Bucket) -> None:
+    with pytest.raises(ObjectNotFound) as raised:
+        bucket.get("nope/missing.txt")
+    assert raised.value.key == "nope/missing.txt"
+    assert isinstance(raised.value, KeyError)
+
+
+def test_list_filters_by_prefix_and_sorts(bucket: Bucket) -> None:
+    for key in ("b/2", "a/1", "b/1", "c"):
+        bucket.put(key, key.encode())
+    assert bucket.list("b/") == ["b/1", "b/2"]
+    assert bucket.list() == ["a/1", "b/1", "b/2", "c"]
+    assert bucket.list("zzz") == []
