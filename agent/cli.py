@@ -1,0 +1,143 @@
+"""`agentfleet agent …`: the runtime's command line (the container's ENTRYPOINT is `agentfleet agent run`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import typer
+
+from agent import contract
+from agent.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from agent.health import HealthServer
+    from agent.lifecycle.base import TerminationWatcher
+    from agent.worker import Worker
+
+agent_app = typer.Typer(
+    name="agent",
+    help="The agent runtime that runs inside every agent container (configured by AGENTFLEET_* variables).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@agent_app.callback()
+def agent_group() -> None:
+    """The agent runtime that runs inside every agent container (configured by AGENTFLEET_* variables)."""
+
+
+class StartupError(RuntimeError):
+    """The agent cannot start: bad environment, unimportable handler, unreachable resources."""
+
+
+def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWatcher]:
+    """Everything `run` needs, opened from settings: (worker, health server, watcher)."""
+    from agent.backends import open_backend
+    from agent.bucket import open_bucket
+    from agent.context import Resources
+    from agent.handler import HandlerLoadError, Invoker, load_handler
+    from agent.health import HealthServer, HealthState
+    from agent.lifecycle import open_watcher
+    from agent.middleware import LeaseKeeper, Metrics, OutcomeLog, Retries
+    from agent.state import open_state
+    from agent.worker import Worker
+
+    try:
+        handler = load_handler(settings.handler)
+    except HandlerLoadError as e:
+        raise StartupError(str(e)) from e
+    try:
+        backend = open_backend(settings)
+    except Exception as e:
+        raise StartupError(
+            f"agentfleet: cannot open the {settings.backend} queue {contract.QUEUE}={settings.queue!r}: "
+            f"{type(e).__name__}: {e}"
+        ) from e
+    try:
+        resources = Resources(
+            state=open_state(settings),
+            bucket=open_bucket(settings),
+            cache_url=settings.cache,
+            once_claim_seconds=float(settings.visibility_timeout),
+        )
+    except Exception as e:
+        raise StartupError(
+            f"agentfleet: cannot open state {contract.STATE}={settings.state!r} or bucket "
+            f"{contract.BUCKET}={settings.bucket!r}: {type(e).__name__}: {e}"
+        ) from e
+    metrics = Metrics()
+    layers = [
+        OutcomeLog(),
+        metrics,
+        LeaseKeeper(backend, settings.visibility_timeout, on_extended=metrics.extended),
+        Retries(backend, settings.max_receive_count),
+    ]
+    worker = Worker(
+        backend,
+        Invoker(handler),
+        resources,
+        layers,
+        concurrency=settings.concurrency,
+        drain_timeout=settings.drain_timeout,
+    )
+    state = HealthState(
+        backend,
+        metrics.registry,
+        warmup_seconds=settings.warmup,
+        heartbeat=lambda: worker.heartbeat,
+        draining=lambda: worker.draining,
+        stale_after=max(60.0, 3 * worker.wait_seconds),
+    )
+    server = HealthServer(state, settings.port)
+    return worker, server, open_watcher(settings)
+
+
+def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
+    """Read the environment contract, start the agent, drain on SIGTERM; the process exit code."""
+    from agent.drain import run_until_drained
+    from agent.logging import configure_logging, get_logger
+
+    configure_logging()
+    log = get_logger(component="agent")
+    try:
+        settings = Settings.from_env(env, handler)
+        worker, server, watcher = build_agent(settings)
+    except (SettingsError, StartupError) as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    server.start()
+    log.info(
+        "agent started",
+        backend=settings.backend,
+        queue=settings.queue,
+        handler=settings.handler,
+        concurrency=settings.concurrency,
+        port=server.port,
+        pid=os.getpid(),
+    )
+    try:
+        return run_until_drained(worker, watcher)
+    finally:
+        server.stop()
+        worker.backend.close()
+        worker.resources.close()
+
+
+@agent_app.command("run")
+def run(
+    handler: str = typer.Option(
+        None,
+        "--handler",
+        help=f"the handler as module:function; overrides {contract.HANDLER}",
+        show_default=False,
+    ),
+) -> None:
+    """Consume the queue named by AGENTFLEET_BACKEND / AGENTFLEET_QUEUE with the handler, serving
+    /healthz /ready /metrics on AGENTFLEET_PORT, until SIGTERM or a termination notice; then drain
+    (give back unstarted messages, finish in-flight ones within AGENTFLEET_DRAIN_TIMEOUT) and exit.
+    Exit codes: 0 drained cleanly, 1 drain timed out, 2 bad environment or handler."""
+    raise typer.Exit(run_agent(os.environ, handler))

@@ -1,0 +1,78 @@
+"""`ctx`, the second argument of every handler: the message plus the fleet's shared resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent import contract
+from agent.state.base import Once
+
+if TYPE_CHECKING:
+    import structlog
+
+    from agent.backends.base import Message
+    from agent.bucket.base import Bucket
+    from agent.state.base import StateStore
+
+
+class MissingResource(RuntimeError):
+    """A handler used ctx.state / ctx.bucket / ctx.cache on a fleet that has none."""
+
+
+@dataclass
+class Resources:
+    """What every message's context shares: opened once per agent."""
+
+    state: StateStore | None = None
+    bucket: Bucket | None = None
+    cache_url: str = ""
+    #: The claim an idempotency key holds while its effect runs; a crashed agent's claim is taken
+    #: over after this long. The queue's visibility timeout is the natural value.
+    once_claim_seconds: float = 300.0
+    _cache: Any = field(default=None, repr=False)
+
+    def cache(self) -> Any:
+        if not self.cache_url:
+            raise MissingResource(f"ctx.cache: this fleet has no cache ({contract.CACHE} is not set)")
+        if self._cache is None:
+            import redis  # the `cache` extra; imported only when a handler uses the cache
+
+            self._cache = redis.Redis.from_url(self.cache_url)
+        return self._cache
+
+    def close(self) -> None:
+        for resource in (self.state, self.bucket):
+            if resource is not None:
+                resource.close()
+
+
+@dataclass
+class Context:
+    """Per-message context: `ctx.message`, `ctx.state`, `ctx.bucket`, `ctx.cache`, `ctx.once(key)`,
+    `ctx.logger` (a structlog logger bound to the message id and delivery count)."""
+
+    message: Message
+    resources: Resources
+    logger: structlog.typing.FilteringBoundLogger
+
+    @property
+    def state(self) -> StateStore:
+        if self.resources.state is None:
+            raise MissingResource(f"ctx.state: this fleet has no state store ({contract.STATE} is not set)")
+        return self.resources.state
+
+    @property
+    def bucket(self) -> Bucket:
+        if self.resources.bucket is None:
+            raise MissingResource(f"ctx.bucket: this fleet has no bucket ({contract.BUCKET} is not set)")
+        return self.resources.bucket
+
+    @property
+    def cache(self) -> Any:
+        """A redis.Redis client for AGENTFLEET_CACHE."""
+        return self.resources.cache()
+
+    def once(self, key: str) -> Once:
+        """`with ctx.once(key) as first: if first: apply_effect()` — see agent.state.base.Once."""
+        return Once(self.state, key, self.resources.once_claim_seconds)

@@ -1,0 +1,57 @@
+"""Graceful drain: SIGTERM (or SIGINT), or the cloud's termination notice, stops the worker.
+
+The worker then stops receiving, gives unstarted prefetched messages back at once, and waits for
+in-flight handlers up to the drain timeout (AGENTFLEET_DRAIN_TIMEOUT). When it is done the
+termination watcher is told (`on_drained`), so it can complete the AWS lifecycle action or approve
+the Azure scheduled event, and the process exits: 0 after a clean drain, 1 if handlers were still
+running at the timeout (their messages come back to another agent when their leases end).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from agent.lifecycle.base import TerminationWatcher
+from agent.logging import get_logger
+from agent.worker import DrainReport, Worker
+
+EXIT_CLEAN = 0
+EXIT_DRAIN_TIMEOUT = 1
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT start the drain (main thread only, as Python requires)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    log = get_logger(component="drain")
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal received; draining", signal=signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def run_until_drained(worker: Worker, watcher: TerminationWatcher) -> int:
+    """Run the worker with signals and the watcher wired to its drain; return the exit code."""
+    log = get_logger(component="drain")
+
+    def on_terminate() -> None:
+        log.info("termination notice; draining")
+        worker.stop()
+
+    install_signal_handlers(worker.stop)
+    watcher.start(on_terminate)
+    report: DrainReport | None = None
+    try:
+        report = worker.run()
+    finally:
+        try:
+            watcher.on_drained()
+        finally:
+            watcher.stop()
+    return EXIT_CLEAN if report.clean else EXIT_DRAIN_TIMEOUT

@@ -1,0 +1,74 @@
+"""Middleware: dramatiq-style layers around the handler, so the consume loop stays short.
+
+A layer sees every received batch (`after_receive`), every unstarted message drain gives back
+(`given_back`), and wraps each message's processing (`process(message, call_next)`). The innermost
+call runs the handler and never raises: it reports the handler's exception in the `Outcome`, which
+the retries layer turns into ack / release-with-backoff / dead-letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from agent.backends.base import Message
+
+#: Outcome.result values.
+SUCCEEDED = "succeeded"  # handler returned, message acked
+RETRIED = "retried"  # handler raised, message released with a backoff delay
+DEAD_LETTERED = "dead_lettered"  # PermanentError, max deliveries, or a crash loop
+LEASE_LOST = "lease_lost"  # the lease ended before we could settle: the broker will redeliver
+SETTLE_FAILED = "settle_failed"  # the broker kept failing the ack/release; the lease will expire
+RAISED = "raised"  # (innermost only) the handler raised; not yet settled
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery."""
+
+    result: str
+    #: The handler's exception, if it raised (broker errors while settling go in `reason`).
+    error: BaseException | None = None
+    #: Seconds the handler ran (0 if it did not run).
+    handler_seconds: float = 0.0
+    #: Seconds until redelivery, for RETRIED.
+    retry_delay: int | None = None
+    #: Why it was dead-lettered (DEAD_LETTERED), or why settling failed (LEASE_LOST, SETTLE_FAILED).
+    reason: str | None = None
+
+    def but(self, **changes: object) -> Outcome:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+Call = Callable[[Message], Outcome]
+
+
+class Middleware:
+    """A layer around message processing; override what you need."""
+
+    def after_receive(self, messages: Sequence[Message]) -> None:
+        """Messages were leased (they may wait in the prefetch buffer before they start)."""
+
+    def given_back(self, message: Message) -> None:
+        """An unstarted message was released (drain)."""
+
+    def process(self, message: Message, call_next: Call) -> Outcome:
+        return call_next(message)
+
+    def close(self) -> None:
+        """The worker stopped."""
+
+
+def chain(layers: Sequence[Middleware], innermost: Call) -> Call:
+    """Compose layers, first = outermost."""
+    call = innermost
+    for layer in reversed(layers):
+        call = _bind(layer, call)
+    return call
+
+
+def _bind(layer: Middleware, call_next: Call) -> Call:
+    def call(message: Message) -> Outcome:
+        return layer.process(message, call_next)
+
+    return call

@@ -1,0 +1,104 @@
+"""Settling a delivery: ack on success, release with bounded exponential backoff on failure,
+dead-letter on PermanentError, on a handler that cannot import its code, or after
+`max_receive_count` deliveries when the broker does not dead-letter natively (SQLite).
+
+Broker calls that fail transiently (BackendError) are retried a few times, so a blip during an
+ack does not turn finished work into a redelivery.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agent.handler import PermanentError
+from agent.middleware.base import (
+    DEAD_LETTERED,
+    LEASE_LOST,
+    RETRIED,
+    SETTLE_FAILED,
+    SUCCEEDED,
+    Call,
+    Middleware,
+    Outcome,
+)
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:1000]
+
+
+class Retries(Middleware):
+    """Turns the handler's outcome into exactly one broker settlement."""
+
+    def __init__(
+        self,
+        backend: QueueBackend,
+        max_receive_count: int,
+        *,
+        min_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        settle_attempts: int = 6,
+        settle_pause: float = 0.05,
+    ) -> None:
+        self.backend = backend
+        self.max_receive_count = max_receive_count
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.settle_attempts = settle_attempts
+        self.settle_pause = settle_pause
+
+    def backoff(self, delivery_count: int) -> int:
+        """Seconds before the next delivery: min_backoff · 2^(n-1), capped at max_backoff, with
+        jitter in [half, full] so a burst of failures does not come back in lockstep; always
+        within [min_backoff, max_backoff] (rounded to whole seconds, as brokers take)."""
+        ceiling = min(self.max_backoff, self.min_backoff * 2 ** max(0, delivery_count - 1))
+        delay = random.uniform(max(self.min_backoff, ceiling / 2), ceiling)
+        return int(round(min(self.max_backoff, max(self.min_backoff, delay))))
+
+    def _settle(self, action: Callable[[], None], done: Outcome) -> Outcome:
+        for attempt in range(self.settle_attempts):
+            try:
+                action()
+                return done
+            except LeaseLost as e:
+                return done.but(result=LEASE_LOST, reason=f"{done.result} but {e}")
+            except BackendError as e:
+                if attempt == self.settle_attempts - 1:
+                    return done.but(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
+                time.sleep(self.settle_pause * 2**attempt)
+        return done  # unreachable: the loop returns
+
+    def _dead_letter(self, message: Message, reason: str, outcome: Outcome) -> Outcome:
+        done = outcome.but(result=DEAD_LETTERED, reason=reason)
+        return self._settle(lambda: self.backend.dead_letter(message, reason), done)
+
+    def process(self, message: Message, call_next: Call) -> Outcome:
+        native = self.backend.native_dead_letter
+        if not native and message.delivery_count > self.max_receive_count:
+            reason = (
+                f"delivered {message.delivery_count} times, more than max_receive_count="
+                f"{self.max_receive_count}, without being settled (the agent died running it?)"
+            )
+            return self._dead_letter(message, reason, Outcome(DEAD_LETTERED))
+        outcome = call_next(message)
+        error = outcome.error
+        if error is None:
+            return self._settle(lambda: self.backend.ack(message), outcome.but(result=SUCCEEDED))
+        if isinstance(error, PermanentError):
+            return self._dead_letter(message, f"PermanentError: {error}"[:1000], outcome)
+        if isinstance(error, ImportError):
+            reason = f"the handler cannot import its code: {describe(error)}"
+            return self._dead_letter(message, reason, outcome)
+        if not native and message.delivery_count >= self.max_receive_count:
+            reason = (
+                f"failed {message.delivery_count} deliveries (max_receive_count={self.max_receive_count}); "
+                f"last error: {describe(error)}"
+            )
+            return self._dead_letter(message, reason, outcome)
+        delay = self.backoff(message.delivery_count)
+        return self._settle(
+            lambda: self.backend.release(message, delay), outcome.but(result=RETRIED, retry_delay=delay)
+        )

@@ -1,0 +1,203 @@
+"""The consume loop: receive in batches with long polling, run up to `concurrency` handlers at
+once, let the middleware settle each message; on stop, drain.
+
+Threads: the loop (the caller of `run`) receives into a small prefetch buffer; `concurrency`
+handler threads take from it. Everything else — leases, retries, dead letters, metrics, logs —
+is middleware around the handler call.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agent.context import Context, Resources
+from agent.handler import Invoker
+from agent.logging import get_logger
+from agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
+
+#: The most messages one receive asks for (SQS's batch limit; fine for every backend).
+MAX_BATCH = 10
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    """How the worker stopped."""
+
+    given_back: int  # unstarted prefetched messages released at once
+    unfinished: int  # handlers still running when the drain timeout ran out
+    seconds: float
+
+    @property
+    def clean(self) -> bool:
+        return self.unfinished == 0
+
+
+class Worker:
+    """Consumes one queue with one handler until `stop()`, then drains."""
+
+    def __init__(
+        self,
+        backend: QueueBackend,
+        invoker: Invoker,
+        resources: Resources,
+        middleware: Sequence[Middleware],
+        *,
+        concurrency: int = 1,
+        prefetch: int | None = None,
+        wait_seconds: float = 5.0,
+        drain_timeout: float = 60.0,
+    ) -> None:
+        self.backend = backend
+        self.invoker = invoker
+        self.resources = resources
+        self.middleware = list(middleware)
+        self.concurrency = concurrency
+        #: Messages held beyond those running; they are lease-kept and given back on drain.
+        self.prefetch = prefetch if prefetch is not None else concurrency
+        self.wait_seconds = wait_seconds
+        self.drain_timeout = drain_timeout
+        self.heartbeat = time.monotonic()
+        self.backend_ok = True
+        self._buffer: queue.Queue[Message | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._slot_freed = threading.Event()
+        self._stopping = threading.Event()
+        self._in_flight = 0
+        self._given_back = 0
+        self._process = chain(self.middleware, self._run_handler)
+        self._log = get_logger(component="worker")
+
+    # -- public ----------------------------------------------------------------------------------
+
+    @property
+    def draining(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def stop(self) -> None:
+        """Begin the drain: safe to call from a signal handler or any thread, any number of times."""
+        self._stopping.set()
+        self._slot_freed.set()
+
+    def run(self) -> DrainReport:
+        """Consume until stop(); then give back unstarted messages, wait for running handlers up to
+        the drain timeout, and report."""
+        threads = [
+            threading.Thread(target=self._handler_thread, name=f"agentfleet-handler-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        for t in threads:
+            t.start()
+        failures = 0
+        while not self._stopping.is_set():
+            self.heartbeat = time.monotonic()
+            self._slot_freed.clear()
+            outstanding = self._buffer.qsize() + self.in_flight
+            capacity = self.concurrency + self.prefetch
+            room = capacity - outstanding
+            if outstanding >= self.concurrency and room < min(MAX_BATCH, capacity) // 2:
+                # Every handler busy and the buffer stocked: wait for one to finish, don't poll.
+                self._slot_freed.wait(1.0)
+                continue
+            try:
+                batch = self.backend.receive(min(MAX_BATCH, max(1, room)), self.wait_seconds)
+                failures, self.backend_ok = 0, True
+            except BackendError as e:
+                failures += 1
+                self.backend_ok = False
+                self._log.warning("receive failed", error=str(e), attempt=failures)
+                self._stopping.wait(min(30.0, 0.5 * 2**failures))
+                continue
+            if not batch:
+                continue
+            for layer in self.middleware:
+                layer.after_receive(batch)
+            for message in batch:
+                self._buffer.put(message)
+            if self._stopping.is_set():
+                break
+        return self._drain(threads)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _handler_thread(self) -> None:
+        while True:
+            message = self._buffer.get()
+            if message is None:
+                return
+            with self._lock:
+                stopping = self._stopping.is_set()
+                if not stopping:
+                    self._in_flight += 1
+            if stopping:
+                self._give_back(message)
+                continue
+            try:
+                self._process(message)
+            except Exception as e:  # a bug in a layer must not kill the thread
+                self._log.error("processing crashed", message_id=message.id, error=repr(e))
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                self._slot_freed.set()
+
+    def _run_handler(self, message: Message) -> Outcome:
+        ctx = Context(message, self.resources, self._log.bind(message_id=message.id))
+        start = time.perf_counter()
+        try:
+            self.invoker(message, ctx)
+        except Exception as e:
+            return Outcome(RAISED, error=e, handler_seconds=time.perf_counter() - start)
+        return Outcome(SUCCEEDED, handler_seconds=time.perf_counter() - start)
+
+    def _give_back(self, message: Message) -> None:
+        for layer in self.middleware:
+            layer.given_back(message)
+        for attempt in range(3):
+            try:
+                self.backend.release(message, 0)
+                break
+            except LeaseLost:
+                break
+            except BackendError as e:
+                self._log.warning("give back failed", message_id=message.id, error=str(e), attempt=attempt)
+                time.sleep(0.1 * (attempt + 1))
+        with self._lock:
+            self._given_back += 1
+
+    def _drain(self, threads: list[threading.Thread]) -> DrainReport:
+        start = time.monotonic()
+        self._log.info("draining", in_flight=self.in_flight, buffered=self._buffer.qsize())
+        while True:  # unstarted messages go back at once
+            try:
+                message = self._buffer.get_nowait()
+            except queue.Empty:
+                break
+            if message is not None:
+                self._give_back(message)
+        for _ in threads:
+            self._buffer.put(None)
+        deadline = start + self.drain_timeout
+        for t in threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        unfinished = self.in_flight
+        for layer in self.middleware:
+            layer.close()
+        self.invoker.close()
+        report = DrainReport(self._given_back, unfinished, time.monotonic() - start)
+        self._log.info(
+            "drained" if report.clean else "drain timed out",
+            given_back=report.given_back,
+            unfinished=report.unfinished,
+            seconds=round(report.seconds, 3),
+        )
+        return report
