@@ -1,0 +1,204 @@
+"""GKE for the fleet: a new cluster (or the user's existing `gcp.cluster`) and the agents' node pool.
+
+A new cluster has Workload Identity on (pods get Google identities without keys), private nodes
+(no public node IPs; a Cloud NAT gives them egress to pull the agent image and KEDA), a release
+channel (GKE keeps the control plane and nodes patched), and a small on-demand system pool for
+kube-system and KEDA, so the agent pool can scale to zero nodes. An existing cluster is looked up
+with the `container.getCluster` invoke and only gets the agent pool.
+
+The agent pool's autoscaling bounds follow the fleet size: just enough nodes for min_agents ..
+max_agents pods of the size limits.py gives one agent. Auto-repair and auto-upgrade are on; Spot
+VMs when `compute.spot`. Agent pods are steered onto it by a label and a taint, so system pods
+never land on Spot nodes and agents never crowd the system pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.config import FleetConfig
+from providers.gcp.limits import node_bounds
+from providers.gcp.settings import Names, Placement
+
+RELEASE_CHANNEL = "REGULAR"
+#: The /28 the private control plane is peered into; must not overlap the VPC's ranges.
+MASTER_CIDR = "172.16.0.32/28"
+#: Label and taint that keep agent pods and other pods apart.
+POOL_LABEL = "agentfleet.io/fleet"
+SYSTEM_MACHINE_TYPE = "e2-standard-2"
+NODE_ROLE = "roles/container.defaultNodeServiceAccount"
+OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+@dataclass
+class Cluster:
+    name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    agent_pool: gcp.container.NodePool
+    created: gcp.container.Cluster | None
+    ready: list[pulumi.Resource]
+
+
+def network_name(config: FleetConfig) -> str:
+    return config.gcp.network or "default"
+
+
+def kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_certificate: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with `gke-gcloud-auth-plugin` (the operator's gcloud login)."""
+
+    def render(args: list[str]) -> str:
+        cluster, host, ca = args
+        return "\n".join(
+            [
+                "apiVersion: v1",
+                "kind: Config",
+                "clusters:",
+                f"- name: {cluster}",
+                "  cluster:",
+                f"    certificate-authority-data: {ca}",
+                f"    server: https://{host}",
+                "contexts:",
+                f"- name: {cluster}",
+                "  context:",
+                f"    cluster: {cluster}",
+                f"    user: {cluster}",
+                f"current-context: {cluster}",
+                "users:",
+                f"- name: {cluster}",
+                "  user:",
+                "    exec:",
+                "      apiVersion: client.authentication.k8s.io/v1beta1",
+                "      command: gke-gcloud-auth-plugin",
+                "      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)",
+                "      provideClusterInfo: true",
+                "",
+            ]
+        )
+
+    return pulumi.Output.all(name, endpoint, ca_certificate).apply(render)
+
+
+def node_service_account(
+    names: Names, where: Placement, opts: pulumi.ResourceOptions
+) -> tuple[gcp.serviceaccount.Account, gcp.projects.IAMMember]:
+    """Nodes run as a minimal account (logs, metrics, image pulls), not the default compute account."""
+    account = gcp.serviceaccount.Account(
+        f"{names.fleet}-nodes",
+        account_id=names.account_id("nodes"),
+        display_name=f"agentfleet {names.fleet} GKE nodes",
+        project=where.project,
+        opts=opts,
+    )
+    grant = gcp.projects.IAMMember(
+        f"{names.fleet}-nodes-default-node-role",
+        project=where.project,
+        role=NODE_ROLE,
+        member=account.member,
+        opts=opts,
+    )
+    return account, grant
+
+
+def _node_config(machine_type: str, spot: bool, account: gcp.serviceaccount.Account, fleet: str | None
+                 ) -> gcp.container.NodePoolNodeConfigArgs:
+    return gcp.container.NodePoolNodeConfigArgs(
+        machine_type=machine_type,
+        spot=spot,
+        service_account=account.email,
+        oauth_scopes=[OAUTH_SCOPE],
+        workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+        labels={POOL_LABEL: fleet} if fleet else None,
+        taints=[gcp.container.NodePoolNodeConfigTaintArgs(key=POOL_LABEL, value=fleet, effect="NO_SCHEDULE")]
+        if fleet
+        else None,
+    )
+
+
+def create_cluster(
+    config: FleetConfig, names: Names, where: Placement, opts: pulumi.ResourceOptions, api: pulumi.Resource
+) -> Cluster:
+    account, grant = node_service_account(names, where, opts)
+    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    ready: list[pulumi.Resource] = []
+    created: gcp.container.Cluster | None = None
+
+    if config.gcp.cluster is None:
+        network = network_name(config)
+        router = gcp.compute.Router(
+            f"{names.fleet}-router", project=where.project, region=where.region, network=network, opts=after_api
+        )
+        gcp.compute.RouterNat(
+            f"{names.fleet}-nat",
+            project=where.project,
+            region=where.region,
+            router=router.name,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            opts=after_api,
+        )
+        created = gcp.container.Cluster(
+            names.fleet,
+            name=names.fleet,
+            project=where.project,
+            location=where.region,
+            network=network,
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
+                workload_pool=f"{where.project}.svc.id.goog"
+            ),
+            private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
+                enable_private_nodes=True, enable_private_endpoint=False, master_ipv4_cidr_block=MASTER_CIDR
+            ),
+            release_channel=gcp.container.ClusterReleaseChannelArgs(channel=RELEASE_CHANNEL),
+            deletion_protection=False,
+            resource_labels={"agentfleet-fleet": config.name},
+            opts=after_api,
+        )
+        system_pool = gcp.container.NodePool(
+            f"{names.fleet}-system",
+            project=where.project,
+            cluster=created.name,
+            location=where.region,
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=1, total_max_node_count=3, location_policy="BALANCED"
+            ),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
+        )
+        ready.append(system_pool)
+        cluster_name: pulumi.Output[str] = created.name
+        config_text = kubeconfig(created.name, created.endpoint, created.master_auth.cluster_ca_certificate)
+    else:
+        found = gcp.container.get_cluster_output(
+            name=config.gcp.cluster,
+            location=where.region,
+            project=where.project,
+            opts=pulumi.InvokeOptions(parent=opts.parent),
+        )
+        cluster_name = found.name
+        config_text = kubeconfig(
+            found.name, found.endpoint, found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+        )
+
+    low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, config.gcp.machine_type)
+    agent_pool = gcp.container.NodePool(
+        f"{names.fleet}-agents",
+        project=where.project,
+        cluster=cluster_name,
+        location=where.region,
+        autoscaling=gcp.container.NodePoolAutoscalingArgs(
+            total_min_node_count=low, total_max_node_count=high, location_policy="ANY"
+        ),
+        management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+        node_config=_node_config(config.gcp.machine_type, config.compute.spot, account, config.name),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
+    )
+    ready.append(agent_pool)
+    return Cluster(name=cluster_name, kubeconfig=config_text, agent_pool=agent_pool, created=created, ready=ready)

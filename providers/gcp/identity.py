@@ -1,0 +1,134 @@
+"""Who may do what: the agents' Google service account, bound to their Kubernetes service account.
+
+The agent pods run as a Kubernetes service account (KSA) that Workload Identity maps to a Google
+service account (GSA): the GSA grants `roles/iam.workloadIdentityUser` to the member
+`serviceAccount:PROJECT.svc.id.goog[NAMESPACE/KSA]`, and the KSA carries the
+`iam.gke.io/gcp-service-account` annotation (workload.py). No keys exist anywhere.
+
+The GSA holds only this fleet's roles, each granted on the resource itself: subscriber on the
+subscription, publisher on the dead-letter topic (the runtime publishes permanent failures there),
+object admin on the bucket, and Firestore user conditioned on the one database the fleet uses
+(Firestore has no per-collection IAM). KEDA's operator gets its own GSA with Monitoring Viewer,
+which is all the Prometheus-API query for the backlog needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from providers.gcp.pubsub import Queue
+from providers.gcp.settings import KEDA_NAMESPACE, KEDA_OPERATOR_KSA, Names, Placement
+from providers.gcp.state import State
+
+WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
+
+
+@dataclass
+class Identity:
+    agent: gcp.serviceaccount.Account
+    agent_binding: gcp.serviceaccount.IAMMember
+    keda: gcp.serviceaccount.Account
+    keda_binding: gcp.serviceaccount.IAMMember
+    grants: list[pulumi.Resource]
+
+
+def workload_identity_member(project: str, namespace: str, ksa: str) -> str:
+    """The IAM member naming one Kubernetes service account in the project's workload pool."""
+    return f"serviceAccount:{project}.svc.id.goog[{namespace}/{ksa}]"
+
+
+def _bind(
+    name: str, account: gcp.serviceaccount.Account, member: str, opts: pulumi.ResourceOptions
+) -> gcp.serviceaccount.IAMMember:
+    return gcp.serviceaccount.IAMMember(
+        name, service_account_id=account.name, role=WORKLOAD_IDENTITY_ROLE, member=member, opts=opts
+    )
+
+
+def create_identity(
+    names: Names, where: Placement, queue: Queue, state: State, opts: pulumi.ResourceOptions, api: pulumi.Resource
+) -> Identity:
+    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    agent = gcp.serviceaccount.Account(
+        f"{names.fleet}-agent",
+        account_id=names.account_id("agent"),
+        display_name=f"agentfleet {names.fleet} agents",
+        project=where.project,
+        opts=after_api,
+    )
+    agent_binding = _bind(
+        f"{names.fleet}-agent-workload-identity",
+        agent,
+        workload_identity_member(where.project, names.namespace, names.ksa),
+        opts,
+    )
+    grants: list[pulumi.Resource] = [
+        gcp.pubsub.SubscriptionIAMMember(
+            f"{names.fleet}-agent-subscriber",
+            project=where.project,
+            subscription=queue.subscription.name,
+            role="roles/pubsub.subscriber",
+            member=agent.member,
+            opts=opts,
+        ),
+        gcp.pubsub.TopicIAMMember(
+            f"{names.fleet}-agent-dead-letter-publisher",
+            project=where.project,
+            topic=queue.dead_letter_topic.name,
+            role="roles/pubsub.publisher",
+            member=agent.member,
+            opts=opts,
+        ),
+    ]
+    if state.bucket is not None:
+        grants.append(
+            gcp.storage.BucketIAMMember(
+                f"{names.fleet}-agent-objects",
+                bucket=state.bucket.name,
+                role="roles/storage.objectAdmin",
+                member=agent.member,
+                opts=opts,
+            )
+        )
+    if state.database is not None:
+        grants.append(
+            gcp.projects.IAMMember(
+                f"{names.fleet}-agent-firestore",
+                project=where.project,
+                role="roles/datastore.user",
+                member=agent.member,
+                condition=gcp.projects.IAMMemberConditionArgs(
+                    title=f"agentfleet-{names.fleet}-database",
+                    description="Only the Firestore database the fleet keeps its state in",
+                    expression=f'resource.name == "{state.database}"',
+                ),
+                opts=opts,
+            )
+        )
+
+    keda = gcp.serviceaccount.Account(
+        f"{names.fleet}-keda",
+        account_id=names.account_id("keda"),
+        display_name=f"agentfleet {names.fleet} KEDA operator (reads the backlog metric)",
+        project=where.project,
+        opts=after_api,
+    )
+    keda_binding = _bind(
+        f"{names.fleet}-keda-workload-identity",
+        keda,
+        workload_identity_member(where.project, KEDA_NAMESPACE, KEDA_OPERATOR_KSA),
+        opts,
+    )
+    grants.append(
+        gcp.projects.IAMMember(
+            f"{names.fleet}-keda-monitoring-viewer",
+            project=where.project,
+            role="roles/monitoring.viewer",
+            member=keda.member,
+            opts=opts,
+        )
+    )
+    return Identity(agent=agent, agent_binding=agent_binding, keda=keda, keda_binding=keda_binding, grants=grants)

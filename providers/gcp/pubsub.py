@@ -1,0 +1,106 @@
+"""The work queue on Pub/Sub: topic, pull subscription, dead-letter topic kept by its own subscription.
+
+Numbers come from the fleet config: the ack deadline is `visibility_timeout_seconds` (10-600 s,
+checked in limits.py), retention is `retention_seconds`, the dead-letter policy's max delivery
+attempts is `max_receive_count` (5-100), and the retry backoff grows from 10 s to one lease.
+
+Dead-lettering only works when the project's Pub/Sub service agent
+(`service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com`) may publish to the dead-letter
+topic and subscribe to the source subscription; without those two grants Pub/Sub never forwards a
+message. The project number is read with the `organizations.getProject` invoke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.config import FleetConfig
+from providers.gcp.limits import RETENTION_MAX_SECONDS, retry_backoff_seconds
+from providers.gcp.settings import Names, Placement
+
+
+@dataclass
+class Queue:
+    topic: gcp.pubsub.Topic
+    subscription: gcp.pubsub.Subscription
+    dead_letter_topic: gcp.pubsub.Topic
+    dead_letter_subscription: gcp.pubsub.Subscription
+    service_agent: pulumi.Output[str]
+    grants: list[pulumi.Resource]
+
+
+def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The IAM member of the project's Pub/Sub service agent, which forwards dead letters."""
+    return pulumi.Output.concat("serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
+
+
+def create_queue(
+    config: FleetConfig, names: Names, where: Placement, opts: pulumi.ResourceOptions, api: pulumi.Resource
+) -> Queue:
+    q = config.queue
+    child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    labels = {"agentfleet-fleet": config.name}
+
+    topic = gcp.pubsub.Topic(names.topic, name=names.topic, project=where.project, labels=labels, opts=child)
+    dead_letter_topic = gcp.pubsub.Topic(
+        names.dead_letter_topic, name=names.dead_letter_topic, project=where.project, labels=labels, opts=child
+    )
+    # Without a subscription, messages published to a topic are dropped: this one keeps the dead
+    # letters for as long as Pub/Sub allows, and never expires for inactivity.
+    dead_letter_subscription = gcp.pubsub.Subscription(
+        names.dead_letter_subscription,
+        name=names.dead_letter_subscription,
+        project=where.project,
+        topic=dead_letter_topic.id,
+        ack_deadline_seconds=q.visibility_timeout_seconds,
+        message_retention_duration=f"{RETENTION_MAX_SECONDS}s",
+        expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+        labels=labels,
+        opts=child,
+    )
+    low, high = retry_backoff_seconds(config)
+    subscription = gcp.pubsub.Subscription(
+        names.subscription,
+        name=names.subscription,
+        project=where.project,
+        topic=topic.id,
+        ack_deadline_seconds=q.visibility_timeout_seconds,
+        message_retention_duration=f"{q.retention_seconds}s",
+        retry_policy=gcp.pubsub.SubscriptionRetryPolicyArgs(minimum_backoff=f"{low}s", maximum_backoff=f"{high}s"),
+        dead_letter_policy=gcp.pubsub.SubscriptionDeadLetterPolicyArgs(
+            dead_letter_topic=dead_letter_topic.id, max_delivery_attempts=q.max_receive_count
+        ),
+        expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+        labels=labels,
+        opts=child,
+    )
+
+    project = gcp.organizations.get_project_output(project_id=where.project, opts=pulumi.InvokeOptions(parent=opts.parent))
+    agent = pubsub_service_agent(project.number)
+    forward = gcp.pubsub.TopicIAMMember(
+        f"{names.dead_letter_topic}-forwarding",
+        project=where.project,
+        topic=dead_letter_topic.name,
+        role="roles/pubsub.publisher",
+        member=agent,
+        opts=opts,
+    )
+    take = gcp.pubsub.SubscriptionIAMMember(
+        f"{names.subscription}-dead-lettering",
+        project=where.project,
+        subscription=subscription.name,
+        role="roles/pubsub.subscriber",
+        member=agent,
+        opts=opts,
+    )
+    return Queue(
+        topic=topic,
+        subscription=subscription,
+        dead_letter_topic=dead_letter_topic,
+        dead_letter_subscription=dead_letter_subscription,
+        service_agent=agent,
+        grants=[forward, take],
+    )

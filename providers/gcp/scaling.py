@@ -1,0 +1,168 @@
+"""THE GCP scaling policy: KEDA's Prometheus scaler on the subscription's backlog, per pod.
+
+What scales: the agents' Deployment, on `pubsub.googleapis.com/subscription/num_undelivered_messages`
+of THIS fleet's subscription, queried through Cloud Monitoring's Prometheus HTTP API
+(`https://monitoring.googleapis.com/v1/projects/PROJECT/location/global/prometheus`). The trigger's
+`metricType: AverageValue` with `threshold = target_backlog_per_agent` makes the HPA aim for that
+many undelivered messages per pod; Pub/Sub counts leased-but-unacked messages as undelivered, so
+in-flight work keeps busy pods alive, as the neutral policy (components/policy.py) intends.
+`minReplicaCount..maxReplicaCount` are min_agents..max_agents; the HPA's scale-down stabilisation
+window is `scale_in_cooldown_seconds`, and so is KEDA's `cooldownPeriod` (the wait before the last
+pod goes). With min_agents = 0 KEDA scales to zero, and `activationThreshold` starts the first pod
+once `scale_from_zero_threshold` messages are waiting.
+
+Why this and not the alternatives:
+
+- KEDA's `gcp-pubsub` scaler is deprecated upstream, and so is `gcp-stackdriver`: both rely on MQL,
+  which Cloud Monitoring no longer recommends; KEDA's maintainers point GCP users to the
+  `prometheus` scaler against Cloud Monitoring's PromQL endpoint (keda-docs blog, "Google Cloud
+  deprecations", 2025-09-15). That endpoint serves every Cloud Monitoring metric, Pub/Sub's
+  included, with no exporter or Prometheus server to run; the KEDA operator authenticates with
+  Workload Identity (`TriggerAuthentication.spec.podIdentity.provider: gcp`) as a Google service
+  account holding only Monitoring Viewer (identity.py).
+- The Custom Metrics Stackdriver Adapter + an HPA `External` metric cannot scale to zero without
+  the alpha HPAScaleToZero feature gate, which GKE does not enable.
+- One external-metrics server per cluster: KEDA's metrics server registers the
+  `v1beta1.external.metrics.k8s.io` APIService, so nothing else is installed next to it. Helm's
+  ownership checks make a second install (another KEDA, or the Stackdriver adapter) fail loudly
+  instead of silently replacing the APIService.
+
+KEDA is installed by this program with a Helm `Release` (chart pinned to KEDA_CHART_VERSION). The
+chart is fetched by the Kubernetes provider at `pulumi up`; under Pulumi's mocks (tests,
+`agentfleet plan`) the Release is only recorded, so nothing is fetched and no network is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.policy import ScalingPolicy
+from providers.gcp.settings import KEDA_NAMESPACE, Names, Placement
+
+KEDA_CHART = "keda"
+KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
+KEDA_CHART_VERSION = "2.21.1"
+KEDA_API_VERSION = "keda.sh/v1alpha1"
+BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
+#: Seconds between two KEDA checks of the trigger (its `pollingInterval`).
+POLLING_INTERVAL_SECONDS = 30
+#: Range over which the newest backlog sample is taken: Cloud Monitoring samples Pub/Sub every
+#: 60 s and publishes with a delay, so a 1-minute range can come back empty.
+SAMPLE_RANGE = "2m"
+
+
+@dataclass
+class Autoscaler:
+    keda: k8s.helm.v3.Release
+    trigger_authentication: k8s.apiextensions.CustomResource
+    scaled_object: k8s.apiextensions.CustomResource
+
+
+def prometheus_endpoint(project: str) -> str:
+    """Cloud Monitoring's Prometheus HTTP API for the project."""
+    return f"https://monitoring.googleapis.com/v1/projects/{project}/location/global/prometheus"
+
+
+def backlog_query(project: str, subscription_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """PromQL: the newest `num_undelivered_messages` sample of exactly this subscription."""
+    return pulumi.Output.from_input(subscription_id).apply(
+        lambda sub: (
+            f'sum(max_over_time({{"__name__"="{BACKLOG_METRIC}","monitored_resource"="pubsub_subscription",'
+            f'"project_id"="{project}","subscription_id"="{sub}"}}[{SAMPLE_RANGE}]))'
+        )
+    )
+
+
+def keda_values(keda_account_email: pulumi.Input[str]) -> dict[str, object]:
+    """Chart values: the operator's KSA is annotated for Workload Identity as the KEDA GSA."""
+    return {"podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": keda_account_email}}}
+
+
+def scaled_object_spec(
+    policy: ScalingPolicy, names: Names, where: Placement, subscription_id: pulumi.Input[str], auth_name: str
+) -> dict[str, object]:
+    """The ScaledObject's spec (field names from KEDA's ScaledObject and prometheus scaler docs)."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.deployment},
+        "pollingInterval": POLLING_INTERVAL_SECONDS,
+        "cooldownPeriod": policy.scale_in_cooldown_seconds,
+        "minReplicaCount": policy.min_agents,
+        "maxReplicaCount": policy.max_agents,
+        "advanced": {
+            "horizontalPodAutoscalerConfig": {
+                "behavior": {
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": policy.scale_in_cooldown_seconds,
+                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": policy.metric_period_seconds}],
+                    },
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+                    },
+                }
+            }
+        },
+        "triggers": [
+            {
+                "type": "prometheus",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": prometheus_endpoint(where.project),
+                    "query": backlog_query(where.project, subscription_id),
+                    "threshold": str(policy.target_backlog_per_agent),
+                    "activationThreshold": str(policy.scale_from_zero_threshold - 1),
+                    "ignoreNullValues": "true",
+                },
+                "authenticationRef": {"name": auth_name},
+            }
+        ],
+    }
+
+
+def create_autoscaler(
+    policy: ScalingPolicy,
+    names: Names,
+    where: Placement,
+    *,
+    subscription_id: pulumi.Input[str],
+    keda_account_email: pulumi.Input[str],
+    provider: k8s.Provider,
+    deployment: k8s.apps.v1.Deployment,
+    opts: pulumi.ResourceOptions,
+    depends_on: list[pulumi.Resource],
+) -> Autoscaler:
+    k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
+    keda = k8s.helm.v3.Release(
+        f"{names.fleet}-keda",
+        name="keda",
+        chart=KEDA_CHART,
+        version=KEDA_CHART_VERSION,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_CHART_REPOSITORY),
+        namespace=KEDA_NAMESPACE,
+        create_namespace=True,
+        atomic=True,
+        values=keda_values(keda_account_email),
+        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=depends_on)),
+    )
+    after_keda = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[keda, deployment]))
+    auth_name = f"{names.fleet}-gcp-workload-identity"
+    trigger_authentication = k8s.apiextensions.CustomResource(
+        f"{names.fleet}-trigger-auth",
+        api_version=KEDA_API_VERSION,
+        kind="TriggerAuthentication",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=auth_name, namespace=names.namespace),
+        spec={"podIdentity": {"provider": "gcp"}},
+        opts=after_keda,
+    )
+    scaled_object = k8s.apiextensions.CustomResource(
+        f"{names.fleet}-scaled-object",
+        api_version=KEDA_API_VERSION,
+        kind="ScaledObject",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=names.deployment, namespace=names.namespace),
+        spec=scaled_object_spec(policy, names, where, subscription_id, auth_name),
+        opts=pulumi.ResourceOptions.merge(after_keda, pulumi.ResourceOptions(depends_on=[trigger_authentication])),
+    )
+    return Autoscaler(keda=keda, trigger_authentication=trigger_authentication, scaled_object=scaled_object)

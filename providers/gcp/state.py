@@ -1,0 +1,81 @@
+"""Where agents keep state on GCP: Firestore, a Cloud Storage bucket and, optionally, Memorystore.
+
+Firestore: the fleet uses a collection (named after the fleet) in the project's existing
+`(default)` database. The runtime contract (`AGENTFLEET_STATE`) names a collection, and a Firestore
+client opens the `(default)` database unless told otherwise, so a second named database would be
+unreachable through the contract. The Firestore API is enabled by the program; creating the
+`(default)` database itself is a one-time project setup step (docs/gcp.md), because it can only
+exist once per project and deleting it with a stack would destroy every other user's data.
+
+The bucket has uniform bucket-level access (IAM only, no object ACLs) and enforced public access
+prevention. The agent's access to both is granted in identity.py, on these resources only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.config import FleetConfig
+from providers.gcp.settings import Names, Placement
+
+FIRESTORE_DATABASE = "(default)"
+#: Memorystore size for the optional cache: the smallest BASIC tier instance.
+CACHE_MEMORY_GB = 1
+
+
+@dataclass
+class State:
+    collection: str | None
+    database: str | None
+    bucket: gcp.storage.Bucket | None
+    cache: gcp.redis.Instance | None
+
+    def cache_url(self) -> pulumi.Output[str] | None:
+        if self.cache is None:
+            return None
+        return pulumi.Output.concat("redis://", self.cache.host, ":", self.cache.port.apply(str))
+
+
+def create_state(
+    config: FleetConfig,
+    names: Names,
+    where: Placement,
+    network: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    apis: dict[str, pulumi.Resource],
+) -> State:
+    s = config.state
+    labels = {"agentfleet-fleet": config.name}
+    bucket = None
+    if s.bucket:
+        bucket = gcp.storage.Bucket(
+            f"{config.name}-objects",
+            project=where.project,
+            location=where.region.upper(),
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            labels=labels,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["storage"]])),
+        )
+    cache = None
+    if s.cache:
+        cache = gcp.redis.Instance(
+            f"{config.name}-cache",
+            name=f"{config.name}-cache",
+            project=where.project,
+            region=where.region,
+            tier="BASIC",
+            memory_size_gb=CACHE_MEMORY_GB,
+            authorized_network=network,
+            labels=labels,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["redis"]])),
+        )
+    return State(
+        collection=names.collection if s.table else None,
+        database=f"projects/{where.project}/databases/{FIRESTORE_DATABASE}" if s.table else None,
+        bucket=bucket,
+        cache=cache,
+    )

@@ -1,0 +1,194 @@
+"""The agents as Kubernetes objects, applied through a provider bound to the fleet's GKE cluster.
+
+One pod is one agent. The Deployment carries the environment contract (agent/contract.py), the
+probes the runtime serves (`/healthz` liveness, `/ready` readiness, and a startup probe on
+`/healthz` that allows `warmup_seconds` before liveness starts counting), a termination grace
+period of `policy.shutdown_grace_seconds` (the drain timeout plus a margin for the last ack), and a
+non-root, read-only-root-filesystem security context with a writable `/tmp`.
+
+The Deployment never states `replicas`: the autoscaler owns the replica count, and a second
+`pulumi up` must not reset what it chose (it is also listed in `ignore_changes`). The
+PodDisruptionBudget allows one voluntary eviction at a time (node drains, upgrades), which still
+works at zero replicas, where a `minAvailable` budget would not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from agent import contract
+from components.config import FleetConfig, agent_environment
+from components.policy import ScalingPolicy
+from providers.gcp.cluster import POOL_LABEL
+from providers.gcp.limits import agent_resources
+from providers.gcp.settings import Names
+
+HEALTH_PATH = "/healthz"
+READY_PATH = "/ready"
+PROBE_PERIOD_SECONDS = 10
+#: Non-root user and group the agent runs as; any image runs under it with a writable /tmp.
+RUN_AS = 10001
+CONTAINER = "agent"
+
+
+@dataclass
+class Workload:
+    provider: k8s.Provider
+    namespace: k8s.core.v1.Namespace
+    service_account: k8s.core.v1.ServiceAccount
+    deployment: k8s.apps.v1.Deployment
+    disruption_budget: k8s.policy.v1.PodDisruptionBudget
+
+
+def selector_labels(names: Names) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "agentfleet-agent", "app.kubernetes.io/instance": names.fleet}
+
+
+def startup_failure_threshold(warmup_seconds: int) -> int:
+    """Enough startup-probe periods to cover the warm-up, plus three for a slow start."""
+    return math.ceil(warmup_seconds / PROBE_PERIOD_SECONDS) + 3
+
+
+def container_environment(
+    config: FleetConfig,
+    *,
+    project: str,
+    subscription: pulumi.Input[str],
+    dead_letter_topic: pulumi.Input[str],
+    collection: str | None,
+    bucket: pulumi.Input[str] | None,
+    cache: pulumi.Input[str] | None,
+) -> list[k8s.core.v1.EnvVarArgs]:
+    """The agent container's environment: the neutral contract plus the Pub/Sub-specific names."""
+    env: dict[str, pulumi.Input[str]] = dict(agent_environment(config))
+    env.update(
+        {
+            contract.BACKEND: "pubsub",
+            contract.QUEUE: subscription,
+            contract.DEAD_LETTER_QUEUE: dead_letter_topic,
+            contract.LIFECYCLE: "none",
+            contract.REGION: project,
+            "GOOGLE_CLOUD_PROJECT": project,
+        }
+    )
+    if collection is not None:
+        env[contract.STATE] = collection
+    if bucket is not None:
+        env[contract.BUCKET] = bucket
+    if cache is not None:
+        env[contract.CACHE] = cache
+    return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())]
+
+
+def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
+        period_seconds=PROBE_PERIOD_SECONDS,
+        timeout_seconds=3,
+        failure_threshold=failure_threshold,
+    )
+
+
+def create_workload(
+    config: FleetConfig,
+    policy: ScalingPolicy,
+    names: Names,
+    *,
+    kubeconfig: pulumi.Input[str],
+    google_service_account: pulumi.Input[str],
+    env: list[k8s.core.v1.EnvVarArgs],
+    opts: pulumi.ResourceOptions,
+    nodes_ready: list[pulumi.Resource],
+) -> Workload:
+    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=kubeconfig, opts=opts)
+    k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
+    labels = selector_labels(names)
+    port = config.agent.port
+
+    namespace = k8s.core.v1.Namespace(
+        f"{names.fleet}-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=names.namespace, labels={"app.kubernetes.io/part-of": "agentfleet"}),
+        opts=k8s_opts,
+    )
+    in_namespace = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    service_account = k8s.core.v1.ServiceAccount(
+        f"{names.fleet}-ksa",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=names.ksa,
+            namespace=names.namespace,
+            labels=labels,
+            annotations={"iam.gke.io/gcp-service-account": google_service_account},
+        ),
+        opts=in_namespace,
+    )
+    container = k8s.core.v1.ContainerArgs(
+        name=CONTAINER,
+        image=config.agent.image,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
+        env=env,
+        startup_probe=_probe(HEALTH_PATH, port, startup_failure_threshold(policy.warmup_seconds)),
+        liveness_probe=_probe(HEALTH_PATH, port, 3),
+        readiness_probe=_probe(READY_PATH, port, 1),
+        resources=k8s.core.v1.ResourceRequirementsArgs(**agent_resources()),
+        security_context=k8s.core.v1.SecurityContextArgs(
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        ),
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+    )
+    pod = k8s.core.v1.PodSpecArgs(
+        service_account_name=names.ksa,
+        termination_grace_period_seconds=policy.shutdown_grace_seconds,
+        containers=[container],
+        node_selector={POOL_LABEL: names.fleet},
+        tolerations=[k8s.core.v1.TolerationArgs(key=POOL_LABEL, operator="Equal", value=names.fleet, effect="NoSchedule")],
+        security_context=k8s.core.v1.PodSecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=RUN_AS,
+            run_as_group=RUN_AS,
+            fs_group=RUN_AS,
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+        volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())],
+    )
+    deployment = k8s.apps.v1.Deployment(
+        f"{names.fleet}-deployment",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=names.deployment, namespace=names.namespace, labels=labels),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            # No `replicas`: the autoscaler owns it (see module docstring).
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
+            ),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                spec=pod,
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            in_namespace,
+            pulumi.ResourceOptions(depends_on=[service_account, *nodes_ready], ignore_changes=["spec.replicas"]),
+        ),
+    )
+    disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+        f"{names.fleet}-pdb",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=names.deployment, namespace=names.namespace, labels=labels),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels)
+        ),
+        opts=in_namespace,
+    )
+    return Workload(
+        provider=provider,
+        namespace=namespace,
+        service_account=service_account,
+        deployment=deployment,
+        disruption_budget=disruption_budget,
+    )
