@@ -1,0 +1,291 @@
+"""`agentfleet local …`: the fleet on this machine, from the same config the clouds use.
+
+agentfleet local up [--stack NAME | --config FILE] [--handler mod:fn] [--chaos] [--state-dir DIR]
+agentfleet local send [N | --file tasks.jsonl] [--state-dir DIR]
+agentfleet local status [--state-dir DIR]
+agentfleet local demo [--chaos] [--tasks N] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from agentfleet.local import progress, sample_agent
+from agentfleet.local.autoscaler import AutoscalerLoop, Sample
+from agentfleet.local.chaos import Chaos
+from agentfleet.local.stack import DEFAULT_STATE_DIR, LocalPaths, load_fleet
+from agentfleet.local.store import open_local_bucket, open_queue
+from agentfleet.local.supervisor import AgentStartupError, Supervisor
+from components.config import ConfigError, FleetConfig
+
+local_app = typer.Typer(
+    help="Run a fleet on this machine: SQLite queue and state, real agents, the clouds' scaling policy.",
+    no_args_is_help=True,
+)
+
+STACK_HELP = "stack whose config to use: Pulumi.NAME.yaml or stacks/NAME.yaml (default: dev)"
+CONFIG_HELP = "a stack-style YAML file with config: agentfleet:fleet (instead of --stack)"
+STATE_HELP = "directory holding the fleet's queue, state store, bucket and agent logs"
+StackOpt = Annotated[str | None, typer.Option("--stack", help=STACK_HELP)]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, exists=True, dir_okay=False)]
+StateDirOpt = Annotated[Path, typer.Option("--state-dir", help=STATE_HELP)]
+
+
+def _config(stack: str | None, config_file: Path | None) -> FleetConfig:
+    """Load and validate; a bad config prints one line per problem and exits 2, like `plan`."""
+    try:
+        return load_fleet(stack, config_file)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _status_record(paths: LocalPaths, config: FleetConfig, sample: Sample, supervisor: Supervisor) -> None:
+    """What `local status` shows about the agents, written atomically every tick by `local up`."""
+    record = {
+        "pid": os.getpid(),
+        "fleet": config.name,
+        "updated_at": time.time(),
+        "sample": sample.__dict__,
+        "agents": [
+            {"id": a.id, "pid": a.pid, "port": a.port, "state": a.state.value}
+            for a in supervisor.agents.values()
+        ],
+        "config": config.model_dump(mode="json"),
+    }
+    tmp = paths.status.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(paths.status)
+
+
+@local_app.command("up")
+def up(
+    stack: StackOpt = None,
+    config_file: ConfigOpt = None,
+    handler: Annotated[
+        str | None,
+        typer.Option("--handler", help="module:function of the handler (default: fleet.agent.handler)"),
+    ] = None,
+    chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL a random agent every few seconds")] = False,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Run the fleet until Ctrl-C: agents follow the queue's backlog; Ctrl-C drains them and exits."""
+    config = _config(stack, config_file)
+    paths = LocalPaths(state_dir).create()
+    console = Console()
+    try:
+        supervisor = Supervisor(config, paths, handler=handler)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    queue = open_queue(config, paths)
+    loop = AutoscalerLoop(supervisor, queue.stats)
+    striker = Chaos(supervisor) if chaos else None
+    peak = 1
+    console.print(
+        f"fleet [bold]{config.name}[/] on this machine · state in {paths.root} · "
+        f"send work with: agentfleet local send 100 --state-dir {paths.root}"
+    )
+    try:
+        with Live(console=console, refresh_per_second=4) as live:
+
+            def tick(sample: Sample) -> None:
+                nonlocal peak
+                peak = max(peak, sample.backlog)
+                if striker is not None:
+                    striker.maybe_strike(loop.clock())
+                _status_record(paths, config, sample, supervisor)
+                live.update(
+                    progress.render(
+                        sample,
+                        name=config.name,
+                        max_agents=config.scaling.max_agents,
+                        throughput=loop.throughput(),
+                        peak_backlog=peak,
+                        note="Ctrl-C drains and stops",
+                    )
+                )
+
+            loop.run(lambda _s: False, timeout=float("inf"), on_tick=tick)
+    except KeyboardInterrupt:
+        console.print("draining agents …")
+    except AgentStartupError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        supervisor.stop_all()
+        paths.status.unlink(missing_ok=True)
+        queue.close()
+
+
+@local_app.command("send")
+def send(
+    count: Annotated[
+        int, typer.Argument(help="how many generated inventory-reconciliation tasks to send")
+    ] = 0,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="send one message per line of this JSON-lines file", exists=True),
+    ] = None,
+    stack: StackOpt = None,
+    config_file: ConfigOpt = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Enqueue work: N generated tasks for the sample agent (their vendor files go to the bucket),
+    or every line of a JSON-lines file as one message."""
+    if (count > 0) == (file is not None):
+        raise typer.BadParameter(
+            "give either a number of tasks N > 0 or --file tasks.jsonl, not both or neither"
+        )
+    paths = LocalPaths(state_dir).create()
+    config = _config(stack, config_file)
+    queue = open_queue(config, paths)
+    try:
+        if file is not None:
+            bodies = read_jsonl(file)
+        else:
+            bucket = open_local_bucket(config, paths)
+            start = len(bucket.list("vendors/"))
+            bodies = [t.body() for t in sample_agent.make_tasks(bucket, count, start=start)]
+        sent = queue.send_many(bodies)
+        stats = queue.stats()
+    finally:
+        queue.close()
+    Console().print(
+        f"sent {sent:,} messages to {paths.queue} · "
+        f"now {stats.waiting:,} waiting, {stats.in_flight:,} in flight"
+    )
+
+
+def read_jsonl(path: Path) -> list[bytes]:
+    """Each non-blank line must be one JSON value; the error names the file and line."""
+    bodies: list[bytes] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(
+                f"{path}:{number} is not valid JSON ({exc.msg}); one JSON value per line"
+            ) from None
+        bodies.append(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+    if not bodies:
+        raise typer.BadParameter(f"{path} has no messages (one JSON value per line)")
+    return bodies
+
+
+@local_app.command("status")
+def status(
+    stack: StackOpt = None,
+    config_file: ConfigOpt = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+) -> None:
+    """The queue (waiting, in flight, dead-lettered) and, while `local up` runs, its agents."""
+    paths = LocalPaths(state_dir)
+    if not paths.queue.exists():
+        Console(stderr=True).print(
+            f"[red]no local fleet at {paths.root}: run `agentfleet local up` or `send` first[/]"
+        )
+        raise typer.Exit(1)
+    record = _live_record(paths)
+    config = FleetConfig.model_validate(record["config"]) if record else _config(stack, config_file)
+    queue = open_queue(config, paths)
+    try:
+        stats = queue.stats()
+        dead = queue.dead_letters()
+    finally:
+        queue.close()
+    agents = record["agents"] if record else []
+    data = {
+        "state_dir": str(paths.root),
+        "fleet": config.name,
+        "running": record is not None,
+        "waiting": stats.waiting,
+        "in_flight": stats.in_flight,
+        "dead_lettered": stats.dead_lettered,
+        "agents": agents,
+        "dead_letter_reasons": sorted({d.reason for d in dead}),
+    }
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"local fleet {config.name} · {paths.root}", show_header=False)
+    table.add_row("up", f"running (pid {record['pid']})" if record else "not running")
+    table.add_row("waiting", f"{stats.waiting:,}")
+    table.add_row("in flight", f"{stats.in_flight:,}")
+    table.add_row("dead-lettered", f"{stats.dead_lettered or 0:,}")
+    by_state: dict[str, int] = {}
+    for a in agents:
+        by_state[a["state"]] = by_state.get(a["state"], 0) + 1
+    table.add_row("agents", ", ".join(f"{n} {s}" for s, n in sorted(by_state.items())) or "0")
+    for reason in data["dead_letter_reasons"]:
+        table.add_row("dead-letter reason", reason)
+    Console().print(table)
+
+
+def _live_record(paths: LocalPaths) -> dict[str, Any] | None:
+    """The status `local up` wrote, if that process is still alive."""
+    try:
+        record = json.loads(paths.status.read_text())
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+@local_app.command("demo")
+def demo(
+    chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL random agents during the burst")] = False,
+    tasks: Annotated[int, typer.Option("--tasks", min=1, help="tasks in the burst")] = 3000,
+    out: Annotated[
+        Path, typer.Option("--out", help="where the chart, the JSON report and the state go")
+    ] = Path("out"),
+    period: Annotated[
+        float, typer.Option("--period", min=1.0, help="seconds observed: one period of bursty traffic")
+    ] = 90.0,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help=CONFIG_HELP + " (default: stacks/local-demo.yaml)", exists=True),
+    ] = None,
+) -> None:
+    """The burst scenario: 0 → max → 0 agents, then a report; exits 1 if any task was lost or doubled."""
+    # Imported here: matplotlib is only needed by the demo, not by every `agentfleet` command.
+    from agentfleet.local.demo import DemoOptions, demo_config, run_demo, work_seconds_of
+
+    try:
+        config = load_fleet(None, config_file) if config_file else demo_config()
+        work = work_seconds_of(config)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    console = Console()
+    opts = DemoOptions(
+        config=config, out=out, tasks=tasks, work_seconds=work, period_seconds=period, chaos=chaos
+    )
+    started = time.monotonic()
+    try:
+        result = run_demo(opts, console)
+    except AgentStartupError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(result.report.table())
+    console.print(
+        f"chart: {result.chart} · report: {result.report_json} · {time.monotonic() - started:.0f} s in all"
+    )
+    problems = result.report.violations()
+    if problems:
+        for p in problems:
+            Console(stderr=True).print(f"[red]FAILED: {p}[/]")
+        raise typer.Exit(1)
+    console.print("[green]zero lost, zero duplicate effects[/]")

@@ -1,0 +1,242 @@
+"""`agentfleet local demo` / `make demo`: a burst of work on a fleet that starts and ends at zero.
+
+The scenario is one period of bursty traffic. The fleet starts with no agent; after a short
+lead-in a spike of `tasks` inventory-reconciliation tasks lands in the queue at once; the
+autoscaler (the shared scaling policy) scales 0 → max, the agents drain the backlog, and after
+the scale-in cooldown the fleet goes back to 0 and stays there until the period ends (it runs
+on past the period if the fleet is not back at zero yet — the window is never cut short).
+
+At the end the state store is audited task by task (see `sample_agent.audit_effects`) and the
+report printed; the process exits non-zero if anything was lost or applied twice.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+
+from agentfleet.local import progress, sample_agent
+from agentfleet.local.autoscaler import AutoscalerLoop, Sample
+from agentfleet.local.chaos import Chaos
+from agentfleet.local.chart import write_chart
+from agentfleet.local.report import DemoReport
+from agentfleet.local.stack import LocalPaths, load_config_file, stack_file
+from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
+from agentfleet.local.supervisor import Supervisor
+from components.config import ConfigError, ConfigProblem, FleetConfig
+
+DEMO_STACK = "local-demo"
+SAMPLE_HANDLER = "agentfleet.local.sample_agent:handle"
+
+
+@dataclass
+class DemoOptions:
+    config: FleetConfig
+    out: Path
+    tasks: int = 3000
+    #: Simulated work per task (the sample agent's INVENTORY_WORK_SECONDS); from the stack's
+    #: agent.env when it sets it.
+    work_seconds: float = 0.2
+    #: The observation window: one period of the bursty traffic.
+    period_seconds: float = 90.0
+    lead_in_seconds: float = 2.0
+    chaos: bool = False
+    chaos_every_seconds: float = 3.0
+    #: Give up (and report what is left as lost) this long after the period ends.
+    overrun_seconds: float = 120.0
+    tick_seconds: float = 0.5
+    live: bool = True
+    seed: int = 7
+
+
+@dataclass
+class DemoResult:
+    report: DemoReport
+    samples: list[Sample]
+    chart: Path
+    report_json: Path
+    events: list[tuple[float, str, int]] = field(default_factory=list)
+
+
+def demo_config() -> FleetConfig:
+    """The demo's stack: stacks/local-demo.yaml (short warm-up and cooldown, so it fits in 3 minutes)."""
+    return load_config_file(stack_file(DEMO_STACK))
+
+
+def work_seconds_of(config: FleetConfig, default: float = 0.2) -> float:
+    raw = config.agent.env.get(sample_agent.WORK_SECONDS_ENV)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    f"fleet.agent.env.{sample_agent.WORK_SECONDS_ENV}", raw, "must be a number of seconds"
+                )
+            ]
+        ) from None
+
+
+def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
+    """Run the scenario end to end; never leaves an agent process behind."""
+    console = console or Console()
+    paths = LocalPaths(opts.out / "state")
+    if paths.root.exists():
+        shutil.rmtree(paths.root)  # a fresh queue and state store: the audit counts this run only
+    paths.create()
+    config = opts.config
+    queue = open_queue(config, paths)
+    state = open_local_state(config, paths)
+    bucket = open_local_bucket(config, paths)
+    console.print(
+        f"[bold]agentfleet local demo[/]: writing {opts.tasks:,} vendor stock files to {paths.bucket} …"
+    )
+    tasks = sample_agent.make_tasks(bucket, opts.tasks, seed=opts.seed)
+    supervisor = Supervisor(
+        config,
+        paths,
+        handler=SAMPLE_HANDLER,
+        extra_env={sample_agent.WORK_SECONDS_ENV: str(opts.work_seconds)},
+    )
+    loop = AutoscalerLoop(supervisor, queue.stats, interval=opts.tick_seconds)
+    chaos = Chaos(supervisor, every_seconds=opts.chaos_every_seconds) if opts.chaos else None
+    scenario = _Scenario(opts, loop, chaos, lambda: queue.send_many(t.body() for t in tasks))
+    peak = opts.tasks
+    try:
+        if opts.live and console.is_terminal:
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+
+                def show(sample: Sample) -> None:
+                    scenario.on_tick(sample)
+                    live.update(
+                        progress.render(
+                            sample,
+                            name=config.name,
+                            max_agents=config.scaling.max_agents,
+                            throughput=loop.throughput(),
+                            peak_backlog=peak,
+                            note=scenario.note(),
+                        )
+                    )
+
+                finished = loop.run(scenario.finished, scenario.timeout, on_tick=show)
+        else:
+            finished = loop.run(scenario.finished, scenario.timeout, on_tick=scenario.logging_tick(console))
+        window_end = supervisor.clock()
+        agent_seconds = supervisor.agent_seconds(window_end)
+    finally:
+        supervisor.stop_all()
+    if not finished:
+        console.print(f"[red]the fleet did not drain and return to zero within {scenario.timeout:.0f} s[/]")
+    audit = sample_agent.audit_effects(state, tasks)
+    dead_ids = {json.loads(d.body).get("task") for d in queue.dead_letters()}
+    lost = sum(1 for task_id in audit.missing if task_id not in dead_ids)
+    samples = loop.samples
+    report = DemoReport(
+        tasks=opts.tasks,
+        done=audit.done,
+        lost=lost,
+        duplicate_effects=audit.duplicates,
+        inconsistent_records=audit.wrong_units + audit.unexpected,
+        dead_lettered=len(dead_ids),
+        max_agents=config.scaling.max_agents,
+        concurrency=config.agent.concurrency,
+        work_seconds=opts.work_seconds,
+        warmup_seconds=config.scaling.warmup_seconds,
+        drain_seconds=scenario.drain_seconds(),
+        window_seconds=window_end - loop.started_at,
+        agent_seconds=agent_seconds,
+        peak_agents=max((s.agents for s in samples), default=0),
+        agents_started=len(supervisor.exits) + len(supervisor.agents),
+        agents_killed_by_chaos=len(chaos.kills) if chaos else 0,
+        chaos=opts.chaos,
+    )
+    for closeable in (queue, state, bucket):
+        closeable.close()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    marks = [(scenario.spike_at or 0.0, "spike")]
+    if chaos:
+        marks += [(at - loop.started_at, f"kill #{agent}") for at, agent in chaos.kills]
+    chart = write_chart(
+        samples,
+        opts.out / "demo-chart.png",
+        title=f"{opts.tasks:,} tasks burst on '{config.name}': backlog and agents"
+        + (" (chaos: SIGKILL)" if opts.chaos else ""),
+        max_agents=config.scaling.max_agents,
+        marks=marks,
+    )
+    report_json = opts.out / "demo-report.json"
+    report_json.write_text(report.to_json())
+    return DemoResult(report, samples, chart, report_json, supervisor.events)
+
+
+class _Scenario:
+    """When the spike is sent, when the burst counts as drained, and when the run is over."""
+
+    def __init__(
+        self, opts: DemoOptions, loop: AutoscalerLoop, chaos: Chaos | None, send: Callable[[], object]
+    ) -> None:
+        self.opts = opts
+        self.loop = loop
+        self.chaos = chaos
+        self.send = send
+        self.spike_at: float | None = None
+        self.drained_at: float | None = None
+        self.timeout = opts.lead_in_seconds + opts.period_seconds + opts.overrun_seconds
+        self._last_log = -10.0
+
+    def on_tick(self, sample: Sample) -> None:
+        if self.spike_at is None and sample.t >= self.opts.lead_in_seconds:
+            self.spike_at = self.loop.elapsed()
+            self.send()
+            return
+        if self.spike_at is not None and self.drained_at is None and sample.backlog == 0:
+            self.drained_at = sample.t
+        if self.chaos is not None and self.spike_at is not None and self.drained_at is None:
+            self.chaos.maybe_strike(self.loop.clock())
+
+    def finished(self, sample: Sample) -> bool:
+        return (
+            self.drained_at is not None
+            and sample.agents == 0
+            and sample.t >= self.opts.lead_in_seconds + self.opts.period_seconds
+        )
+
+    def drain_seconds(self) -> float:
+        if self.spike_at is None or self.drained_at is None:
+            return float("inf")
+        return self.drained_at - self.spike_at
+
+    def note(self) -> str:
+        if self.spike_at is None:
+            return "waiting for the spike …"
+        if self.drained_at is None:
+            kills = f" · {len(self.chaos.kills)} agents SIGKILLed" if self.chaos else ""
+            return f"burst of {self.opts.tasks:,} tasks sent at t={self.spike_at:.1f}s, draining{kills}"
+        return (
+            f"backlog drained in {self.drained_at - self.spike_at:.1f}s; "
+            f"scaling in, then idle until t={self.opts.lead_in_seconds + self.opts.period_seconds:.0f}s"
+        )
+
+    def logging_tick(self, console: Console) -> Callable[[Sample], None]:
+        """Without a terminal: one line every 5 seconds instead of the live view."""
+
+        def tick(sample: Sample) -> None:
+            self.on_tick(sample)
+            if sample.t - self._last_log >= 5.0:
+                self._last_log = sample.t
+                console.print(
+                    f"t={sample.t:5.1f}s backlog={sample.backlog:5d} agents: {sample.ready} ready "
+                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}) "
+                    f"dead={sample.dead_lettered} {self.loop.throughput():.0f} msg/s"
+                )
+
+        return tick

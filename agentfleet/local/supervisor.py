@@ -1,0 +1,350 @@
+"""Real agent processes on this machine, kept at the number the autoscaler asks for.
+
+Each agent is `python -m agentfleet agent run` — the same runtime the clouds run — with the env
+contract pointing at the fleet's SQLite files and a port of its own. The supervisor does what an
+Auto Scaling group / scale set / Deployment does for the clouds:
+
+- a new agent is *warming* until its `/ready` answers 200; only then does it count as *ready*;
+- scale-in sends SIGTERM and lets the agent drain (it finishes in-flight work and exits 0);
+  an agent still alive after the shutdown grace is killed, as the clouds do;
+- an agent that exits without being asked (a crash, SIGKILL) or whose `/healthz` fails
+  `unhealthy_after` times in a row once its warm-up is over is replaced at once.
+
+The supervisor never decides how many agents there should be: `scale_to(n)` comes from the
+autoscaler, which runs the shared scaling policy.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from agentfleet.local.stack import LocalPaths, local_environment, python_path_with
+from components.config import FleetConfig
+from components.policy import ScalingPolicy
+
+#: The runtime's counter of handled messages (agent/middleware/metrics.py), read for the live throughput.
+SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
+
+#: The agent command: the runtime's own `agentfleet agent run` (the typer app in agent/cli.py), run
+#: by this interpreter without the root CLI, so an agent does not import the operator's tools
+#: (Pulumi, matplotlib) and starts in a fraction of the time — start-up is part of every scale-out.
+AGENT_COMMAND: tuple[str, ...] = (
+    sys.executable,
+    "-c",
+    "from agent.cli import agent_app; agent_app(prog_name='agentfleet agent')",
+    "run",
+)
+
+
+class AgentStartupError(RuntimeError):
+    """Agents keep dying before they are ready: the environment or the handler is wrong."""
+
+    def __init__(self, failures: int, log: Path) -> None:
+        tail = ""
+        try:
+            tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-15:])
+        except OSError:
+            pass
+        super().__init__(
+            f"{failures} agents in a row exited before becoming ready; last log ({log}):\n{tail}"
+        )
+        self.log = log
+
+
+class AgentState(enum.Enum):
+    WARMING = "warming"
+    READY = "ready"
+    DRAINING = "draining"
+
+
+@dataclass
+class Agent:
+    """One agent process and what the supervisor knows about it."""
+
+    id: int
+    port: int
+    process: subprocess.Popen[bytes]
+    started_at: float
+    log: IO[bytes]
+    state: AgentState = AgentState.WARMING
+    ready_at: float | None = None
+    drain_started_at: float | None = None
+    health_failures: int = 0
+    #: Messages this agent reports as succeeded on /metrics (last value scraped).
+    succeeded: float = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@dataclass(frozen=True)
+class AgentExit:
+    """An agent that is gone: for the report's agent-seconds and the event log."""
+
+    id: int
+    started_at: float
+    ended_at: float
+    returncode: int | None
+    succeeded: float
+    #: "drained" (asked to stop, exited), "crashed" (exited unasked), "unhealthy" (killed by the
+    #: supervisor after failing /healthz), "drain-timeout" (killed after the shutdown grace).
+    reason: str
+
+
+@dataclass
+class FleetCounts:
+    warming: int = 0
+    ready: int = 0
+    draining: int = 0
+
+    @property
+    def active(self) -> int:
+        """What the autoscaler's `current` means: agents that will take work, warming or ready."""
+        return self.warming + self.ready
+
+
+def free_port() -> int:
+    """A port the OS says is free now. The agent binds it a moment later; collisions show as a
+    crashed agent, which is replaced like any other crash."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def probe(port: int, path: str, timeout: float) -> bool:
+    """True when http://127.0.0.1:port/path answers 2xx within `timeout` seconds."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+            return 200 <= int(resp.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def scrape_succeeded(port: int, timeout: float) -> float | None:
+    """The agent's succeeded-messages counter from /metrics, or None if it cannot be read."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+            text = resp.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    total = None
+    for family in text_string_to_metric_families(text):
+        if family.name == SUCCEEDED_METRIC:
+            total = sum(s.value for s in family.samples if s.name.endswith("_total") or s.name == family.name)
+    return total
+
+
+@dataclass
+class Supervisor:
+    """Starts, watches, drains and replaces the local agent processes."""
+
+    config: FleetConfig
+    paths: LocalPaths
+    handler: str | None = None
+    command: Sequence[str] = AGENT_COMMAND
+    #: Extra environment for every agent (the demo's simulated work time, for example).
+    extra_env: dict[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    probe_timeout: float = 1.0
+    #: Read each agent's /metrics for the live throughput (off in tests that do not need it).
+    scrape_metrics: bool = True
+    unhealthy_after: int = 3
+    agents: dict[int, Agent] = field(default_factory=dict)
+    exits: list[AgentExit] = field(default_factory=list)
+    events: list[tuple[float, str, int]] = field(default_factory=list)
+    #: Agents that die before ever being ready, in a row, before the fleet gives up: a handler
+    #: that cannot be imported would otherwise be restarted forever.
+    max_startup_failures: int = 5
+    _startup_failures: int = 0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8))
+
+    def __post_init__(self) -> None:
+        self.policy = ScalingPolicy.from_config(self.config)
+        self.paths.create()
+        # Fail before starting anything if the handler is missing: one message, not N crashed agents.
+        local_environment(self.config, self.paths, 0, self.handler)
+
+    # -- counting -------------------------------------------------------------------------------
+    def counts(self) -> FleetCounts:
+        c = FleetCounts()
+        for a in self.agents.values():
+            if a.state is AgentState.WARMING:
+                c.warming += 1
+            elif a.state is AgentState.READY:
+                c.ready += 1
+            else:
+                c.draining += 1
+        return c
+
+    def agent_seconds(self, now: float | None = None) -> float:
+        """Process-seconds of every agent so far, warming and draining included: what a cloud bills."""
+        now = self.clock() if now is None else now
+        done = sum(e.ended_at - e.started_at for e in self.exits)
+        return done + sum(now - a.started_at for a in self.agents.values())
+
+    def processed(self) -> float:
+        """Messages succeeded fleet-wide per the agents' own /metrics (gone agents: last value seen)."""
+        return sum(e.succeeded for e in self.exits) + sum(a.succeeded for a in self.agents.values())
+
+    # -- scaling --------------------------------------------------------------------------------
+    def scale_to(self, desired: int) -> None:
+        """Start or drain agents so that warming + ready == desired (within min/max)."""
+        desired = max(self.policy.min_agents, min(self.policy.max_agents, desired))
+        active = [a for a in self.agents.values() if a.state is not AgentState.DRAINING]
+        for _ in range(desired - len(active)):
+            self._start()
+        surplus = len(active) - desired
+        if surplus > 0:
+            # Warming agents have done no work yet: stop those first, then the youngest ready ones.
+            victims = sorted(active, key=lambda a: (a.state is AgentState.READY, -a.started_at))
+            for agent in victims[:surplus]:
+                self.drain(agent)
+
+    def _start(self) -> Agent:
+        agent_id = next(self._ids)
+        port = free_port()
+        env = dict(os.environ)
+        env.update(local_environment(self.config, self.paths, port, self.handler))
+        env.update(self.extra_env)
+        env["PYTHONPATH"] = python_path_with(Path.cwd())
+        log = open(self.paths.logs / f"agent-{agent_id}.log", "ab")  # noqa: SIM115 - closed on exit
+        process = subprocess.Popen(
+            list(self.command),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Ctrl-C in the terminal reaches only the supervisor, which then drains agents itself.
+            start_new_session=True,
+        )
+        agent = Agent(id=agent_id, port=port, process=process, started_at=self.clock(), log=log)
+        self.agents[agent_id] = agent
+        self._event("start", agent)
+        return agent
+
+    def drain(self, agent: Agent) -> None:
+        """Scale-in: SIGTERM, then the agent finishes its in-flight work and exits by itself."""
+        if agent.state is AgentState.DRAINING:
+            return
+        agent.state = AgentState.DRAINING
+        agent.drain_started_at = self.clock()
+        self._signal(agent, signal.SIGTERM)
+        self._event("drain", agent)
+
+    def kill(self, agent: Agent) -> None:
+        """SIGKILL, as a crash would: used by chaos and for agents past their shutdown grace."""
+        self._signal(agent, signal.SIGKILL)
+
+    def _signal(self, agent: Agent, sig: signal.Signals) -> None:
+        try:
+            agent.process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    # -- watching -------------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Reap exited agents (replacing crashed ones), promote warmed-up ones, health-check the rest."""
+        now = self.clock()
+        replace = 0
+        for agent in list(self.agents.values()):
+            code = agent.process.poll()
+            if code is None:
+                if (
+                    agent.state is AgentState.DRAINING
+                    and agent.drain_started_at is not None
+                    and now - agent.drain_started_at > self.policy.shutdown_grace_seconds
+                ):
+                    self.kill(agent)
+                    self._reap(agent, now, "drain-timeout")
+                continue
+            if agent.state is AgentState.DRAINING:
+                self._reap(agent, now, "drained")
+                continue
+            self._reap(agent, now, "crashed")
+            replace += 1
+            if agent.ready_at is None:
+                self._startup_failures += 1
+                if self._startup_failures >= self.max_startup_failures:
+                    raise AgentStartupError(self._startup_failures, self.paths.logs / f"agent-{agent.id}.log")
+        self._probe_all(now)
+        for agent in list(self.agents.values()):
+            if agent.health_failures >= self.unhealthy_after and agent.state is AgentState.READY:
+                self.kill(agent)
+                agent.process.wait(timeout=5)
+                self._reap(agent, self.clock(), "unhealthy")
+                replace += 1
+        for _ in range(replace):
+            self._start()
+
+    def _probe_all(self, now: float) -> None:
+        warming = [a for a in self.agents.values() if a.state is AgentState.WARMING]
+        # Like the clouds' health-check grace: /healthz is only judged once warm-up is over.
+        grace = self.policy.health_check_grace_seconds
+        ready = [
+            a for a in self.agents.values() if a.state is AgentState.READY and now - a.started_at >= grace
+        ]
+        checks = [(a, "/ready") for a in warming] + [(a, "/healthz") for a in ready]
+        if not checks:
+            return
+        results = list(self._pool.map(lambda c: probe(c[0].port, c[1], self.probe_timeout), checks))
+        if self.scrape_metrics:
+            counting = [a for a in self.agents.values() if a.state is not AgentState.WARMING]
+            scraped = self._pool.map(lambda a: scrape_succeeded(a.port, self.probe_timeout), counting)
+            for agent, value in zip(counting, scraped, strict=True):
+                if value is not None:
+                    agent.succeeded = max(agent.succeeded, value)
+        for (agent, path), ok in zip(checks, results, strict=True):
+            if agent.state is AgentState.DRAINING or agent.process.poll() is not None:
+                continue
+            if path == "/ready" and ok:
+                self._startup_failures = 0
+                agent.state = AgentState.READY
+                agent.ready_at = self.clock()
+                self._event("ready", agent)
+            elif path == "/healthz":
+                agent.health_failures = 0 if ok else agent.health_failures + 1
+
+    def _reap(self, agent: Agent, now: float, reason: str) -> None:
+        self.agents.pop(agent.id, None)
+        agent.log.close()
+        self.exits.append(
+            AgentExit(agent.id, agent.started_at, now, agent.process.returncode, agent.succeeded, reason)
+        )
+        self._event(reason, agent)
+
+    def _event(self, kind: str, agent: Agent) -> None:
+        self.events.append((self.clock(), kind, agent.id))
+
+    # -- stopping -------------------------------------------------------------------------------
+    def stop_all(self, timeout: float | None = None) -> None:
+        """Drain every agent and wait for them; kill what is left after `timeout` (default: grace)."""
+        limit = self.policy.shutdown_grace_seconds if timeout is None else timeout
+        for agent in list(self.agents.values()):
+            self.drain(agent)
+        deadline = self.clock() + limit
+        while self.agents and self.clock() < deadline:
+            self.poll()
+            time.sleep(0.1)
+        for agent in list(self.agents.values()):
+            self.kill(agent)
+            agent.process.wait(timeout=5)
+            self._reap(agent, self.clock(), "drain-timeout")
+        self._pool.shutdown(wait=False)
