@@ -1,0 +1,86 @@
+"""The SQLite backend and state store pass the shared contracts, plus what only SQLite promises:
+several processes claiming from one file never share a delivery, and redrive catches messages
+whose consumers died."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.backends.sqlite import SqliteBackend
+from agent.state.sqlite import SqliteStateStore
+from tests.runtime.contract import BackendContract, StateStoreContract, receive_one
+
+
+class TestSqliteBackendContract(BackendContract):
+    lease_slack = 0.5
+
+    @pytest.fixture(autouse=True)
+    def _dir(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+
+    def make_backend(self, visibility_timeout: int, max_receive_count: int) -> SqliteBackend:
+        return SqliteBackend(self.tmp / "queue.db", visibility_timeout, max_receive_count)
+
+
+class TestSqliteStateContract(StateStoreContract):
+    @pytest.fixture(autouse=True)
+    def _dir(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+
+    def make_store(self) -> SqliteStateStore:
+        return SqliteStateStore(self.tmp / "state.db")
+
+
+def _claim_all(path: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    backend = SqliteBackend(path, visibility_timeout=60)
+    ids = []
+    while True:
+        batch = backend.receive(7, 0.3)
+        if not batch:
+            break
+        for m in batch:
+            ids.append(m.id)
+            backend.ack(m)
+    out.put(ids)
+
+
+def test_processes_claiming_one_file_never_share_a_delivery(tmp_path: Path) -> None:
+    path = str(tmp_path / "queue.db")
+    SqliteBackend(path).send_many(str(i).encode() for i in range(3000))
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=_claim_all, args=(path, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=10)
+    claimed = [i for ids in results for i in ids]
+    assert len(claimed) == 3000, "every message delivered"
+    assert len(set(claimed)) == 3000, "no message delivered to two processes"
+    assert all(results), "all three processes took part"
+
+
+def test_redrive_dead_letters_a_message_whose_consumers_keep_dying(tmp_path: Path) -> None:
+    backend = SqliteBackend(tmp_path / "queue.db", visibility_timeout=1, max_receive_count=2)
+    backend.send(b"crashes the agent")
+    for _ in range(2):  # each consumer "dies": never settles
+        assert receive_one(backend, 2.5) is not None
+    time.sleep(1.1)
+    assert backend.receive(1, 0.2) == []
+    (dead,) = backend.dead_letters()
+    assert dead.body == b"crashes the agent"
+    assert dead.delivery_count == 2
+    assert "max_receive_count" in dead.reason
+
+
+def test_dead_letter_keeps_the_reason(tmp_path: Path) -> None:
+    backend = SqliteBackend(tmp_path / "queue.db")
+    backend.send(b"bad")
+    (message,) = backend.receive(1, 1)
+    backend.dead_letter(message, "PermanentError: not json")
+    assert [(d.body, d.reason) for d in backend.dead_letters()] == [(b"bad", "PermanentError: not json")]
