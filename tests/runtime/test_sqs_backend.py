@@ -20,6 +20,7 @@ from agent.backends.sqs import (
     from_settings,
 )
 from agent.settings import Settings
+from tests.runtime.contract import BackendContract
 from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
 
 pytestmark = pytest.mark.peer
@@ -72,6 +73,22 @@ def make_backend(
         visibility_timeout=visibility_timeout,
     )
     return backend, sqs, dlq_url
+
+
+class TestSqsBackendContract(BackendContract):
+    """The shared contract on a real moto server, with SQS's native redrive to a dead-letter queue."""
+
+    lease_slack = 2.0
+    #: SQS accepts a DeleteMessage with an earlier receipt handle (it "succeeds"): documented.
+    detects_stale_receipt = False
+
+    @pytest.fixture(autouse=True)
+    def _server(self, moto_server: MotoServer) -> None:
+        self.server = moto_server
+
+    def make_backend(self, visibility_timeout: int, max_receive_count: int) -> SqsBackend:
+        backend, _, _ = make_backend(self.server, visibility_timeout, max_receive_count)
+        return backend
 
 
 def test_receive_uses_long_polling_and_batches_of_at_most_ten(moto_server: MotoServer) -> None:

@@ -8,19 +8,35 @@ import uuid
 import pytest
 
 from agent.state.azuretable import AzureTableStore, escape_key, split_state_url
-from agent.state.base import ConflictError, Once
+from agent.state.base import ConflictError
+from tests.runtime.contract import StateStoreContract
 from tests.runtime.peers import Azurite, azurite  # noqa: F401
 
 pytestmark = pytest.mark.peer
 
 
-@pytest.fixture
-def store(azurite: Azurite) -> AzureTableStore:
+def make_store(peer: Azurite) -> AzureTableStore:
     from azure.data.tables import TableServiceClient
 
-    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    service = TableServiceClient.from_connection_string(peer.connection_string)
     table = service.create_table(f"state{uuid.uuid4().hex[:12]}")
     return AzureTableStore(table)
+
+
+@pytest.fixture
+def store(azurite: Azurite) -> AzureTableStore:
+    return make_store(azurite)
+
+
+class TestAzureTableStateContract(StateStoreContract):
+    """The shared state contract on Azurite's Table service (azure-data-tables over HTTP)."""
+
+    @pytest.fixture(autouse=True)
+    def _peer(self, azurite: Azurite) -> None:
+        self.peer = azurite
+
+    def make_store(self) -> AzureTableStore:
+        return make_store(self.peer)
 
 
 def test_put_if_absent_is_a_claim(store: AzureTableStore) -> None:
@@ -66,13 +82,6 @@ def test_keys_with_forbidden_characters_round_trip(store: AzureTableStore) -> No
         assert item is not None and item.value == {"key": key}
     assert escape_key("a/b") != escape_key("a%2Fb")
 
-
-def test_once(store: AzureTableStore) -> None:
-    applied = 0
-    for _ in range(3):
-        with Once(store, "m") as first:
-            applied += int(first)
-    assert applied == 1
 
 
 def test_state_url_is_split_into_endpoint_and_table() -> None:

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
 import pytest
 
 from agent.settings import Settings
-from agent.state.base import ConflictError, Once, StateError
+from agent.state.base import ConflictError, StateError
 from agent.state.dynamodb import DynamoDBStore, from_settings
+from tests.runtime.contract import StateStoreContract
 from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
 
 pytestmark = pytest.mark.peer
@@ -33,6 +33,17 @@ def create_table(server: MotoServer) -> str:
 @pytest.fixture
 def store(moto_server: MotoServer) -> DynamoDBStore:
     return DynamoDBStore(moto_server.client("dynamodb"), create_table(moto_server))
+
+
+class TestDynamoDBStateContract(StateStoreContract):
+    """The shared state contract on a real moto server (boto3 over HTTP)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, moto_server: MotoServer) -> None:
+        self.server = moto_server
+
+    def make_store(self) -> DynamoDBStore:
+        return DynamoDBStore(self.server.client("dynamodb"), create_table(self.server))
 
 
 def test_put_if_absent_is_a_claim(store: DynamoDBStore) -> None:
@@ -64,35 +75,6 @@ def test_conditional_delete(store: DynamoDBStore) -> None:
         store.delete("k", if_version=1)
 
 
-def test_concurrent_claims_have_exactly_one_winner(store: DynamoDBStore) -> None:
-    winners: list[int] = []
-
-    def claim(i: int) -> None:
-        try:
-            store.put("race", {"by": i}, if_absent=True)
-            winners.append(i)
-        except ConflictError:
-            pass
-
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
-    item = store.get("race")
-    assert item is not None and item.value == {"by": winners[0]}
-
-
-def test_once_applies_an_effect_once_across_redeliveries(store: DynamoDBStore) -> None:
-    applied = 0
-    for _ in range(3):
-        with Once(store, "msg-42") as first:
-            if first:
-                applied += 1
-    assert applied == 1
-    done = store.get("once:msg-42")
-    assert done is not None and done.value["status"] == "done"
 
 
 def test_missing_table_names_the_variable(moto_server: MotoServer) -> None:
