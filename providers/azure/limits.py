@@ -2,22 +2,92 @@
 
 Service Bus: lock duration at most 5 minutes (longer visibility is served by the runtime renewing
 the lock, so that is not an error); max delivery count >= 1; message TTL at least 1 s.
-VMSS terminate notification: not-before timeout 5-15 minutes, so the drain must fit in 15.
+VMSS terminate notification: not-before timeout 5-15 minutes, so the drain (plus the shutdown
+margin) must fit in 15. Autoscale cooldowns: 1 minute to 1 week. Automatic instance repairs:
+grace period 10-90 minutes. Spot VMs: no B-series sizes.
+
+The duration helpers here turn the config's seconds into the ISO 8601 strings the Azure APIs
+want, with the APIs' own floors and ceilings applied in one place.
 """
 
 from __future__ import annotations
 
+import math
+import re
+
 from components.config import ConfigProblem, FleetConfig
+from components.policy import SHUTDOWN_MARGIN_SECONDS
 
 SERVICE_BUS_MAX_LOCK_SECONDS = 300
 SERVICE_BUS_MAX_DELIVERY_COUNT = 2_000
 TERMINATE_NOTIFICATION_MIN_SECONDS = 300
 TERMINATE_NOTIFICATION_MAX_SECONDS = 900
+#: Automatic instance repairs: "The minimum allowed grace period is 10 minutes (PT10M), which is
+#: also the default value. The maximum allowed grace period is 90 minutes (PT90M)."
+REPAIR_GRACE_MIN_SECONDS = 600
+REPAIR_GRACE_MAX_SECONDS = 5_400
+#: Autoscale scale action cooldown: "between 1 week and 1 minute in ISO 8601 format".
+AUTOSCALE_COOLDOWN_MIN_SECONDS = 60
+AUTOSCALE_COOLDOWN_MAX_SECONDS = 604_800
+
+VM_SIZE_PATTERN = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_-]+$")
+#: Azure Spot VMs are not offered on B-series (burstable) sizes.
+B_SERIES_PATTERN = re.compile(r"^Standard_B\d", re.IGNORECASE)
+
+
+def iso_duration(seconds: int) -> str:
+    """Seconds as an ISO 8601 duration the Azure APIs accept: 300 -> PT5M, 345600 -> P4D."""
+    if seconds < 0:
+        raise ValueError(f"iso_duration: seconds={seconds} must be >= 0")
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    date = f"{days}D" if days else ""
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    if not date and not time:
+        return "PT0S"
+    return "P" + date + (f"T{time}" if time else "")
+
+
+def whole_minutes(seconds: int) -> int:
+    """Seconds rounded up to whole minutes, in seconds (APIs that count in minutes)."""
+    return math.ceil(seconds / 60) * 60
 
 
 def lock_duration_seconds(config: FleetConfig) -> int:
     """The queue's peek-lock: the visibility timeout, clamped to Service Bus's 5-minute maximum."""
     return min(config.queue.visibility_timeout_seconds, SERVICE_BUS_MAX_LOCK_SECONDS)
+
+
+def lock_clamp_message(config: FleetConfig) -> str | None:
+    """Why the lock is shorter than the visibility timeout, or None when it is not clamped."""
+    visibility = config.queue.visibility_timeout_seconds
+    if visibility <= SERVICE_BUS_MAX_LOCK_SECONDS:
+        return None
+    return (
+        f"agentfleet: fleet.queue.visibility_timeout_seconds={visibility} is above Service Bus's "
+        f"{SERVICE_BUS_MAX_LOCK_SECONDS} s lock maximum: the queue's lock_duration is "
+        f"{iso_duration(SERVICE_BUS_MAX_LOCK_SECONDS)} and the agent renews the lock while it works, "
+        f"up to {visibility} s"
+    )
+
+
+def terminate_notification_seconds(config: FleetConfig) -> int:
+    """Not-before timeout of the terminate notification: covers the drain plus the shutdown margin,
+    in whole minutes, within the API's 5-15 minutes."""
+    wanted = whole_minutes(config.agent.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS)
+    return max(TERMINATE_NOTIFICATION_MIN_SECONDS, min(TERMINATE_NOTIFICATION_MAX_SECONDS, wanted))
+
+
+def repair_grace_seconds(config: FleetConfig) -> int:
+    """Automatic repairs' grace period: the warm-up, but never under the API's 10-minute minimum."""
+    wanted = whole_minutes(config.scaling.warmup_seconds)
+    return max(REPAIR_GRACE_MIN_SECONDS, min(REPAIR_GRACE_MAX_SECONDS, wanted))
+
+
+def scale_in_cooldown_seconds(config: FleetConfig) -> int:
+    """The autoscale scale-in cooldown, in whole minutes (validated to be >= 1 minute)."""
+    return whole_minutes(config.scaling.scale_in_cooldown_seconds)
 
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
@@ -30,13 +100,43 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 f"must be between 1 and {SERVICE_BUS_MAX_DELIVERY_COUNT} (Service Bus max delivery count)",
             )
         )
-    if config.agent.drain_timeout_seconds > TERMINATE_NOTIFICATION_MAX_SECONDS:
+    drain_max = TERMINATE_NOTIFICATION_MAX_SECONDS - SHUTDOWN_MARGIN_SECONDS
+    if config.agent.drain_timeout_seconds > drain_max:
         problems.append(
             ConfigProblem(
                 "fleet.agent.drain_timeout_seconds",
                 config.agent.drain_timeout_seconds,
-                f"must be <= {TERMINATE_NOTIFICATION_MAX_SECONDS} on Azure: a scale set's terminate "
-                "notification delays deletion by 5 to 15 minutes at most",
+                f"must be <= {drain_max} on Azure: a scale set's terminate notification delays deletion "
+                f"by 5 to 15 minutes at most, and the drain needs {SHUTDOWN_MARGIN_SECONDS} s of margin "
+                "within it",
+            )
+        )
+    cooldown = config.scaling.scale_in_cooldown_seconds
+    if cooldown < AUTOSCALE_COOLDOWN_MIN_SECONDS:
+        problems.append(
+            ConfigProblem(
+                "fleet.scaling.scale_in_cooldown_seconds",
+                cooldown,
+                f"must be >= {AUTOSCALE_COOLDOWN_MIN_SECONDS} on Azure: autoscale cooldowns are 1 minute "
+                "to 1 week",
+            )
+        )
+    vm_size = config.azure.vm_size
+    if not VM_SIZE_PATTERN.match(vm_size):
+        problems.append(
+            ConfigProblem(
+                "fleet.azure.vm_size",
+                vm_size,
+                "must be an Azure VM size such as 'Standard_D2as_v5'",
+            )
+        )
+    elif config.compute.spot and B_SERIES_PATTERN.match(vm_size):
+        problems.append(
+            ConfigProblem(
+                "fleet.azure.vm_size",
+                vm_size,
+                "must not be a B-series size when fleet.compute.spot=true: Azure Spot VMs are not offered "
+                "on B-series sizes (choose e.g. 'Standard_D2as_v5')",
             )
         )
     return problems

@@ -1,0 +1,183 @@
+"""The agents: a VM Scale Set whose VMs boot Ubuntu and run the agent container via cloud-init.
+
+What makes it a well-behaved fleet rather than a group of VMs:
+
+- Application Health extension probing `/healthz` on the agent port, after the warm-up;
+- automatic instance repairs replace agents that stay unhealthy, after a grace period derived
+  from the warm-up (the API's minimum is 10 minutes, so shorter warm-ups get PT10M);
+- a terminate notification (Scheduled Events) whose not-before timeout covers the drain, so a
+  scale-in waits for the agent to finish its work (it approves the event when done);
+- a rolling upgrade policy with surge: a new image (new custom data) rolls out in batches of
+  fresh VMs, old ones drained and deleted after their replacements are healthy;
+- `sku.capacity` in ignore_changes: the autoscale setting owns the instance count, and a second
+  `pulumi up` must not reset it;
+- no public IPs, the NSG on every NIC, SSH password authentication off.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import pulumi
+from pulumi_azure_native import compute, managedidentity, network
+
+from components.config import FleetConfig
+from components.policy import ScalingPolicy
+from providers.azure import limits
+
+ADMIN_USER = "agentfleet"
+HEALTH_PATH = "/healthz"
+#: Ubuntu 24.04 LTS (Gen2): cloud-init and apt (docker.io) as providers/cloudinit.py expects.
+IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+#: Linux VMs need a password or an SSH key; agents need neither. This RSA public key's private
+#: half was discarded when it was generated, so it admits nobody. (Operators debug with
+#: `az vmss run-command` or the serial console; the NSG admits nothing from the internet anyway.)
+NO_LOGIN_SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQCdfrF1Q1QqrHD6STVBapfOrAg5Co4sNn3dpPBSyo0dUX9aOPz36ew7i0jD/iEa/"
+    "WSN3SUamuOKxD6IQGkKU+i5E0wUirRjSIyAj48U2+nQkLQsvDm83UNq5E+gl7BWe1LG0YDO0TPiJs3wikKLHyQXkrsAclvhLiy++"
+    "Hi27AdOGH8PU3OEB97o1GRIx8JZe7lJE4Ig4YaSBN4wz+c/YDx+sY9YVCfZGu/7gQlfh3AKzSCTwYupLQv3oio/Es30hByyyAYvm"
+    "4QGuTMOySk0e1JSYWRmQ8hDBghGhcwwIuxI/Xzv76jHM9NsLoPi+A/edFDuTj7ww8H94kgjHDbESWElCw0tt6c4dFU7UX536ZKE7"
+    "jQoL+SxrLr0UJwBBoIZPWNsLvnA/bPngrchTwKTiZ1tAQkMTm/FOb1M1YDU5QHDeZSfP1V4YzvaF55vAiFliXlJd0Tw9qD7J88o3"
+    "37lMmL50AtBhanrSlen9GhHMRreC+OKfBRx0c6Sw/SCrr3sx5k= agentfleet-no-login"
+)
+#: Rolling upgrades: at most this share of the fleet is replaced (or may be unhealthy) at once.
+ROLLING_BATCH_PERCENT = 20
+
+
+def health_extension(config: FleetConfig) -> compute.VirtualMachineScaleSetExtensionArgs:
+    """Application Health extension v2: the platform's view of `/healthz`, used by automatic
+    repairs and rolling upgrades. Its own grace period keeps a warming agent from being judged."""
+    return compute.VirtualMachineScaleSetExtensionArgs(
+        name="HealthExtension",
+        publisher="Microsoft.ManagedServices",
+        type="ApplicationHealthLinux",
+        type_handler_version="2.0",
+        auto_upgrade_minor_version=True,
+        settings={
+            "protocol": "http",
+            "port": config.agent.port,
+            "requestPath": HEALTH_PATH,
+            "intervalInSeconds": 5,
+            "numberOfProbes": 3,
+            "gracePeriod": max(config.scaling.warmup_seconds, 5),
+        },
+    )
+
+
+def custom_data(cloud_config: str) -> str:
+    """The cloud-init document as the API wants it: base64."""
+    return base64.b64encode(cloud_config.encode()).decode()
+
+
+def build_scale_set(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    policy: ScalingPolicy,
+    *,
+    resource_group: pulumi.Input[str],
+    location: pulumi.Input[str],
+    subnet_id: pulumi.Input[str],
+    nsg: network.NetworkSecurityGroup,
+    identity: managedidentity.UserAssignedIdentity,
+    cloud_config: pulumi.Input[str],
+    depends_on: Sequence[pulumi.Resource],
+) -> compute.VirtualMachineScaleSet:
+    name = config.name
+    spot = config.compute.spot
+    profile = compute.VirtualMachineScaleSetVMProfileArgs(
+        os_profile=compute.VirtualMachineScaleSetOSProfileArgs(
+            computer_name_prefix=name,
+            admin_username=ADMIN_USER,
+            custom_data=pulumi.Output.from_input(cloud_config).apply(custom_data),
+            linux_configuration=compute.LinuxConfigurationArgs(
+                disable_password_authentication=True,
+                provision_vm_agent=True,
+                ssh=compute.SshConfigurationArgs(
+                    public_keys=[
+                        compute.SshPublicKeyArgs(
+                            path=f"/home/{ADMIN_USER}/.ssh/authorized_keys", key_data=NO_LOGIN_SSH_KEY
+                        )
+                    ]
+                ),
+            ),
+        ),
+        storage_profile=compute.VirtualMachineScaleSetStorageProfileArgs(
+            image_reference=compute.ImageReferenceArgs(**IMAGE),
+            os_disk=compute.VirtualMachineScaleSetOSDiskArgs(
+                create_option="FromImage",
+                caching=compute.CachingTypes.READ_WRITE,
+                managed_disk=compute.VirtualMachineScaleSetManagedDiskParametersArgs(
+                    storage_account_type="StandardSSD_LRS"
+                ),
+            ),
+        ),
+        network_profile=compute.VirtualMachineScaleSetNetworkProfileArgs(
+            network_interface_configurations=[
+                compute.VirtualMachineScaleSetNetworkConfigurationArgs(
+                    name=f"{name}-nic",
+                    primary=True,
+                    network_security_group=compute.SubResourceArgs(id=nsg.id),
+                    ip_configurations=[
+                        # No public_ip_address_configuration: agents get private addresses only.
+                        compute.VirtualMachineScaleSetIPConfigurationArgs(
+                            name="private",
+                            primary=True,
+                            subnet=compute.ApiEntityReferenceArgs(id=subnet_id),
+                        )
+                    ],
+                )
+            ]
+        ),
+        extension_profile=compute.VirtualMachineScaleSetExtensionProfileArgs(extensions=[health_extension(config)]),
+        scheduled_events_profile=compute.ScheduledEventsProfileArgs(
+            terminate_notification_profile=compute.TerminateNotificationProfileArgs(
+                enable=True,
+                not_before_timeout=limits.iso_duration(limits.terminate_notification_seconds(config)),
+            )
+        ),
+        diagnostics_profile=compute.DiagnosticsProfileArgs(
+            boot_diagnostics=compute.BootDiagnosticsArgs(enabled=True)  # managed storage
+        ),
+        priority="Spot" if spot else "Regular",
+        eviction_policy="Delete" if spot else None,
+        # -1: pay up to the on-demand price, so Spot VMs are evicted for capacity, never for price.
+        billing_profile=compute.BillingProfileArgs(max_price=-1) if spot else None,
+    )
+    return compute.VirtualMachineScaleSet(
+        f"{name}-vmss",
+        resource_group_name=resource_group,
+        location=location,
+        orchestration_mode="Uniform",
+        sku=compute.SkuArgs(name=config.azure.vm_size, tier="Standard", capacity=policy.min_agents),
+        identity=compute.VirtualMachineScaleSetIdentityArgs(
+            type=compute.ResourceIdentityType.USER_ASSIGNED, user_assigned_identities=[identity.id]
+        ),
+        # Overprovisioned VMs would start agents that take messages and are then deleted.
+        overprovision=False,
+        # Up to 1,000 VMs (a single placement group stops at 100).
+        single_placement_group=False,
+        upgrade_policy=compute.UpgradePolicyArgs(
+            mode=compute.UpgradeMode.ROLLING,
+            rolling_upgrade_policy=compute.RollingUpgradePolicyArgs(
+                max_batch_instance_percent=ROLLING_BATCH_PERCENT,
+                max_unhealthy_instance_percent=ROLLING_BATCH_PERCENT,
+                max_unhealthy_upgraded_instance_percent=ROLLING_BATCH_PERCENT,
+                pause_time_between_batches=limits.iso_duration(config.scaling.warmup_seconds),
+                prioritize_unhealthy_instances=True,
+                max_surge=True,
+            ),
+        ),
+        automatic_repairs_policy=compute.AutomaticRepairsPolicyArgs(
+            enabled=True,
+            grace_period=limits.iso_duration(limits.repair_grace_seconds(config)),
+            repair_action="Replace",
+        ),
+        virtual_machine_profile=profile,
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=list(depends_on),
+            # The autoscale setting changes the count; `pulumi up` must leave it where it is.
+            ignore_changes=["sku.capacity"],
+        ),
+    )

@@ -1,0 +1,177 @@
+"""`build()`: one `FleetConfig` -> the Azure fleet (VM Scale Set + Service Bus + Storage).
+
+Everything is created in one resource group named after the fleet, parented to the
+`ScalableAgentFleet` component. This is the only module `providers.cloud_builder("azure")`
+imports; it pulls in `pulumi_azure_native` and nothing from the other clouds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import resources
+
+from agent import contract
+from components.config import ConfigError, ConfigProblem, FleetConfig, agent_environment
+from components.fleet import FleetResources
+from components.policy import ScalingPolicy
+from providers.azure.compute import build_scale_set
+from providers.azure.identity import (
+    SERVICE_BUS_DATA_RECEIVER,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_TABLE_DATA_CONTRIBUTOR,
+    build_identity,
+    grant,
+    grant_cache,
+)
+from providers.azure.network import build_network
+from providers.azure.observability import build_observability
+from providers.azure.queue import build_queue
+from providers.azure.scaling import build_autoscale
+from providers.azure.state import build_state
+from providers.cloudinit import agent_cloud_config
+
+LIFECYCLE = "azure-scheduled-events"
+BACKEND = "servicebus"
+#: azure-identity's own variable: which user-assigned managed identity DefaultAzureCredential uses.
+AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
+
+
+def location_setting() -> str:
+    """`azure-native:location`, required: every resource of the fleet lives there."""
+    location = pulumi.Config("azure-native").get("location")
+    if not location:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "azure-native:location",
+                    location,
+                    "must be set for an Azure stack: pulumi config set azure-native:location westeurope",
+                )
+            ]
+        )
+    return location
+
+
+def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> dict[str, str]:
+    """The agent's environment (docs/DESIGN.md contract) from resolved resource values."""
+    env = agent_environment(config)
+    env.update(
+        {
+            contract.BACKEND: BACKEND,
+            contract.QUEUE: resolved["queue"],
+            # Service Bus dead-letters natively into the queue's $DeadLetterQueue.
+            contract.DEAD_LETTER_QUEUE: "",
+            contract.SERVICEBUS_NAMESPACE: resolved["namespace"],
+            AZURE_CLIENT_ID: resolved["client_id"],
+        }
+    )
+    for key, var in (("state", contract.STATE), ("bucket", contract.BUCKET), ("cache", contract.CACHE)):
+        if resolved.get(key):
+            env[var] = resolved[key]
+    return env
+
+
+def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
+    location = location_setting()
+    opts = pulumi.ResourceOptions(parent=parent)
+    name = config.name
+    group = resources.ResourceGroup(f"{name}-rg", location=location, opts=opts)
+    rg = group.name
+
+    net = build_network(parent, config, rg, location)
+    bus = build_queue(parent, config, rg, location)
+    state = build_state(parent, config, rg, group.id, location)
+    identity = build_identity(parent, config, rg, location)
+
+    grants: dict[str, pulumi.Resource] = {
+        "role_queue_receiver": grant(
+            parent, f"{name}-queue-receiver", identity, SERVICE_BUS_DATA_RECEIVER, bus.queue.id
+        )
+    }
+    if state.table is not None:
+        grants["role_table"] = grant(
+            parent, f"{name}-table-data", identity, STORAGE_TABLE_DATA_CONTRIBUTOR, state.table.id
+        )
+    if state.container is not None:
+        grants["role_blob"] = grant(
+            parent, f"{name}-blob-data", identity, STORAGE_BLOB_DATA_CONTRIBUTOR, state.container.id
+        )
+    if state.cache is not None:
+        grants["cache_access"] = grant_cache(parent, f"{name}-cache-access", identity, state.cache, rg)
+
+    resolved: dict[str, pulumi.Input[str] | None] = {
+        "queue": bus.queue.name,
+        "namespace": bus.fqdn,
+        "client_id": identity.client_id,
+        "state": state.table_url,
+        "bucket": state.container_url,
+        "cache": state.cache_url,
+    }
+    inputs = {k: v for k, v in resolved.items() if v is not None}
+    cloud_config = pulumi.Output.all(**inputs).apply(
+        lambda values: agent_cloud_config(
+            image=config.agent.image,
+            env=container_environment(config, values),
+            port=config.agent.port,
+            drain_timeout_seconds=config.agent.drain_timeout_seconds,
+            lifecycle=LIFECYCLE,
+            health_grace_seconds=config.scaling.warmup_seconds,
+        )
+    )
+    scale_set = build_scale_set(
+        parent,
+        config,
+        policy,
+        resource_group=rg,
+        location=location,
+        subnet_id=net.subnet_id,
+        nsg=net.nsg,
+        identity=identity,
+        cloud_config=cloud_config,
+        depends_on=list(grants.values()),
+    )
+    autoscale = build_autoscale(
+        parent,
+        config,
+        policy,
+        resource_group=rg,
+        location=location,
+        scale_set=scale_set,
+        namespace=bus.namespace,
+        queue=bus.queue,
+    )
+    obs = build_observability(
+        parent, config, policy, resource_group=rg, location=location, namespace=bus.namespace, queue=bus.queue
+    )
+
+    children: dict[str, pulumi.Resource] = {
+        "resource_group": group,
+        **net.children,
+        "namespace": bus.namespace,
+        "queue": bus.queue,
+        "storage_account": state.account,
+        "identity": identity,
+        **grants,
+        "scale_set": scale_set,
+        "agent_group": scale_set,
+        "autoscale": autoscale,
+        "scaling_policy": autoscale,
+        "workspace": obs.workspace,
+        "diagnostics": obs.diagnostics,
+        **{f"alert_{key.replace('-', '_')}": a for key, a in obs.alerts.items()},
+    }
+    for key, res in (("table", state.table), ("container", state.container), ("cache", state.cache)):
+        if res is not None:
+            children[key] = res
+    return FleetResources(
+        queue=bus.queue.name,
+        dead_letter_queue=bus.queue.name.apply(lambda q: f"{q}/$DeadLetterQueue"),
+        state_table=state.table_url,
+        bucket=state.container_url,
+        agent_group=scale_set.name,
+        send_work={"servicebus_namespace": bus.fqdn, "queue_name": bus.queue.name, "resource_group": rg},
+        children=children,
+    )

@@ -1,0 +1,113 @@
+"""The agents' identity: one user-assigned managed identity and role assignments scoped to this
+fleet's own resources, nothing wider.
+
+A user-assigned identity (rather than the scale set's system-assigned one) exists before the
+scale set does, so its role assignments are in place when the first agent boots instead of
+racing it. Each assignment uses a built-in role definition id and `principalType` ServicePrincipal
+(no directory lookup, so no replication-delay failures on a fresh identity); its name is a UUID
+derived from scope, role and principal, so re-running `pulumi up` never duplicates it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import authorization, managedidentity, redis
+
+from components.config import FleetConfig
+
+#: Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
+STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+#: Azure Cache for Redis data-plane access policy (not an RBAC role).
+REDIS_ACCESS_POLICY = "Data Contributor"
+
+_NAMESPACE = uuid.UUID("5b0e7c0a-8f3e-4d59-9b8e-6a1f0c2d4e11")  # agentfleet's uuid5 namespace
+
+
+@dataclass
+class Identity:
+    identity: managedidentity.UserAssignedIdentity
+    assignments: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+def role_definition_id(subscription_id: str, role: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+
+
+def assignment_name(scope: str, role: str, principal_id: str) -> str:
+    """Deterministic assignment name, like Bicep's guid(scope, role, principal)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{scope.lower()}|{role}|{principal_id}"))
+
+
+def build_identity(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    resource_group: pulumi.Input[str],
+    location: pulumi.Input[str],
+) -> managedidentity.UserAssignedIdentity:
+    return managedidentity.UserAssignedIdentity(
+        f"{config.name}-identity",
+        resource_group_name=resource_group,
+        location=location,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def subscription_of(resource_id: str) -> str:
+    """The subscription id inside an ARM resource id (/subscriptions/SUB/...)."""
+    parts = resource_id.split("/")
+    if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
+        raise ValueError(
+            f"subscription_of: {resource_id!r} is not an ARM resource id (/subscriptions/SUB/...)"
+        )
+    return parts[2]
+
+
+def grant(
+    parent: pulumi.Resource,
+    name: str,
+    identity: managedidentity.UserAssignedIdentity,
+    role: str,
+    scope: pulumi.Input[str],
+) -> authorization.RoleAssignment:
+    """Give `identity` the built-in `role` on exactly `scope`.
+
+    The role definition id is subscription-scoped; the subscription is read from the scope's own
+    resource id, so no `getClientConfig` call is needed and the two can never disagree.
+    """
+    scope_out = pulumi.Output.from_input(scope)
+    return authorization.RoleAssignment(
+        name,
+        principal_id=identity.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=scope_out.apply(lambda s: role_definition_id(subscription_of(s), role)),
+        scope=scope_out,
+        role_assignment_name=pulumi.Output.all(scope_out, identity.principal_id).apply(
+            lambda v: assignment_name(v[0], role, v[1])
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+    )
+
+
+def grant_cache(
+    parent: pulumi.Resource,
+    name: str,
+    identity: managedidentity.UserAssignedIdentity,
+    cache: redis.Redis,
+    resource_group: pulumi.Input[str],
+) -> redis.AccessPolicyAssignment:
+    """Entra ID data access to the cache: Redis uses access policies instead of RBAC roles."""
+    return redis.AccessPolicyAssignment(
+        name,
+        access_policy_name=REDIS_ACCESS_POLICY,
+        cache_name=cache.name,
+        resource_group_name=resource_group,
+        object_id=identity.principal_id,
+        object_id_alias=identity.name,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -1,0 +1,98 @@
+"""The agents' network: a VNet + subnet (or the user's subnet), an NSG that admits nothing from
+the internet, and a NAT gateway for outbound traffic, so agents need no public IPs.
+
+New Azure subnets have no default outbound access: without the NAT gateway an agent could not
+pull its image or reach Service Bus. With the user's own subnet (`azure.subnet_id`), its outbound
+path (NAT gateway, firewall) is the user's to provide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import network
+
+from components.config import FleetConfig
+
+VNET_CIDR = "10.42.0.0/16"
+SUBNET_CIDR = "10.42.0.0/20"  # 4,091 usable addresses: room for max_agents (<= 1000) plus surge
+
+
+@dataclass
+class Network:
+    subnet_id: pulumi.Input[str]
+    nsg: network.NetworkSecurityGroup
+    children: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+def build_network(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    resource_group: pulumi.Input[str],
+    location: pulumi.Input[str],
+) -> Network:
+    opts = pulumi.ResourceOptions(parent=parent)
+    name = config.name
+    nsg = network.NetworkSecurityGroup(
+        f"{name}-nsg",
+        resource_group_name=resource_group,
+        location=location,
+        security_rules=[
+            network.SecurityRuleArgs(
+                name="deny-internet-inbound",
+                description="agents serve /healthz and /metrics inside the VNet only",
+                priority=4000,
+                direction="Inbound",
+                access="Deny",
+                protocol="*",
+                source_address_prefix="Internet",
+                source_port_range="*",
+                destination_address_prefix="*",
+                destination_port_range="*",
+            )
+        ],
+        opts=opts,
+    )
+    children: dict[str, pulumi.Resource] = {"nsg": nsg}
+    if config.azure.subnet_id is not None:
+        # The NSG is attached to the scale set's NICs (compute.py), so it applies on a
+        # user's subnet too.
+        return Network(subnet_id=config.azure.subnet_id, nsg=nsg, children=children)
+
+    egress_ip = network.PublicIPAddress(
+        f"{name}-nat-ip",
+        resource_group_name=resource_group,
+        location=location,
+        sku=network.PublicIPAddressSkuArgs(name="Standard"),
+        public_ip_allocation_method="Static",
+        opts=opts,
+    )
+    nat = network.NatGateway(
+        f"{name}-nat",
+        resource_group_name=resource_group,
+        location=location,
+        sku=network.NatGatewaySkuArgs(name="Standard"),
+        public_ip_addresses=[network.SubResourceArgs(id=egress_ip.id)],
+        idle_timeout_in_minutes=10,
+        opts=opts,
+    )
+    vnet = network.VirtualNetwork(
+        f"{name}-vnet",
+        resource_group_name=resource_group,
+        location=location,
+        address_space=network.AddressSpaceArgs(address_prefixes=[VNET_CIDR]),
+        opts=opts,
+    )
+    subnet = network.Subnet(
+        f"{name}-subnet",
+        resource_group_name=resource_group,
+        virtual_network_name=vnet.name,
+        address_prefix=SUBNET_CIDR,
+        network_security_group=network.NetworkSecurityGroupArgs(id=nsg.id),
+        nat_gateway=network.SubResourceArgs(id=nat.id),
+        default_outbound_access=False,
+        opts=opts,
+    )
+    children.update({"vnet": vnet, "subnet": subnet, "nat_gateway": nat, "nat_ip": egress_ip})
+    return Network(subnet_id=subnet.id, nsg=nsg, children=children)

@@ -1,0 +1,127 @@
+"""Agent state: a storage account (TLS 1.2, HTTPS only, no public blobs, no shared keys) holding
+the state table and a blob container, and an optional Azure Cache for Redis (TLS only, Entra ID).
+
+Storage account names are global, 3-24 lowercase letters and digits. The name is the fleet name
+without dashes plus a hash of the resource group's id, so it is stable across `pulumi up` runs
+(as ARM's `uniqueString(resourceGroup().id)` is) and distinct between stacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import redis, storage
+
+from components.config import FleetConfig
+
+TABLE_SUFFIX = "state"  # table names: alphanumeric, 3-63, letter first
+CONTAINER_NAME = "agentfleet"
+
+
+def account_name(fleet_name: str, resource_group_id: str) -> str:
+    """A valid, stable, globally-distinct storage account name for this fleet and resource group."""
+    stem = re.sub(r"[^a-z0-9]", "", fleet_name.lower())[:16]
+    digest = hashlib.sha256(resource_group_id.lower().encode()).hexdigest()[:8]
+    return f"{stem}{digest}"
+
+
+def table_name(fleet_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", fleet_name) + TABLE_SUFFIX
+
+
+@dataclass
+class State:
+    account: storage.StorageAccount
+    table: storage.Table | None
+    container: storage.BlobContainer | None
+    cache: redis.Redis | None
+
+    @property
+    def table_url(self) -> pulumi.Output[str] | None:
+        """`https://ACCOUNT.table.core.windows.net/TABLE` (the contract's AGENTFLEET_STATE)."""
+        if self.table is None:
+            return None
+        return pulumi.Output.all(self.account.primary_endpoints, self.table.name).apply(
+            lambda v: v[0]["table"].rstrip("/") + "/" + v[1]
+        )
+
+    @property
+    def container_url(self) -> pulumi.Output[str] | None:
+        """`https://ACCOUNT.blob.core.windows.net/CONTAINER` (the contract's AGENTFLEET_BUCKET)."""
+        if self.container is None:
+            return None
+        return pulumi.Output.all(self.account.primary_endpoints, self.container.name).apply(
+            lambda v: v[0]["blob"].rstrip("/") + "/" + v[1]
+        )
+
+    @property
+    def cache_url(self) -> pulumi.Output[str] | None:
+        """`rediss://HOST:6380`: TLS only; the agent authenticates with an Entra ID token."""
+        if self.cache is None:
+            return None
+        return pulumi.Output.all(self.cache.host_name, self.cache.ssl_port).apply(
+            lambda v: f"rediss://{v[0]}:{v[1]}"
+        )
+
+
+def build_state(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    resource_group: pulumi.Input[str],
+    resource_group_id: pulumi.Input[str],
+    location: pulumi.Input[str],
+) -> State:
+    opts = pulumi.ResourceOptions(parent=parent)
+    name = config.name
+    account = storage.StorageAccount(
+        f"{name}-state",
+        account_name=pulumi.Output.from_input(resource_group_id).apply(lambda rg: account_name(name, rg)),
+        resource_group_name=resource_group,
+        location=location,
+        kind="StorageV2",
+        sku=storage.SkuArgs(name="Standard_LRS"),
+        minimum_tls_version="TLS1_2",
+        enable_https_traffic_only=True,
+        allow_blob_public_access=False,
+        # Only Entra ID (the agents' managed identity) may read or write: no account keys, no SAS.
+        allow_shared_key_access=False,
+        default_to_o_auth_authentication=True,
+        opts=opts,
+    )
+    table = None
+    if config.state.table:
+        table = storage.Table(
+            f"{name}-table",
+            table_name=table_name(name),
+            account_name=account.name,
+            resource_group_name=resource_group,
+            opts=opts,
+        )
+    container = None
+    if config.state.bucket:
+        container = storage.BlobContainer(
+            f"{name}-blobs",
+            container_name=CONTAINER_NAME,
+            account_name=account.name,
+            resource_group_name=resource_group,
+            public_access=storage.PublicAccess.NONE,
+            opts=opts,
+        )
+    cache = None
+    if config.state.cache:
+        cache = redis.Redis(
+            f"{name}-cache",
+            resource_group_name=resource_group,
+            location=location,
+            sku=redis.SkuArgs(name="Basic", family="C", capacity=0),
+            enable_non_ssl_port=False,
+            minimum_tls_version="1.2",
+            # Entra ID auth only: the agents' identity gets an access policy (identity.py).
+            disable_access_key_authentication=True,
+            redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(aad_enabled="true"),
+            opts=opts,
+        )
+    return State(account=account, table=table, container=container, cache=cache)
