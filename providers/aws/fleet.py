@@ -1,10 +1,130 @@
-"""TEMPORARY smoke skeleton; replaced by the AWS provider."""
+"""The AWS fleet: SQS in, EC2 agents that follow the backlog, state in DynamoDB/S3/Redis.
+
+`build` wires the modules of this package in dependency order; each module's docstring says why
+its resources look the way they do:
+
+    network.py        VPC + private subnets + endpoints, or the user's subnets; agents' SG
+    queue.py          queue + DLQ (redrive, SSE, long polling)
+    state.py          DynamoDB table, S3 bucket, optional ElastiCache
+    observability.py  log group, alarm topic, alarms, dashboard
+    iam.py            the instance role: exactly this fleet's ARNs
+    userdata.py       the agent's environment and cloud-init
+    compute.py        launch template + Auto Scaling group (health, warm-up, refresh, Spot)
+    lifecycle.py      termination hook: drain before terminate
+    scaling.py        target tracking on backlog per agent + scale from zero
+"""
+
 from __future__ import annotations
+
 import pulumi
 import pulumi_aws as aws
-from components.fleet import FleetResources
 
-def build(parent, config, policy):
-    dlq = aws.sqs.Queue(f"{config.name}-dlq", opts=pulumi.ResourceOptions(parent=parent))
-    q = aws.sqs.Queue(f"{config.name}-queue", redrive_policy=dlq.arn.apply(lambda a: f'{{"deadLetterTargetArn":"{a}"}}'), opts=pulumi.ResourceOptions(parent=parent))
-    return FleetResources(queue=q.url, dead_letter_queue=dlq.url, state_table=None, bucket=None, agent_group="g", children={"queue": q})
+from components.config import FleetConfig
+from components.fleet import FleetResources
+from components.policy import ScalingPolicy
+from providers.aws import compute, iam, lifecycle, network, observability, queue, scaling, state, userdata
+
+
+def region_name() -> str:
+    return aws.get_region().region
+
+
+def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
+    region = region_name()
+    net = network.build_network(parent, config, region)
+    queues = queue.build_queues(parent, config)
+    data = state.build_state(
+        parent,
+        config,
+        vpc_id=net.vpc_id,
+        subnet_ids=net.private_subnet_ids,
+        agents_security_group_id=net.agents_security_group.id,
+    )
+    obs = observability.build_logs(parent, config)
+    identity = iam.build_identity(
+        parent,
+        config.name,
+        queue_arn=queues.queue.arn,
+        dead_letter_arn=queues.dead_letter_queue.arn,
+        table_arn=data.table.arn if data.table else None,
+        bucket_arn=data.bucket.arn if data.bucket else None,
+        log_group_arn=obs.log_group.arn,
+    )
+    table_name = data.table.name if data.table else None
+    bucket_name = data.bucket.bucket if data.bucket else None
+    agents = compute.build_compute(
+        parent,
+        config,
+        policy,
+        user_data=userdata.user_data(
+            config,
+            policy,
+            queue_url=queues.queue.url,
+            dead_letter_url=queues.dead_letter_queue.url,
+            table=table_name,
+            bucket=bucket_name,
+            cache_url=data.cache_url,
+            region=region,
+        ),
+        instance_profile_arn=identity.instance_profile.arn,
+        security_group_id=net.agents_security_group.id,
+        subnet_ids=net.private_subnet_ids,
+        # The first agent must find its permissions in place.
+        depends_on=[identity.data_policy],
+    )
+    group = agents.group
+    lifecycle_policy = iam.attach_lifecycle_policy(parent, config.name, identity.role, group.arn)
+    hook = lifecycle.build_termination_hook(parent, config.name, policy, group)
+    target = scaling.build_target_tracking(
+        parent, config.name, policy, group_name=group.name, queue_name=queues.queue.name
+    )
+    from_zero = scaling.build_scale_from_zero(
+        parent, config.name, policy, group_name=group.name, queue_name=queues.queue.name
+    )
+    alarms = observability.build_alarms(
+        parent,
+        config,
+        topic=obs.alarm_topic,
+        queue_name=queues.queue.name,
+        dead_letter_name=queues.dead_letter_queue.name,
+    )
+    dashboard = observability.build_dashboard(
+        parent,
+        config,
+        region=region,
+        queue_name=queues.queue.name,
+        dead_letter_name=queues.dead_letter_queue.name,
+        group_name=group.name,
+    )
+
+    children: dict[str, pulumi.Resource] = {
+        **net.children,
+        "queue": queues.queue,
+        "dead_letter_queue": queues.dead_letter_queue,
+        **data.children,
+        "log_group": obs.log_group,
+        "alarm_topic": obs.alarm_topic,
+        "role": identity.role,
+        "instance_profile": identity.instance_profile,
+        "data_policy": identity.data_policy,
+        "lifecycle_policy": lifecycle_policy,
+        "launch_template": agents.launch_template,
+        "agent_group": group,
+        "lifecycle_hook": hook,
+        "scaling_policy": target,
+        **alarms,
+        "dashboard": dashboard,
+    }
+    if from_zero is not None:
+        children["scale_from_zero_policy"] = from_zero.policy
+        children["scale_from_zero_alarm"] = from_zero.alarm
+
+    return FleetResources(
+        queue=queues.queue.name,
+        dead_letter_queue=queues.dead_letter_queue.name,
+        state_table=table_name,
+        bucket=bucket_name,
+        agent_group=group.name,
+        send_work={"queue_url": queues.queue.url, "region": region},
+        children=children,
+    )

@@ -33,7 +33,8 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             ConfigProblem(
                 "fleet.queue.retention_seconds",
                 q.retention_seconds,
-                f"must be between {SQS_MIN_RETENTION_SECONDS} and {SQS_MAX_RETENTION_SECONDS} (SQS: 60 s to 14 days)",
+                f"must be between {SQS_MIN_RETENTION_SECONDS} and {SQS_MAX_RETENTION_SECONDS} "
+                "(SQS: 60 s to 14 days)",
             )
         )
     if q.max_receive_count > SQS_MAX_RECEIVE_COUNT:
@@ -50,7 +51,8 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             ConfigProblem(
                 "fleet.agent.drain_timeout_seconds",
                 a.drain_timeout_seconds,
-                f"must be <= {LIFECYCLE_HEARTBEAT_MAX_SECONDS - SHUTDOWN_MARGIN_SECONDS} on AWS: the termination "
+                f"must be <= {LIFECYCLE_HEARTBEAT_MAX_SECONDS - SHUTDOWN_MARGIN_SECONDS} on AWS: "
+                "the termination "
                 f"lifecycle hook's heartbeat (drain + {SHUTDOWN_MARGIN_SECONDS} s) may be at most "
                 f"{LIFECYCLE_HEARTBEAT_MAX_SECONDS} s",
             )

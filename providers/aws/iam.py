@@ -1,0 +1,179 @@
+"""The agents' identity: one instance role with exactly this fleet's permissions.
+
+Two inline policies, split by when their resources exist:
+
+- `{fleet}-data` (attached before the Auto Scaling group exists, so the first agent can work):
+  consume the queue; send to, read the DLQ (a handler's permanent failures); read/write the
+  state table and the bucket's objects; write log streams into the fleet's log group; publish
+  metrics, but only into the fleet's own CloudWatch namespace (PutMetricData supports no
+  resource, so a condition on `cloudwatch:namespace` scopes it instead of a resource ARN);
+- `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action and mark
+  an instance of *this* group unhealthy (the /healthz watcher, see compute.py). Scoped to the
+  group's ARN, which exists only after the group; the agent calls these at the end of its life,
+  long after this policy is attached.
+
+No wildcard action anywhere, and `Resource: "*"` only for PutMetricData. The documents are plain
+functions of resolved ARNs, so tests run parliament on exactly what `pulumi up` would send.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from providers.aws.names import FleetNames, tags
+
+QUEUE_CONSUMER_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+]
+DEAD_LETTER_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DescribeTable",
+]
+OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+BUCKET_ACTIONS = ["s3:ListBucket"]
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+LIFECYCLE_ACTIONS = [
+    "autoscaling:CompleteLifecycleAction",
+    "autoscaling:RecordLifecycleActionHeartbeat",
+    "autoscaling:SetInstanceHealth",
+]
+
+
+def assume_role_policy() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class DataArns:
+    """Resolved ARNs of the fleet's data resources (None when the config leaves one out)."""
+
+    queue: str
+    dead_letter_queue: str
+    table: str | None
+    bucket: str | None
+    log_group: str
+
+
+def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ConsumeWork", "Effect": "Allow", "Action": QUEUE_CONSUMER_ACTIONS, "Resource": arns.queue},
+        {
+            "Sid": "DeadLetter",
+            "Effect": "Allow",
+            "Action": DEAD_LETTER_ACTIONS,
+            "Resource": arns.dead_letter_queue,
+        },
+    ]
+    if arns.table is not None:
+        statements.append(
+            {"Sid": "State", "Effect": "Allow", "Action": TABLE_ACTIONS, "Resource": arns.table}
+        )
+    if arns.bucket is not None:
+        statements += [
+            {"Sid": "Objects", "Effect": "Allow", "Action": OBJECT_ACTIONS, "Resource": f"{arns.bucket}/*"},
+            {"Sid": "ListObjects", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": arns.bucket},
+        ]
+    statements += [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": LOG_ACTIONS,
+            "Resource": [arns.log_group, f"{arns.log_group}:log-stream:*"],
+        },
+        {
+            "Sid": "Metrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": metric_namespace}},
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def lifecycle_policy(group_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "OwnLifecycle", "Effect": "Allow", "Action": LIFECYCLE_ACTIONS, "Resource": group_arn}
+        ],
+    }
+
+
+@dataclass
+class Identity:
+    role: aws.iam.Role
+    instance_profile: aws.iam.InstanceProfile
+    data_policy: aws.iam.RolePolicy
+
+
+def build_identity(
+    parent: pulumi.Resource,
+    fleet: str,
+    *,
+    queue_arn: pulumi.Input[str],
+    dead_letter_arn: pulumi.Input[str],
+    table_arn: pulumi.Input[str] | None,
+    bucket_arn: pulumi.Input[str] | None,
+    log_group_arn: pulumi.Input[str],
+) -> Identity:
+    names = FleetNames(fleet)
+    opts = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        names("agent-role"),
+        name=names.role,
+        description=f"agentfleet {fleet} agents: this fleet's queue, state, logs and lifecycle only",
+        assume_role_policy=assume_role_policy(),
+        tags=tags(fleet),
+        opts=opts,
+    )
+    profile = aws.iam.InstanceProfile(names("agent-profile"), name=names.role, role=role.name, opts=opts)
+    document = pulumi.Output.all(queue_arn, dead_letter_arn, table_arn, bucket_arn, log_group_arn).apply(
+        lambda a: json.dumps(
+            data_policy(
+                DataArns(queue=a[0], dead_letter_queue=a[1], table=a[2], bucket=a[3], log_group=a[4]),
+                names.metric_namespace,
+            )
+        )
+    )
+    data = aws.iam.RolePolicy(
+        names("agent-data"), name=names("data"), role=role.id, policy=document, opts=opts
+    )
+    return Identity(role=role, instance_profile=profile, data_policy=data)
+
+
+def attach_lifecycle_policy(
+    parent: pulumi.Resource, fleet: str, role: aws.iam.Role, group_arn: pulumi.Output[str]
+) -> aws.iam.RolePolicy:
+    names = FleetNames(fleet)
+    return aws.iam.RolePolicy(
+        names("agent-lifecycle"),
+        name=names("lifecycle"),
+        role=role.id,
+        policy=group_arn.apply(lambda arn: json.dumps(lifecycle_policy(arn))),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -1,0 +1,70 @@
+"""Every AWS name of a fleet, derived from the fleet name in one place.
+
+Names are explicit, not auto-generated, so that a rename is a visible choice in the config (and
+a replacement in the preview), and so that the names resources refer to before they exist (the
+user data names the Auto Scaling group and its lifecycle hook) are known up front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FleetNames:
+    fleet: str
+
+    @property
+    def queue(self) -> str:
+        return f"{self.fleet}-queue"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.fleet}-dlq"
+
+    @property
+    def state_table(self) -> str:
+        return f"{self.fleet}-state"
+
+    @property
+    def bucket_prefix(self) -> str:
+        # S3 names are global: AWS appends a unique suffix to this prefix.
+        return f"{self.fleet}-state-"
+
+    @property
+    def cache(self) -> str:
+        return f"{self.fleet}-cache"
+
+    @property
+    def agent_group(self) -> str:
+        return f"{self.fleet}-agents"
+
+    @property
+    def launch_template(self) -> str:
+        return f"{self.fleet}-agent"
+
+    @property
+    def lifecycle_hook(self) -> str:
+        return f"{self.fleet}-drain"
+
+    @property
+    def role(self) -> str:
+        return f"{self.fleet}-agent"
+
+    @property
+    def log_group(self) -> str:
+        return f"/agentfleet/{self.fleet}"
+
+    @property
+    def metric_namespace(self) -> str:
+        """The only CloudWatch namespace agents may publish custom metrics to."""
+        return f"agentfleet/{self.fleet}"
+
+    def __call__(self, role: str) -> str:
+        """The Pulumi resource name of a child in `role`, e.g. names("agents-sg")."""
+        return f"{self.fleet}-{role}"
+
+
+def tags(fleet: str, **extra: str) -> dict[str, str]:
+    """Tags on every taggable resource: find a fleet's resources (and its bill) by its name."""
+    return {"agentfleet:fleet": fleet, "ManagedBy": "agentfleet", **extra}

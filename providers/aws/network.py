@@ -1,0 +1,204 @@
+"""Where the agents live: a new VPC with private subnets in two zones, or the user's own.
+
+New VPC (no `aws.vpc_id`):
+- two private subnets (agents, cache) and two public subnets (only the NAT gateway lives there),
+  one of each per availability zone;
+- one NAT gateway for the egress agents need (pulling the container image, AWS APIs without an
+  endpoint). One, not one per zone: a zone outage stops image pulls in the other zone, but a
+  dev/prod fleet saves a NAT gateway's hourly charge. Change `NAT_GATEWAYS` to harden it;
+- gateway endpoints for S3 and DynamoDB (free, and they keep state traffic off the NAT) and an
+  interface endpoint for SQS, which agents long-poll all day.
+
+Existing VPC (`aws.vpc_id` + `aws.subnet_ids`): nothing is created but the agents' security
+group; the subnets are used as given and their egress is the user's business.
+
+Either way agents get no public IP (launch template) and their security group has no ingress
+rule at all: nothing from the internet, nothing from the VPC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import FleetConfig
+from providers.aws.names import FleetNames, tags
+
+VPC_CIDR = "10.40.0.0/16"
+PRIVATE_CIDRS = ("10.40.0.0/19", "10.40.32.0/19")
+PUBLIC_CIDRS = ("10.40.128.0/24", "10.40.129.0/24")
+ZONES = 2
+NAT_GATEWAYS = 1
+HTTPS = 443
+
+
+@dataclass
+class Network:
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Input[str]]
+    agents_security_group: aws.ec2.SecurityGroup
+    children: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+def build_network(parent: pulumi.Resource, config: FleetConfig, region: str) -> Network:
+    names = FleetNames(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    if config.aws.vpc_id is not None and config.aws.subnet_ids is not None:
+        sg = _agents_security_group(names, config.aws.vpc_id, opts)
+        return Network(
+            vpc_id=config.aws.vpc_id,
+            private_subnet_ids=list(config.aws.subnet_ids),
+            agents_security_group=sg,
+            children={"agents_security_group": sg},
+        )
+    return _new_vpc(names, region, opts)
+
+
+def _agents_security_group(
+    names: FleetNames, vpc_id: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> aws.ec2.SecurityGroup:
+    sg = aws.ec2.SecurityGroup(
+        names("agents-sg"),
+        name=names("agents"),
+        description=f"agentfleet {names.fleet} agents: no inbound; outbound to AWS APIs and the registry",
+        vpc_id=vpc_id,
+        tags=tags(names.fleet, Name=names("agents")),
+        opts=opts,
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        names("agents-egress"),
+        security_group_id=sg.id,
+        description="HTTPS and DNS-resolved AWS endpoints, the container registry, the cache",
+        ip_protocol="-1",
+        cidr_ipv4="0.0.0.0/0",
+        opts=opts,
+    )
+    return sg
+
+
+def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Network:
+    fleet = names.fleet
+    zones = aws.get_availability_zones(state="available").names[:ZONES]
+    if len(zones) < ZONES:
+        raise ValueError(
+            f"agentfleet: region {region} has {len(zones)} available zones; a new VPC needs {ZONES}"
+        )
+    vpc = aws.ec2.Vpc(
+        names("vpc"),
+        cidr_block=VPC_CIDR,
+        enable_dns_support=True,
+        enable_dns_hostnames=True,  # needed by the SQS interface endpoint's private DNS
+        tags=tags(fleet, Name=names("vpc")),
+        opts=opts,
+    )
+    igw = aws.ec2.InternetGateway(names("igw"), vpc_id=vpc.id, tags=tags(fleet, Name=names("igw")), opts=opts)
+    public_rt = aws.ec2.RouteTable(
+        names("public-rt"),
+        vpc_id=vpc.id,
+        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+        tags=tags(fleet, Name=names("public")),
+        opts=opts,
+    )
+    public: list[aws.ec2.Subnet] = []
+    private: list[aws.ec2.Subnet] = []
+    for i, zone in enumerate(zones):
+        pub = aws.ec2.Subnet(
+            names(f"public-{i + 1}"),
+            vpc_id=vpc.id,
+            cidr_block=PUBLIC_CIDRS[i],
+            availability_zone=zone,
+            map_public_ip_on_launch=False,
+            tags=tags(fleet, Name=names(f"public-{zone}")),
+            opts=opts,
+        )
+        aws.ec2.RouteTableAssociation(
+            names(f"public-{i + 1}-rt"), subnet_id=pub.id, route_table_id=public_rt.id, opts=opts
+        )
+        public.append(pub)
+        private.append(
+            aws.ec2.Subnet(
+                names(f"private-{i + 1}"),
+                vpc_id=vpc.id,
+                cidr_block=PRIVATE_CIDRS[i],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=tags(fleet, Name=names(f"private-{zone}")),
+                opts=opts,
+            )
+        )
+    nat_ip = aws.ec2.Eip(names("nat-ip"), domain="vpc", tags=tags(fleet, Name=names("nat")), opts=opts)
+    nat = aws.ec2.NatGateway(
+        names("nat"),
+        allocation_id=nat_ip.id,
+        subnet_id=public[0].id,
+        tags=tags(fleet, Name=names("nat")),
+        opts=pulumi.ResourceOptions(parent=opts.parent, depends_on=[igw]),
+    )
+    private_rt = aws.ec2.RouteTable(
+        names("private-rt"),
+        vpc_id=vpc.id,
+        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+        tags=tags(fleet, Name=names("private")),
+        opts=opts,
+    )
+    for i, subnet in enumerate(private):
+        aws.ec2.RouteTableAssociation(
+            names(f"private-{i + 1}-rt"), subnet_id=subnet.id, route_table_id=private_rt.id, opts=opts
+        )
+
+    sg = _agents_security_group(names, vpc.id, opts)
+    children: dict[str, pulumi.Resource] = {
+        "vpc": vpc,
+        "nat_gateway": nat,
+        "private_route_table": private_rt,
+        "agents_security_group": sg,
+    }
+    for i, subnet in enumerate(private):
+        children[f"private_subnet_{i + 1}"] = subnet
+    for service in ("s3", "dynamodb"):
+        children[f"{service}_endpoint"] = aws.ec2.VpcEndpoint(
+            names(f"{service}-endpoint"),
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{region}.{service}",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[private_rt.id],
+            tags=tags(fleet, Name=names(service)),
+            opts=opts,
+        )
+    endpoint_sg = aws.ec2.SecurityGroup(
+        names("endpoints-sg"),
+        name=names("endpoints"),
+        description=f"agentfleet {fleet} interface endpoints: HTTPS from the agents only",
+        vpc_id=vpc.id,
+        tags=tags(fleet, Name=names("endpoints")),
+        opts=opts,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        names("endpoints-from-agents"),
+        security_group_id=endpoint_sg.id,
+        referenced_security_group_id=sg.id,
+        ip_protocol="tcp",
+        from_port=HTTPS,
+        to_port=HTTPS,
+        description="HTTPS from this fleet's agents",
+        opts=opts,
+    )
+    children["sqs_endpoint"] = aws.ec2.VpcEndpoint(
+        names("sqs-endpoint"),
+        vpc_id=vpc.id,
+        service_name=f"com.amazonaws.{region}.sqs",
+        vpc_endpoint_type="Interface",
+        private_dns_enabled=True,
+        subnet_ids=[s.id for s in private],
+        security_group_ids=[endpoint_sg.id],
+        tags=tags(fleet, Name=names("sqs")),
+        opts=opts,
+    )
+    return Network(
+        vpc_id=vpc.id,
+        private_subnet_ids=[s.id for s in private],
+        agents_security_group=sg,
+        children=children,
+    )

@@ -1,0 +1,245 @@
+"""THE AWS scaling policy: capacity follows the queue's backlog per agent, from zero and back.
+
+Two policies on the agents' Auto Scaling group, both translated from `ScalingPolicy`:
+
+1. **Target tracking with metric math** (`{fleet}-backlog-per-agent`):
+
+       backlog_per_agent = (ApproximateNumberOfMessagesVisible + ApproximateNumberOfMessagesNotVisible)
+                           / GroupInServiceInstances
+
+   held at `target_backlog_per_agent`. In-flight (not visible) messages count, so agents busy on
+   long work are not scaled in under their feet. `GroupInServiceInstances` needs the group's
+   metrics collection (compute.py). New agents are not counted before `default_instance_warmup`.
+   Scale-in is target tracking's own (it acts only after 15 minutes below target): AWS offers no
+   scale-in cooldown for Auto Scaling target tracking, so `scale_in_cooldown_seconds` cannot be
+   set on AWS any shorter than that — see README "AWS scaling" for the limitation.
+
+2. **Scale from zero** (`{fleet}-from-zero`): the ratio has no value at zero agents, so target
+   tracking can never start the first one. An alarm evaluates
+
+       IF(FILL(agents, 0) == 0, FILL(visible, 0), 0) >= scale_from_zero_threshold
+
+   and drives a step policy that sets the exact capacity `ScalingPolicy.desired_agents` asks for
+   at zero (ceil(visible / target), one step per agent, up to `FROM_ZERO_STEPS`). Once agents are
+   in service the expression is 0 and target tracking owns the group again. Only created when
+   `min_agents` is 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policy import ScalingPolicy
+from providers.aws.names import FleetNames
+
+#: At most this many agents are started in one step from zero; target tracking continues from there.
+FROM_ZERO_STEPS = 10
+
+VISIBLE = "ApproximateNumberOfMessagesVisible"
+IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
+IN_SERVICE = "GroupInServiceInstances"
+BACKLOG_PER_AGENT = "(visible + inflight) / agents"
+FROM_ZERO = "IF(FILL(agents, 0) == 0, FILL(visible, 0), 0)"
+
+TT = aws.autoscaling  # the target-tracking argument classes have long names
+
+
+@dataclass(frozen=True)
+class Step:
+    """Set capacity to `capacity` while (metric - threshold) is in [lower, upper)."""
+
+    lower: float
+    upper: float | None
+    capacity: int
+
+
+def from_zero_steps(policy: ScalingPolicy) -> list[Step]:
+    """Steps over `visible` (relative to the alarm threshold) that reproduce desired_agents at zero."""
+    target, threshold = policy.target_backlog_per_agent, policy.scale_from_zero_threshold
+    if threshold > target:
+        raise ValueError(
+            f"scale_from_zero_threshold={threshold} must be <= target_backlog_per_agent ({target}) on AWS"
+        )
+    last = min(policy.max_agents, FROM_ZERO_STEPS)
+    steps: list[Step] = []
+    for k in range(1, last + 1):
+        # k agents for target*(k-1) < visible <= target*k (whole message counts).
+        lower = 0.0 if k == 1 else float(target * (k - 1) + 1 - threshold)
+        upper = None if k == last else float(target * k + 1 - threshold)
+        steps.append(Step(lower=lower, upper=upper, capacity=k))
+    return steps
+
+
+def capacity_from_zero(policy: ScalingPolicy, visible: int) -> int | None:
+    """What the from-zero path sets for `visible` waiting messages (None: the alarm stays OK)."""
+    if visible < policy.scale_from_zero_threshold:
+        return None
+    relative = visible - policy.scale_from_zero_threshold
+    for step in from_zero_steps(policy):
+        if step.lower <= relative and (step.upper is None or relative < step.upper):
+            return step.capacity
+    raise AssertionError("steps must cover every value above the threshold")
+
+
+def _sqs_metric(
+    metric_id: str, metric_name: str, queue_name: pulumi.Input[str], period: int
+) -> TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs:
+    return TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+        id=metric_id,
+        return_data=False,
+        metric_stat=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
+            stat="Sum",
+            period=period,
+            metric=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
+                namespace="AWS/SQS",
+                metric_name=metric_name,
+                dimensions=[
+                    TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
+                        name="QueueName", value=queue_name
+                    )
+                ],
+            ),
+        ),
+    )
+
+
+def build_target_tracking(
+    parent: pulumi.Resource,
+    fleet: str,
+    policy: ScalingPolicy,
+    *,
+    group_name: pulumi.Input[str],
+    queue_name: pulumi.Input[str],
+) -> aws.autoscaling.Policy:
+    names = FleetNames(fleet)
+    period = policy.metric_period_seconds
+    agents = TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+        id="agents",
+        return_data=False,
+        metric_stat=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
+            stat="Average",
+            period=period,
+            metric=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
+                namespace="AWS/AutoScaling",
+                metric_name=IN_SERVICE,
+                dimensions=[
+                    TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
+                        name="AutoScalingGroupName", value=group_name
+                    )
+                ],
+            ),
+        ),
+    )
+    ratio = TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+        id="backlog_per_agent", label="Backlog per agent", expression=BACKLOG_PER_AGENT, return_data=True
+    )
+    return aws.autoscaling.Policy(
+        names("backlog-per-agent"),
+        name=names("backlog-per-agent"),
+        autoscaling_group_name=group_name,
+        policy_type="TargetTrackingScaling",
+        target_tracking_configuration=TT.PolicyTargetTrackingConfigurationArgs(
+            target_value=float(policy.target_backlog_per_agent),
+            disable_scale_in=False,
+            customized_metric_specification=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
+                metrics=[
+                    _sqs_metric("visible", VISIBLE, queue_name, period),
+                    _sqs_metric("inflight", IN_FLIGHT, queue_name, period),
+                    agents,
+                    ratio,
+                ]
+            ),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+@dataclass
+class FromZero:
+    policy: aws.autoscaling.Policy
+    alarm: aws.cloudwatch.MetricAlarm
+
+
+def build_scale_from_zero(
+    parent: pulumi.Resource,
+    fleet: str,
+    policy: ScalingPolicy,
+    *,
+    group_name: pulumi.Input[str],
+    queue_name: pulumi.Input[str],
+) -> FromZero | None:
+    if not policy.scales_to_zero:
+        return None  # the group never has zero agents: target tracking always has a value
+    names = FleetNames(fleet)
+    opts = pulumi.ResourceOptions(parent=parent)
+    period = policy.metric_period_seconds
+    step_policy = aws.autoscaling.Policy(
+        names("from-zero"),
+        name=names("from-zero"),
+        autoscaling_group_name=group_name,
+        policy_type="StepScaling",
+        adjustment_type="ExactCapacity",
+        metric_aggregation_type="Maximum",
+        step_adjustments=[
+            aws.autoscaling.PolicyStepAdjustmentArgs(
+                scaling_adjustment=s.capacity,
+                metric_interval_lower_bound=_bound(s.lower),
+                metric_interval_upper_bound=None if s.upper is None else _bound(s.upper),
+            )
+            for s in from_zero_steps(policy)
+        ],
+        opts=opts,
+    )
+    alarm = aws.cloudwatch.MetricAlarm(
+        names("work-at-zero"),
+        name=names("work-at-zero"),
+        alarm_description=(
+            f"agentfleet {fleet}: messages are waiting and no agent is in service; "
+            "starts the first agents (target tracking has no value at zero agents)"
+        ),
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        threshold=float(policy.scale_from_zero_threshold),
+        evaluation_periods=1,
+        treat_missing_data="notBreaching",
+        metric_queries=[
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="visible",
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/SQS",
+                    metric_name=VISIBLE,
+                    dimensions={"QueueName": queue_name},
+                    stat="Maximum",
+                    period=period,
+                ),
+            ),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="agents",
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/AutoScaling",
+                    metric_name=IN_SERVICE,
+                    dimensions={"AutoScalingGroupName": group_name},
+                    stat="Maximum",
+                    period=period,
+                ),
+            ),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="waiting_at_zero",
+                label="Messages waiting with no agent",
+                expression=FROM_ZERO,
+                return_data=True,
+            ),
+        ],
+        alarm_actions=[step_policy.arn],
+        opts=opts,
+    )
+    return FromZero(policy=step_policy, alarm=alarm)
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if value == math.floor(value) else str(value)

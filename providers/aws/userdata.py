@@ -1,0 +1,118 @@
+"""The agent's environment on AWS, and the user data that starts it (providers/cloudinit.py).
+
+The environment is the contract of agent/contract.py: the cloud-neutral part from the config,
+plus where the work is (SQS URLs), where state lives (table, bucket, cache), which region the SDK
+talks to, and the lifecycle names the agent needs to complete its own termination action.
+
+Container logs go to the fleet's CloudWatch log group through Docker's `awslogs` driver
+(non-blocking: a CloudWatch hiccup never stalls the agent). An agent whose `/healthz` keeps
+failing is marked Unhealthy in its Auto Scaling group (`aws autoscaling set-instance-health`),
+which terminates and replaces it through the termination lifecycle hook.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+
+from agent import contract
+from components.config import FleetConfig, agent_environment
+from components.policy import ScalingPolicy
+from providers.aws.names import FleetNames
+from providers.cloudinit import agent_cloud_config
+
+LIFECYCLE = "aws-asg"
+IMDS = "http://169.254.169.254/latest"
+
+
+def agent_env(
+    config: FleetConfig,
+    *,
+    queue_url: str,
+    dead_letter_url: str,
+    table: str | None,
+    bucket: str | None,
+    cache_url: str | None,
+    region: str,
+) -> dict[str, str]:
+    names = FleetNames(config.name)
+    env = agent_environment(config)
+    env.update(
+        {
+            contract.BACKEND: "sqs",
+            contract.QUEUE: queue_url,
+            contract.DEAD_LETTER_QUEUE: dead_letter_url,
+            contract.REGION: region,
+            contract.LIFECYCLE: LIFECYCLE,
+            contract.LIFECYCLE_HOOK: names.lifecycle_hook,
+            contract.GROUP: names.agent_group,
+        }
+    )
+    if table is not None:
+        env[contract.STATE] = table
+    if bucket is not None:
+        env[contract.BUCKET] = bucket
+    if cache_url is not None:
+        env[contract.CACHE] = cache_url
+    return env
+
+
+def mark_unhealthy_command(region: str) -> str:
+    """Shell: this instance (found through IMDSv2) tells its Auto Scaling group it is unhealthy."""
+    return (
+        f"token=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' {IMDS}/api/token); "
+        f'instance=$(curl -sS -H "X-aws-ec2-metadata-token: $token" {IMDS}/meta-data/instance-id); '
+        f'aws autoscaling set-instance-health --region {region} --instance-id "$instance" '
+        "--health-status Unhealthy --should-respect-grace-period"
+    )
+
+
+def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, str], region: str) -> str:
+    """The `#cloud-config` document (plain text) for resolved values."""
+    return agent_cloud_config(
+        image=config.agent.image,
+        env=env,
+        port=config.agent.port,
+        drain_timeout_seconds=policy.drain_timeout_seconds,
+        lifecycle=LIFECYCLE,
+        health_grace_seconds=policy.health_check_grace_seconds,
+        on_unhealthy=mark_unhealthy_command(region),
+        log_driver="awslogs",
+        log_options={
+            "awslogs-group": FleetNames(config.name).log_group,
+            "awslogs-region": region,
+            "mode": "non-blocking",
+            "max-buffer-size": "4m",
+        },
+    )
+
+
+def user_data(
+    config: FleetConfig,
+    policy: ScalingPolicy,
+    *,
+    queue_url: pulumi.Input[str],
+    dead_letter_url: pulumi.Input[str],
+    table: pulumi.Input[str] | None,
+    bucket: pulumi.Input[str] | None,
+    cache_url: pulumi.Input[str] | None,
+    region: str,
+) -> pulumi.Output[str]:
+    """Base64 user data for the launch template, once every name and URL is known."""
+
+    def render(v: list[str | None]) -> str:
+        queue, dlq, tbl, bkt, cache = v
+        assert queue is not None and dlq is not None
+        env = agent_env(
+            config,
+            queue_url=queue,
+            dead_letter_url=dlq,
+            table=tbl,
+            bucket=bkt,
+            cache_url=cache,
+            region=region,
+        )
+        return base64.b64encode(render_user_data(config, policy, env, region).encode()).decode()
+
+    return pulumi.Output.all(queue_url, dead_letter_url, table, bucket, cache_url).apply(render)
