@@ -59,7 +59,11 @@ def create_alerts(
         project=where.project,
         display_name=f"agentfleet {names.fleet}: oldest unacked message older than {age} s",
         combiner="OR",
-        conditions=[_threshold("oldest unacked message age", subscription_filter(OLDEST_AGE_METRIC, names.subscription), age)],
+        conditions=[
+            _threshold(
+                "oldest unacked message age", subscription_filter(OLDEST_AGE_METRIC, names.subscription), age
+            )
+        ],
         opts=child,
     )
     dead = gcp.monitoring.AlertPolicy(

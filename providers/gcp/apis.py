@@ -23,12 +23,18 @@ APIS = {
 }
 
 
-def enable_apis(names: Names, where: Placement, opts: pulumi.ResourceOptions, *, cache: bool) -> dict[str, pulumi.Resource]:
+def enable_apis(
+    names: Names, where: Placement, opts: pulumi.ResourceOptions, *, cache: bool
+) -> dict[str, pulumi.Resource]:
     enabled: dict[str, pulumi.Resource] = {}
     for key, service in APIS.items():
         if key == "redis" and not cache:
             continue
         enabled[key] = gcp.projects.Service(
-            f"{names.fleet}-api-{key}", project=where.project, service=service, disable_on_destroy=False, opts=opts
+            f"{names.fleet}-api-{key}",
+            project=where.project,
+            service=service,
+            disable_on_destroy=False,
+            opts=opts,
         )
     return enabled

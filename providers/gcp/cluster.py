@@ -46,7 +46,9 @@ def network_name(config: FleetConfig) -> str:
     return config.gcp.network or "default"
 
 
-def kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_certificate: pulumi.Input[str]) -> pulumi.Output[str]:
+def kubeconfig(
+    name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_certificate: pulumi.Input[str]
+) -> pulumi.Output[str]:
     """A kubeconfig that authenticates with `gke-gcloud-auth-plugin` (the operator's gcloud login)."""
 
     def render(args: list[str]) -> str:
@@ -72,7 +74,7 @@ def kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_certific
                 "    exec:",
                 "      apiVersion: client.authentication.k8s.io/v1beta1",
                 "      command: gke-gcloud-auth-plugin",
-                "      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)",
+                "      installHint: gcloud components install gke-gcloud-auth-plugin",
                 "      provideClusterInfo: true",
                 "",
             ]
@@ -102,14 +104,17 @@ def node_service_account(
     return account, grant
 
 
-def _node_config(machine_type: str, spot: bool, account: gcp.serviceaccount.Account, fleet: str | None
-                 ) -> gcp.container.NodePoolNodeConfigArgs:
+def _node_config(
+    machine_type: str, spot: bool, account: gcp.serviceaccount.Account, fleet: str | None
+) -> gcp.container.NodePoolNodeConfigArgs:
     return gcp.container.NodePoolNodeConfigArgs(
         machine_type=machine_type,
         spot=spot,
         service_account=account.email,
         oauth_scopes=[OAUTH_SCOPE],
-        workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+        workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+            mode="GKE_METADATA"
+        ),
         labels={POOL_LABEL: fleet} if fleet else None,
         taints=[gcp.container.NodePoolNodeConfigTaintArgs(key=POOL_LABEL, value=fleet, effect="NO_SCHEDULE")]
         if fleet
@@ -128,10 +133,15 @@ def create_cluster(
     if config.gcp.cluster is None:
         network = network_name(config)
         router = gcp.compute.Router(
-            f"{names.fleet}-router", project=where.project, region=where.region, network=network, opts=after_api
+            f"{names.fleet}-router",
+            project=where.project,
+            region=where.region,
+            network=network,
+            opts=after_api,
         )
         gcp.compute.RouterNat(
             f"{names.fleet}-nat",
+            name=f"{names.fleet}-nat",
             project=where.project,
             region=where.region,
             router=router.name,
@@ -161,7 +171,8 @@ def create_cluster(
             opts=after_api,
         )
         system_pool = gcp.container.NodePool(
-            f"{names.fleet}-system",
+            f"{names.fleet}-system-pool",
+            name="system",
             project=where.project,
             cluster=created.name,
             location=where.region,
@@ -184,12 +195,15 @@ def create_cluster(
         )
         cluster_name = found.name
         config_text = kubeconfig(
-            found.name, found.endpoint, found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+            found.name,
+            found.endpoint,
+            found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate),
         )
 
     low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, config.gcp.machine_type)
     agent_pool = gcp.container.NodePool(
-        f"{names.fleet}-agents",
+        f"{names.fleet}-agent-pool",
+        name=f"{names.fleet}-agents",
         project=where.project,
         cluster=cluster_name,
         location=where.region,
@@ -201,4 +215,6 @@ def create_cluster(
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
     )
     ready.append(agent_pool)
-    return Cluster(name=cluster_name, kubeconfig=config_text, agent_pool=agent_pool, created=created, ready=ready)
+    return Cluster(
+        name=cluster_name, kubeconfig=config_text, agent_pool=agent_pool, created=created, ready=ready
+    )

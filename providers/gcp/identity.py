@@ -49,7 +49,12 @@ def _bind(
 
 
 def create_identity(
-    names: Names, where: Placement, queue: Queue, state: State, opts: pulumi.ResourceOptions, api: pulumi.Resource
+    names: Names,
+    where: Placement,
+    queue: Queue,
+    state: State,
+    opts: pulumi.ResourceOptions,
+    api: pulumi.Resource,
 ) -> Identity:
     after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
     agent = gcp.serviceaccount.Account(
@@ -131,4 +136,6 @@ def create_identity(
             opts=opts,
         )
     )
-    return Identity(agent=agent, agent_binding=agent_binding, keda=keda, keda_binding=keda_binding, grants=grants)
+    return Identity(
+        agent=agent, agent_binding=agent_binding, keda=keda, keda_binding=keda_binding, grants=grants
+    )

@@ -50,7 +50,9 @@ _PREDEFINED = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<kind>standard|highmem
 _CUSTOM = re.compile(r"^(?:[a-z][a-z0-9]*-)?custom-(?P<cpus>[0-9]+)-(?P<mem>[0-9]+)$")
 _SHARED_CORE_GIB = {"e2-micro": 1.0, "e2-small": 2.0, "e2-medium": 4.0, "f1-micro": 0.6, "g1-small": 1.7}
 _CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
-_NETWORK = re.compile(r"^([a-z]([-a-z0-9]{0,61}[a-z0-9])?|projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$")
+_NETWORK = re.compile(
+    r"^([a-z]([-a-z0-9]{0,61}[a-z0-9])?|projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,9 @@ def retry_backoff_seconds(config: FleetConfig) -> tuple[int, int]:
     A message nacked (or whose lease lapsed) comes back no later than one lease later, so a
     failing message is retried at the pace the fleet already tolerates for a stuck one.
     """
-    upper = min(RETRY_MAX_BACKOFF_SECONDS, max(RETRY_MIN_BACKOFF_SECONDS, config.queue.visibility_timeout_seconds))
+    upper = min(
+        RETRY_MAX_BACKOFF_SECONDS, max(RETRY_MIN_BACKOFF_SECONDS, config.queue.visibility_timeout_seconds)
+    )
     return RETRY_MIN_BACKOFF_SECONDS, upper
 
 
@@ -174,7 +178,11 @@ def machine_shape(machine_type: str) -> MachineShape | None:
     if m:
         cpus = int(m.group("cpus"))
         n1 = m.group("family") == "n1"
-        per_cpu = {"standard": 3.75 if n1 else 4.0, "highmem": 6.5 if n1 else 8.0, "highcpu": 0.9 if n1 else 1.0}
+        per_cpu = {
+            "standard": 3.75 if n1 else 4.0,
+            "highmem": 6.5 if n1 else 8.0,
+            "highcpu": 0.9 if n1 else 1.0,
+        }
         return MachineShape(cpus=float(cpus), memory_gib=cpus * per_cpu[m.group("kind")])
     m = _CUSTOM.match(machine_type)
     if m:

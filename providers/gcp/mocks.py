@@ -44,14 +44,28 @@ def resource_outputs(
         return rid, {"name": given, "project": project}
     if typ == "gcp:storage/bucket:Bucket":
         bucket = str(inputs.get("name") or f"{name}-{_suffix(name)}")
-        return bucket, {"name": bucket, "url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}
+        return bucket, {
+            "name": bucket,
+            "url": f"gs://{bucket}",
+            "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}",
+        }
     if typ == "gcp:redis/instance:Instance":
         rid = f"projects/{project}/locations/{region}/instances/{given}"
-        return rid, {"name": given, "host": REDIS_HOST, "port": REDIS_PORT, "currentLocationId": f"{region}-b"}
+        return rid, {
+            "name": given,
+            "host": REDIS_HOST,
+            "port": REDIS_PORT,
+            "currentLocationId": f"{region}-b",
+        }
     if typ == "gcp:serviceaccount/account:Account":
         email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
         rid = f"projects/{project}/serviceAccounts/{email}"
-        return rid, {"name": rid, "email": email, "member": f"serviceAccount:{email}", "uniqueId": "1" + _suffix(email)}
+        return rid, {
+            "name": rid,
+            "email": email,
+            "member": f"serviceAccount:{email}",
+            "uniqueId": "1" + _suffix(email),
+        }
     if typ == "gcp:container/cluster:Cluster":
         rid = f"projects/{project}/locations/{region}/clusters/{given}"
         return rid, {
@@ -76,6 +90,9 @@ def resource_outputs(
         return (f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))), {}
     if typ == "kubernetes:helm.sh/v3:Release":
         return f"{inputs.get('namespace')}/{inputs.get('name')}", {"status": {"status": "deployed"}}
+    if typ.startswith("gcp:"):
+        # Pulumi auto-names what the program leaves unnamed: a stable suffix stands in for its random one.
+        return f"{name}-id", {"name": str(inputs.get("name") or f"{name}-{_suffix(name)}")}
     return f"{name}-id", {}
 
 

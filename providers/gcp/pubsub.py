@@ -34,7 +34,9 @@ class Queue:
 
 def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str]:
     """The IAM member of the project's Pub/Sub service agent, which forwards dead letters."""
-    return pulumi.Output.concat("serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
+    return pulumi.Output.concat(
+        "serviceAccount:service-", project_number, "@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
 
 
 def create_queue(
@@ -46,7 +48,11 @@ def create_queue(
 
     topic = gcp.pubsub.Topic(names.topic, name=names.topic, project=where.project, labels=labels, opts=child)
     dead_letter_topic = gcp.pubsub.Topic(
-        names.dead_letter_topic, name=names.dead_letter_topic, project=where.project, labels=labels, opts=child
+        names.dead_letter_topic,
+        name=names.dead_letter_topic,
+        project=where.project,
+        labels=labels,
+        opts=child,
     )
     # Without a subscription, messages published to a topic are dropped: this one keeps the dead
     # letters for as long as Pub/Sub allows, and never expires for inactivity.
@@ -69,7 +75,9 @@ def create_queue(
         topic=topic.id,
         ack_deadline_seconds=q.visibility_timeout_seconds,
         message_retention_duration=f"{q.retention_seconds}s",
-        retry_policy=gcp.pubsub.SubscriptionRetryPolicyArgs(minimum_backoff=f"{low}s", maximum_backoff=f"{high}s"),
+        retry_policy=gcp.pubsub.SubscriptionRetryPolicyArgs(
+            minimum_backoff=f"{low}s", maximum_backoff=f"{high}s"
+        ),
         dead_letter_policy=gcp.pubsub.SubscriptionDeadLetterPolicyArgs(
             dead_letter_topic=dead_letter_topic.id, max_delivery_attempts=q.max_receive_count
         ),
@@ -78,7 +86,9 @@ def create_queue(
         opts=child,
     )
 
-    project = gcp.organizations.get_project_output(project_id=where.project, opts=pulumi.InvokeOptions(parent=opts.parent))
+    project = gcp.organizations.get_project_output(
+        project_id=where.project, opts=pulumi.InvokeOptions(parent=opts.parent)
+    )
     agent = pubsub_service_agent(project.number)
     forward = gcp.pubsub.TopicIAMMember(
         f"{names.dead_letter_topic}-forwarding",

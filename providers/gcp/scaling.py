@@ -96,7 +96,9 @@ def scaled_object_spec(
                 "behavior": {
                     "scaleDown": {
                         "stabilizationWindowSeconds": policy.scale_in_cooldown_seconds,
-                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": policy.metric_period_seconds}],
+                        "policies": [
+                            {"type": "Percent", "value": 100, "periodSeconds": policy.metric_period_seconds}
+                        ],
                     },
                     "scaleUp": {
                         "stabilizationWindowSeconds": 0,
@@ -163,6 +165,8 @@ def create_autoscaler(
         kind="ScaledObject",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=names.deployment, namespace=names.namespace),
         spec=scaled_object_spec(policy, names, where, subscription_id, auth_name),
-        opts=pulumi.ResourceOptions.merge(after_keda, pulumi.ResourceOptions(depends_on=[trigger_authentication])),
+        opts=pulumi.ResourceOptions.merge(
+            after_keda, pulumi.ResourceOptions(depends_on=[trigger_authentication])
+        ),
     )
     return Autoscaler(keda=keda, trigger_authentication=trigger_authentication, scaled_object=scaled_object)

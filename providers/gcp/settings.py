@@ -79,7 +79,9 @@ def placement() -> Placement:
     if not project:
         problems.append(ConfigProblem("gcp:project", project, "must be set to the Google Cloud project id"))
     if not region:
-        problems.append(ConfigProblem("gcp:region", region, "must be set to a Google Cloud region such as europe-west1"))
+        problems.append(
+            ConfigProblem("gcp:region", region, "must be set to a Google Cloud region such as europe-west1")
+        )
     if problems:
         raise ConfigError(problems)
     assert project is not None and region is not None

@@ -108,10 +108,13 @@ def create_workload(
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     labels = selector_labels(names)
     port = config.agent.port
+    sizes = agent_resources()
 
     namespace = k8s.core.v1.Namespace(
         f"{names.fleet}-namespace",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=names.namespace, labels={"app.kubernetes.io/part-of": "agentfleet"}),
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=names.namespace, labels={"app.kubernetes.io/part-of": "agentfleet"}
+        ),
         opts=k8s_opts,
     )
     in_namespace = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
@@ -133,7 +136,7 @@ def create_workload(
         startup_probe=_probe(HEALTH_PATH, port, startup_failure_threshold(policy.warmup_seconds)),
         liveness_probe=_probe(HEALTH_PATH, port, 3),
         readiness_probe=_probe(READY_PATH, port, 1),
-        resources=k8s.core.v1.ResourceRequirementsArgs(**agent_resources()),
+        resources=k8s.core.v1.ResourceRequirementsArgs(requests=sizes["requests"], limits=sizes["limits"]),
         security_context=k8s.core.v1.SecurityContextArgs(
             allow_privilege_escalation=False,
             read_only_root_filesystem=True,
@@ -147,7 +150,11 @@ def create_workload(
         termination_grace_period_seconds=policy.shutdown_grace_seconds,
         containers=[container],
         node_selector={POOL_LABEL: names.fleet},
-        tolerations=[k8s.core.v1.TolerationArgs(key=POOL_LABEL, operator="Equal", value=names.fleet, effect="NoSchedule")],
+        tolerations=[
+            k8s.core.v1.TolerationArgs(
+                key=POOL_LABEL, operator="Equal", value=names.fleet, effect="NoSchedule"
+            )
+        ],
         security_context=k8s.core.v1.PodSecurityContextArgs(
             run_as_non_root=True,
             run_as_user=RUN_AS,
@@ -174,7 +181,9 @@ def create_workload(
         ),
         opts=pulumi.ResourceOptions.merge(
             in_namespace,
-            pulumi.ResourceOptions(depends_on=[service_account, *nodes_ready], ignore_changes=["spec.replicas"]),
+            pulumi.ResourceOptions(
+                depends_on=[service_account, *nodes_ready], ignore_changes=["spec.replicas"]
+            ),
         ),
     )
     disruption_budget = k8s.policy.v1.PodDisruptionBudget(

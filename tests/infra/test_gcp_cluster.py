@@ -1,0 +1,62 @@
+"""GKE on GCP: a new cluster's security settings, or the user's existing cluster reused."""
+
+from __future__ import annotations
+
+from providers.gcp.mocks import CLUSTER_ENDPOINT
+from tests.infra.gcp_helpers import PROJECT, REGION, gcp_synth
+
+
+def test_new_cluster_has_workload_identity_private_nodes_and_a_release_channel() -> None:
+    cluster = gcp_synth().one("gcp:container/cluster:Cluster").inputs
+    assert cluster["workloadIdentityConfig"] == {"workloadPool": f"{PROJECT}.svc.id.goog"}
+    assert cluster["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert cluster["releaseChannel"] == {"channel": "REGULAR"}
+    assert cluster["location"] == REGION
+    assert cluster["removeDefaultNodePool"] is True
+    assert cluster["network"] == "default"
+
+
+def test_private_nodes_get_egress_through_cloud_nat_on_the_clusters_network() -> None:
+    s = gcp_synth({"gcp": {"network": "agents-vpc"}})
+    assert s.one("gcp:container/cluster:Cluster").inputs["network"] == "agents-vpc"
+    router = s.one("gcp:compute/router:Router")
+    assert router.inputs["network"] == "agents-vpc"
+    nat = s.one("gcp:compute/routerNat:RouterNat")
+    assert nat.inputs["router"] == router.outputs["name"]
+    assert nat.inputs["region"] == router.inputs["region"] == REGION
+    assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+
+def test_node_pools_join_the_new_cluster() -> None:
+    s = gcp_synth()
+    cluster = s.one("gcp:container/cluster:Cluster")
+    for pool in s.of_type("gcp:container/nodePool:NodePool"):
+        assert pool.inputs["cluster"] == cluster.outputs["name"]
+
+
+def test_existing_cluster_is_reused_not_created() -> None:
+    s = gcp_synth({"gcp": {"cluster": "shared-gke"}})
+    assert s.of_type("gcp:container/cluster:Cluster") == []
+    assert s.of_type("gcp:compute/routerNat:RouterNat") == []
+    lookups = [a for t, a in s.invokes if t == "gcp:container/getCluster:getCluster"]
+    assert lookups == [{"name": "shared-gke", "location": REGION, "project": PROJECT}]
+    pools = s.of_type("gcp:container/nodePool:NodePool")
+    assert [(p.inputs["name"], p.inputs["cluster"]) for p in pools] == [("moodring-agents", "shared-gke")]
+    kubeconfig = s.one("pulumi:providers:kubernetes").inputs["kubeconfig"]
+    assert f"server: https://{CLUSTER_ENDPOINT}" in kubeconfig
+    assert s.outputs["cluster"] == "shared-gke"
+
+
+def test_required_apis_are_enabled_and_left_on_at_destroy() -> None:
+    services = gcp_synth().of_type("gcp:projects/service:Service")
+    enabled = {r.inputs["service"] for r in services}
+    assert {"pubsub.googleapis.com", "container.googleapis.com", "firestore.googleapis.com"} <= enabled
+    assert "redis.googleapis.com" not in enabled
+    assert all(r.inputs["disableOnDestroy"] is False for r in services)
+
+
+def test_bucket_has_uniform_access_and_public_access_prevention() -> None:
+    bucket = gcp_synth().one("gcp:storage/bucket:Bucket").inputs
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert bucket["publicAccessPrevention"] == "enforced"
+    assert bucket["location"] == REGION.upper()
