@@ -42,7 +42,7 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
     from agent.handler import HandlerLoadError, Invoker, load_handler
     from agent.health import HealthServer, HealthState
     from agent.lifecycle import open_watcher
-    from agent.middleware import LeaseKeeper, Metrics, OutcomeLog, Retries
+    from agent.middleware import default_layers
     from agent.state import open_state
     from agent.worker import Worker
 
@@ -69,13 +69,9 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
             f"agentfleet: cannot open state {contract.STATE}={settings.state!r} or bucket "
             f"{contract.BUCKET}={settings.bucket!r}: {type(e).__name__}: {e}"
         ) from e
-    metrics = Metrics()
-    layers = [
-        OutcomeLog(),
-        metrics,
-        LeaseKeeper(backend, settings.visibility_timeout, on_extended=metrics.extended),
-        Retries(backend, settings.max_receive_count),
-    ]
+    layers, metrics = default_layers(
+        backend, visibility_timeout=settings.visibility_timeout, max_receive_count=settings.max_receive_count
+    )
     worker = Worker(
         backend,
         Invoker(handler),

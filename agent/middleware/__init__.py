@@ -1,9 +1,42 @@
 """Layers around the handler: outcome log, metrics, lease extension, retries/dead-lettering."""
 
+from __future__ import annotations
+
+from agent.backends.base import QueueBackend
 from agent.middleware.base import Call, Middleware, Outcome, chain
 from agent.middleware.lease import LeaseKeeper
 from agent.middleware.logs import OutcomeLog
 from agent.middleware.metrics import Metrics
 from agent.middleware.retries import Retries
 
-__all__ = ["Call", "LeaseKeeper", "Metrics", "Middleware", "Outcome", "OutcomeLog", "Retries", "chain"]
+__all__ = [
+    "Call",
+    "LeaseKeeper",
+    "Metrics",
+    "Middleware",
+    "Outcome",
+    "OutcomeLog",
+    "Retries",
+    "chain",
+    "default_layers",
+]
+
+
+def default_layers(
+    backend: QueueBackend,
+    *,
+    visibility_timeout: int,
+    max_receive_count: int,
+    min_backoff: float = 1.0,
+    max_backoff: float = 300.0,
+) -> tuple[list[Middleware], Metrics]:
+    """The runtime's layers, outermost first: the outcome log sees the final result, metrics
+    count it, the lease keeper holds the lease until settlement, retries settle."""
+    metrics = Metrics()
+    layers: list[Middleware] = [
+        OutcomeLog(),
+        metrics,
+        LeaseKeeper(backend, visibility_timeout, on_extended=metrics.extended),
+        Retries(backend, max_receive_count, min_backoff=min_backoff, max_backoff=max_backoff),
+    ]
+    return layers, metrics

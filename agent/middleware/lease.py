@@ -4,7 +4,9 @@ A message is tracked from the moment it is received — not when its handler sta
 waits in the prefetch buffer is protected too. Each lease is renewed early, at `renew_fraction`
 (1/3) of the visibility timeout, by a full timeout: a renewal that comes late (a busy machine, a
 slow broker call) still lands long before the lease ends (renewing at the last second is what
-fails on Service Bus). Renewal stops when the message is settled, given back, or its lease is lost.
+fails on Service Bus). Renewals run in parallel on a few threads, so a slow broker call for one
+message does not make the next message's renewal late. Renewal stops when the message is settled,
+given back, or its lease is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
 from agent.logging import get_logger
@@ -26,6 +29,7 @@ class LeaseKeeper(Middleware):
         *,
         renew_fraction: float = 1 / 3,
         on_extended: Callable[[], None] | None = None,
+        renewers: int = 8,
     ) -> None:
         self.backend = backend
         self.visibility_timeout = visibility_timeout
@@ -35,6 +39,7 @@ class LeaseKeeper(Middleware):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._log = get_logger(component="lease")
+        self._pool = ThreadPoolExecutor(max_workers=renewers, thread_name_prefix="agentfleet-renew")
         self._thread = threading.Thread(target=self._run, name="agentfleet-lease", daemon=True)
         self._thread.start()
 
@@ -67,8 +72,10 @@ class LeaseKeeper(Middleware):
             now = time.monotonic()
             with self._lock:
                 due = [m for m, at in self._renew_at.values() if at <= now]
-            for message in due:
-                self._renew(message)
+                for m in due:  # in progress: not due again until this renewal finishes
+                    self._renew_at[id(m)] = (m, float("inf"))
+            for message in due:  # in parallel: one slow broker call must not delay the others
+                self._pool.submit(self._renew, message)
 
     def _renew(self, message: Message) -> None:
         try:
@@ -94,3 +101,4 @@ class LeaseKeeper(Middleware):
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,318 @@
+"""The worker and its middleware against the real SQLite backend: retries and their backoff,
+dead letters with reasons, lease extension for long work, ack failures, async handlers,
+concurrency, idempotent effects, and the startup errors a bad environment gets."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import contract
+from agent.backends.base import BackendError, LeaseLost, Message
+from agent.backends.sqlite import SqliteBackend
+from agent.cli import run_agent
+from agent.context import Context
+from agent.handler import PermanentError
+from agent.middleware.retries import Retries
+from agent.settings import Settings, SettingsError
+from tests.runtime.harness import make_worker, running, sample, settled, wait_until
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> SqliteBackend:
+    return SqliteBackend(tmp_path / "queue.db", visibility_timeout=2, max_receive_count=3)
+
+
+def test_successful_messages_are_acked_once_each(queue: SqliteBackend) -> None:
+    seen: Counter[bytes] = Counter()
+    queue.send_many(str(i).encode() for i in range(30))
+    with running(make_worker(queue, lambda m, ctx: seen.update([m.body]), concurrency=3)) as run:
+        wait_until(lambda: settled(queue), 10, "all messages acked")
+    assert seen == Counter({str(i).encode(): 1 for i in range(30)})
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 30
+    assert sample(run.metrics, "agentfleet_messages_received_total") == 30
+    assert run.report[0].clean
+
+
+def test_failing_message_is_retried_with_backoff_then_dead_lettered_with_reason(
+    queue: SqliteBackend,
+) -> None:
+    attempts: list[tuple[int, float]] = []
+
+    def always_fails(message: Message, ctx: Context) -> None:
+        attempts.append((message.delivery_count, time.monotonic()))
+        raise ValueError("upstream said no")
+
+    queue.send(b"doomed")
+    run = make_worker(queue, always_fails, max_receive_count=3, min_backoff=1, max_backoff=1)
+    with running(run):
+        wait_until(lambda: queue.stats().dead_lettered == 1, 15, "the dead letter")
+    assert [n for n, _ in attempts] == [1, 2, 3]
+    gaps = [b - a for (_, a), (_, b) in zip(attempts, attempts[1:], strict=False)]
+    assert all(0.9 <= g < 2.0 for g in gaps), f"retries must wait their 1 s backoff, got {gaps}"
+    (dead,) = queue.dead_letters()
+    assert dead.body == b"doomed"
+    assert "failed 3 deliveries" in dead.reason and "ValueError: upstream said no" in dead.reason
+    assert sample(run.metrics, "agentfleet_messages_failed_total") == 3
+    assert sample(run.metrics, "agentfleet_messages_dead_lettered_total") == 1
+
+
+@pytest.mark.parametrize("min_backoff,max_backoff", [(1, 300), (2, 30), (5, 5)])
+def test_backoff_doubles_per_delivery_within_its_bounds(
+    queue: SqliteBackend, min_backoff: float, max_backoff: float
+) -> None:
+    retries = Retries(queue, 100, min_backoff=min_backoff, max_backoff=max_backoff)
+    for n in range(1, 25):
+        ceiling = min(max_backoff, min_backoff * 2 ** (n - 1))
+        for _ in range(20):
+            delay = retries.backoff(n)
+            assert min_backoff <= delay <= max_backoff
+            assert round(max(min_backoff, ceiling / 2)) <= delay <= round(ceiling)
+
+
+def test_permanent_error_dead_letters_at_once_with_its_reason(queue: SqliteBackend) -> None:
+    calls = []
+
+    def rejects(message: Message, ctx: Context) -> None:
+        calls.append(message.delivery_count)
+        raise PermanentError("order 42 has no customer")
+
+    queue.send(b"bad order")
+    run = make_worker(queue, rejects, max_receive_count=5)
+    with running(run):
+        wait_until(lambda: queue.stats().dead_lettered == 1, 10, "the dead letter")
+    assert calls == [1], "a permanent failure must not be retried"
+    (dead,) = queue.dead_letters()
+    assert dead.reason == "PermanentError: order 42 has no customer"
+    assert dead.delivery_count == 1
+
+
+def test_handler_that_cannot_import_its_code_dead_letters_at_once(queue: SqliteBackend) -> None:
+    def needs_missing_module(message: Message, ctx: Context) -> None:
+        import agentfleet_no_such_module  # type: ignore[import-not-found]  # noqa: F401
+
+    queue.send(b"x")
+    with running(make_worker(queue, needs_missing_module, max_receive_count=5)):
+        wait_until(lambda: queue.stats().dead_lettered == 1, 10, "the dead letter")
+    (dead,) = queue.dead_letters()
+    assert dead.delivery_count == 1
+    assert "cannot import" in dead.reason and "agentfleet_no_such_module" in dead.reason
+
+
+class SlowLeases(SqliteBackend):
+    """A broker whose lease renewals are slow: each extension lands `lag` seconds late."""
+
+    lag = 0.6
+
+    def extend_lease(self, message: Message, seconds: int) -> None:
+        time.sleep(self.lag)
+        super().extend_lease(message, seconds)
+
+
+def test_lease_extension_keeps_long_work_single_delivered_even_when_renewal_lands_late(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queue.db"
+    queue = SlowLeases(path, visibility_timeout=2, max_receive_count=5)
+    queue.send_many([b"a", b"b"])
+    runs: Counter[bytes] = Counter()
+
+    def long_task(message: Message, ctx: Context) -> None:  # 2.5 leases each
+        runs.update([message.body])
+        time.sleep(5)
+
+    # concurrency 1, prefetch 1: "b" waits 5 s in the buffer before it starts, its lease
+    # renewed from the moment it was received; every renewal is 0.6 s late.
+    stolen: list[bytes] = []
+    competitor = SqliteBackend(path, visibility_timeout=2, max_receive_count=5)
+    stop = threading.Event()
+
+    def compete() -> None:
+        while not stop.is_set():
+            stolen.extend(m.body for m in competitor.receive(10, 0.1))
+
+    thief = threading.Thread(target=compete, daemon=True)
+    run = make_worker(queue, long_task, visibility_timeout=2, max_receive_count=5)
+    try:
+        with running(run):
+            received = "agentfleet_messages_received_total"
+            wait_until(lambda: sample(run.metrics, received) == 2, 5, "the worker to lease both")
+            thief.start()  # from now on, any lapse of a lease hands the message to the thief
+            wait_until(lambda: settled(queue), 20, "both long tasks")
+    finally:
+        stop.set()
+        if thief.is_alive():
+            thief.join()
+    assert stolen == [], "a long task's message was delivered to a second consumer"
+    assert runs == Counter({b"a": 1, b"b": 1})
+    assert sample(run.metrics, "agentfleet_lease_extensions_total") >= 8
+
+
+class FlakyAcks(SqliteBackend):
+    """The first `failures` acks hit a connection error (after the broker did nothing)."""
+
+    failures = 2
+
+    def ack(self, message: Message) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise BackendError("connection reset by peer")
+        super().ack(message)
+
+
+def test_ack_that_hits_a_connection_error_is_retried_and_in_flight_returns_to_zero(tmp_path: Path) -> None:
+    queue = FlakyAcks(tmp_path / "queue.db", visibility_timeout=2)
+    queue.send(b"work")
+    runs = []
+    run = make_worker(queue, lambda m, ctx: runs.append(m.delivery_count))
+    with running(run):
+        wait_until(lambda: settled(queue), 10, "the ack to land")
+        time.sleep(2.5)  # a lease's worth: no redelivery
+    assert runs == [1]
+    assert queue.failures == 0
+    assert sample(run.metrics, "agentfleet_messages_in_flight") == 0
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1
+
+
+class LosesFirstAck(SqliteBackend):
+    """The first ack finds the lease gone (the agent stalled past it): the message comes back."""
+
+    lost = False
+
+    def ack(self, message: Message) -> None:
+        if not self.lost:
+            self.lost = True
+            raise LeaseLost("lease expired while the handler ran")
+        super().ack(message)
+
+
+def test_ctx_once_keeps_a_redelivered_message_from_applying_its_effect_twice(tmp_path: Path) -> None:
+    queue = LosesFirstAck(tmp_path / "queue.db", visibility_timeout=1)
+    queue.send(b"charge order 7")
+    effects: list[int] = []
+    deliveries: list[int] = []
+
+    def charge(message: Message, ctx: Context) -> None:
+        deliveries.append(message.delivery_count)
+        with ctx.once("charge:7") as first:
+            if first:
+                effects.append(7)
+
+    run = make_worker(queue, charge, state_path=tmp_path / "state.db", visibility_timeout=1)
+    with running(run):
+        wait_until(lambda: settled(queue) and len(deliveries) == 2, 10, "the redelivery")
+    assert deliveries == [1, 2]
+    assert effects == [7], "the effect must be applied exactly once"
+
+
+def test_async_handlers_run_on_one_shared_event_loop(queue: SqliteBackend) -> None:
+    loops: set[int] = set()
+    done: list[bytes] = []
+
+    async def handle(message: Message, ctx: Context) -> None:
+        await asyncio.sleep(0.01)
+        loops.add(id(asyncio.get_running_loop()))
+        done.append(message.body)
+
+    queue.send_many(str(i).encode() for i in range(20))
+    with running(make_worker(queue, handle, concurrency=4)) as run:
+        wait_until(lambda: settled(queue), 10, "async handlers")
+    assert sorted(done) == sorted(str(i).encode() for i in range(20))
+    assert len(loops) == 1
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 20
+
+
+def test_async_handler_failure_is_retried_like_a_sync_one(queue: SqliteBackend) -> None:
+    async def handle(message: Message, ctx: Context) -> None:
+        if message.delivery_count == 1:
+            raise RuntimeError("first try fails")
+
+    queue.send(b"x")
+    with running(make_worker(queue, handle, min_backoff=1, max_backoff=1)) as run:
+        wait_until(lambda: settled(queue), 10, "the retry")
+    assert sample(run.metrics, "agentfleet_messages_failed_total") == 1
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1
+
+
+def test_concurrency_bounds_handlers_running_at_once(queue: SqliteBackend) -> None:
+    lock = threading.Lock()
+    now_running = 0
+    peak = 0
+
+    def handle(message: Message, ctx: Context) -> None:
+        nonlocal now_running, peak
+        with lock:
+            now_running += 1
+            peak = max(peak, now_running)
+        time.sleep(0.3)
+        with lock:
+            now_running -= 1
+
+    queue.send_many(str(i).encode() for i in range(16))
+    start = time.monotonic()
+    with running(make_worker(queue, handle, concurrency=4)):
+        wait_until(lambda: settled(queue), 15, "all messages")
+    elapsed = time.monotonic() - start
+    assert peak == 4
+    assert elapsed < 16 * 0.3 / 2, f"4 at once should beat sequential by far, took {elapsed:.1f}s"
+
+
+# -- startup errors ---------------------------------------------------------------------------
+
+
+def env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    base = {contract.BACKEND: "sqlite", contract.QUEUE: str(tmp_path / "q.db"), contract.PORT: "0"}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v != "<unset>"}
+
+
+@pytest.mark.parametrize(
+    "overrides,variable",
+    [
+        ({contract.QUEUE: "<unset>"}, contract.QUEUE),
+        ({contract.BACKEND: "kafka"}, contract.BACKEND),
+        ({contract.BACKEND: "<unset>"}, contract.BACKEND),
+        ({contract.CONCURRENCY: "many"}, contract.CONCURRENCY),
+        ({contract.CONCURRENCY: "0"}, contract.CONCURRENCY),
+        ({contract.VISIBILITY_TIMEOUT: "1.5"}, contract.VISIBILITY_TIMEOUT),
+        ({contract.LIFECYCLE: "gcp-preemption"}, contract.LIFECYCLE),
+        ({contract.LIFECYCLE: "aws-asg"}, contract.LIFECYCLE_HOOK),
+    ],
+)
+def test_bad_environment_is_a_startup_error_naming_the_variable(
+    tmp_path: Path, overrides: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(env(tmp_path, **overrides))
+    assert variable in str(error.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({contract.BACKEND: "kafka", contract.PORT: "http"})
+    assert len(error.value.problems) == 3  # backend, queue, port
+
+
+def test_settings_read_the_contract(tmp_path: Path) -> None:
+    variables = {contract.CONCURRENCY: "4", contract.MAX_RECEIVE_COUNT: "7", contract.HANDLER: "a.b:c"}
+    settings = Settings.from_env(env(tmp_path, **variables), handler="x.y:z")
+    assert (settings.concurrency, settings.max_receive_count, settings.handler) == (4, 7, "x.y:z")
+
+
+@pytest.mark.parametrize("handler", ["agentfleet_nowhere.mod:handle", "agent.examples.echo:nope", "no-colon"])
+def test_unimportable_handler_is_a_startup_error_naming_agentfleet_handler(
+    tmp_path: Path, handler: str, capsys: Any
+) -> None:
+    queue = SqliteBackend(tmp_path / "q.db")
+    queue.send(b"untouched")
+    code = run_agent(env(tmp_path, **{contract.HANDLER: handler}))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert contract.HANDLER in err and handler in err
+    assert queue.stats().waiting == 1, "an agent that cannot start must not touch the queue"
