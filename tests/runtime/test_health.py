@@ -1,0 +1,177 @@
+"""/healthz, /ready and /metrics over real HTTP, served for a worker consuming a real SQLite queue."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.backends.base import Message
+from agent.backends.sqlite import SqliteBackend
+from agent.context import Context
+from agent.handler import PermanentError
+from agent.health import HealthServer, HealthState
+from tests.runtime.harness import Running, make_worker, running, settled, wait_until
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def serve(run: Running, warmup: float = 0.0, stale_after: float = 60.0) -> HealthServer:
+    state = HealthState(
+        run.backend,
+        run.metrics.registry,
+        warmup_seconds=warmup,
+        heartbeat=lambda: run.worker.heartbeat,
+        draining=lambda: run.worker.draining,
+        stale_after=stale_after,
+        ping_every=0.0,
+    )
+    return HealthServer(state, 0, host="127.0.0.1").start()
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> SqliteBackend:
+    return SqliteBackend(tmp_path / "queue.db", visibility_timeout=5)
+
+
+@pytest.fixture
+def served(queue: SqliteBackend) -> Iterator[tuple[Running, HealthServer]]:
+    def handle(message: Message, ctx: Context) -> None:
+        if message.body == b"poison":
+            raise PermanentError("poison")
+        time.sleep(0.01)
+
+    run = make_worker(queue, handle)
+    server = serve(run)
+    try:
+        yield run, server
+    finally:
+        server.stop()
+
+
+def test_ready_is_false_during_warmup_then_true(queue: SqliteBackend) -> None:
+    run = make_worker(queue, lambda m, ctx: None)
+    server = serve(run, warmup=1.0)
+    try:
+        with running(run):
+            status, body = get(server.port, "/ready")
+            assert status == 503 and "warming up" in json.loads(body)["reason"]
+            assert get(server.port, "/healthz")[0] == 200, "a warming agent is alive"
+            time.sleep(1.1)
+            assert get(server.port, "/ready") == (200, json.dumps({"ok": True, "reason": "ok"}))
+    finally:
+        server.stop()
+
+
+def test_ready_is_false_while_draining_and_healthz_stays_true(tmp_path: Path) -> None:
+    queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=5)
+    started = threading.Event()
+
+    def slow(message: Message, ctx: Context) -> None:
+        started.set()
+        time.sleep(1.5)
+
+    queue.send(b"slow")
+    run = make_worker(queue, slow)
+    server = serve(run)
+    try:
+        with running(run):
+            assert get(server.port, "/ready")[0] == 200
+            assert started.wait(5)
+            run.worker.stop()
+            status, body = get(server.port, "/ready")
+            assert (status, json.loads(body)["reason"]) == (503, "draining")
+            assert get(server.port, "/healthz")[0] == 200
+        assert settled(queue), "the in-flight message finished during the drain"
+    finally:
+        server.stop()
+
+
+class Unreachable(SqliteBackend):
+    def ping(self) -> None:
+        raise ConnectionError("no route to broker")
+
+
+def test_ready_is_false_when_the_backend_is_unreachable(tmp_path: Path) -> None:
+    run = make_worker(Unreachable(tmp_path / "queue.db"), lambda m, ctx: None)
+    server = serve(run)
+    try:
+        status, body = get(server.port, "/ready")
+        assert status == 503
+        assert "backend unreachable" in body and "no route to broker" in body
+    finally:
+        server.stop()
+
+
+def test_healthz_fails_when_the_consume_loop_stops_beating(queue: SqliteBackend) -> None:
+    run = make_worker(queue, lambda m, ctx: None)
+    server = serve(run, stale_after=0.3)
+    try:
+        run.worker.heartbeat = time.monotonic()
+        assert get(server.port, "/healthz")[0] == 200
+        time.sleep(0.5)  # the loop is not running: no heartbeat
+        status, body = get(server.port, "/healthz")
+        assert status == 503 and "silent" in body
+    finally:
+        server.stop()
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_metrics_count_outcomes(queue: SqliteBackend, served: tuple[Running, HealthServer]) -> None:
+    run, server = served
+    queue.send_many([b"ok"] * 5 + [b"poison"])
+    with running(run):
+        wait_until(lambda: settled(queue), 10, "all settled")
+        status, text = get(server.port, "/metrics")
+    assert status == 200
+    assert metric(text, "agentfleet_messages_received_total") == 6
+    assert metric(text, "agentfleet_messages_succeeded_total") == 5
+    assert metric(text, "agentfleet_messages_failed_total") == 1
+    assert metric(text, "agentfleet_messages_dead_lettered_total") == 1
+    assert metric(text, "agentfleet_messages_in_flight") == 0
+    assert metric(text, "agentfleet_handler_duration_seconds_count") == 6
+    assert metric(text, "agentfleet_handler_duration_seconds_sum") >= 5 * 0.01
+    assert "agentfleet_lease_extensions_total" in text
+
+
+def test_in_flight_gauge_shows_running_handlers(tmp_path: Path) -> None:
+    queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=5)
+    release = threading.Event()
+    queue.send_many([b"a", b"b", b"c"])
+    run = make_worker(queue, lambda m, ctx: release.wait(10), concurrency=3)
+    server = serve(run)
+    try:
+        with running(run):
+            wait_until(
+                lambda: metric(get(server.port, "/metrics")[1], "agentfleet_messages_in_flight") == 3,
+                5,
+                "three handlers in flight",
+            )
+            release.set()
+            wait_until(lambda: settled(queue), 5, "all settled")
+            assert metric(get(server.port, "/metrics")[1], "agentfleet_messages_in_flight") == 0
+    finally:
+        server.stop()
+
+
+def test_unknown_path_is_404(served: tuple[Running, HealthServer]) -> None:
+    _, server = served
+    assert get(server.port, "/nope")[0] == 404
