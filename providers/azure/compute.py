@@ -129,7 +129,9 @@ def build_scale_set(
                 )
             ]
         ),
-        extension_profile=compute.VirtualMachineScaleSetExtensionProfileArgs(extensions=[health_extension(config)]),
+        extension_profile=compute.VirtualMachineScaleSetExtensionProfileArgs(
+            extensions=[health_extension(config)]
+        ),
         scheduled_events_profile=compute.ScheduledEventsProfileArgs(
             terminate_notification_profile=compute.TerminateNotificationProfileArgs(
                 enable=True,

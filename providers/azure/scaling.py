@@ -62,7 +62,8 @@ def _trigger(
         metric_resource_uri=namespace_id,
         dimensions=[
             monitor.ScaleRuleMetricDimensionArgs(
-                dimension_name=DIMENSION, operator=monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
+                dimension_name=DIMENSION,
+                operator=monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
                 values=[queue_name],
             )
         ],

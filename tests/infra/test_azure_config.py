@@ -1,0 +1,116 @@
+"""Azure-specific bad configs stop the program before any resource, with one exact message each."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import ConfigError, load_fleet_config
+from providers.azure import limits
+from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config, synth
+
+
+def errors(fleet: dict) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_fleet_config("azure", deep_merge(BASE_FLEET, fleet))
+    return [str(p) for p in exc.value.problems]
+
+
+def test_drain_longer_than_the_terminate_notification_allows() -> None:
+    assert errors({"agent": {"drain_timeout_seconds": 871}}) == [
+        "agentfleet: fleet.agent.drain_timeout_seconds=871 must be <= 870 on Azure: a scale set's "
+        "terminate notification delays deletion by 5 to 15 minutes at most, and the drain needs 30 s "
+        "of margin within it"
+    ]
+
+
+def test_drain_of_870_seconds_fits() -> None:
+    load_fleet_config("azure", deep_merge(BASE_FLEET, {"agent": {"drain_timeout_seconds": 870}}))
+
+
+def test_max_delivery_count_above_service_bus_limit() -> None:
+    assert errors({"queue": {"max_receive_count": 2_001}}) == [
+        "agentfleet: fleet.queue.max_receive_count=2001 must be between 1 and 2000 "
+        "(Service Bus max delivery count)"
+    ]
+
+
+def test_scale_in_cooldown_below_one_minute() -> None:
+    assert errors({"scaling": {"scale_in_cooldown_seconds": 30}}) == [
+        "agentfleet: fleet.scaling.scale_in_cooldown_seconds=30 must be >= 60 on Azure: autoscale cooldowns "
+        "are 1 minute to 1 week"
+    ]
+
+
+def test_spot_on_a_b_series_size() -> None:
+    assert errors({"compute": {"spot": True}}) == [
+        "agentfleet: fleet.azure.vm_size=Standard_B2s must not be a B-series size when "
+        "fleet.compute.spot=true: Azure Spot VMs are not offered on B-series sizes "
+        "(choose e.g. 'Standard_D2as_v5')"
+    ]
+
+
+def test_vm_size_that_is_not_an_azure_size() -> None:
+    assert errors({"azure": {"vm_size": "t3.small"}}) == [
+        "agentfleet: fleet.azure.vm_size=t3.small must be an Azure VM size such as 'Standard_D2as_v5'"
+    ]
+
+
+def test_every_azure_problem_is_reported_at_once() -> None:
+    found = errors(
+        {
+            "agent": {"drain_timeout_seconds": 1_000},
+            "scaling": {"scale_in_cooldown_seconds": 0},
+            "compute": {"spot": True},
+        }
+    )
+    fields = [line.split("=", 1)[0] for line in found]
+    assert fields == [
+        "agentfleet: fleet.agent.drain_timeout_seconds",
+        "agentfleet: fleet.scaling.scale_in_cooldown_seconds",
+        "agentfleet: fleet.azure.vm_size",
+    ]
+
+
+def test_bad_config_stops_the_program() -> None:
+    with pytest.raises(ConfigError, match=r"fleet\.azure\.vm_size=Standard_B2s must not be a B-series"):
+        synth("azure", {"compute": {"spot": True}})
+
+
+def test_long_visibility_is_not_an_error_but_explained() -> None:
+    config = load_fleet_config(
+        "azure", deep_merge(BASE_FLEET, {"queue": {"visibility_timeout_seconds": 1_800}})
+    )
+    assert limits.lock_duration_seconds(config) == 300
+    assert limits.lock_clamp_message(config) == (
+        "agentfleet: fleet.queue.visibility_timeout_seconds=1800 is above Service Bus's 300 s lock maximum: "
+        "the queue's lock_duration is PT5M and the agent renews the lock while it works, up to 1800 s"
+    )
+
+
+def test_short_visibility_needs_no_explanation() -> None:
+    config = load_fleet_config(
+        "azure", deep_merge(BASE_FLEET, {"queue": {"visibility_timeout_seconds": 300}})
+    )
+    assert limits.lock_clamp_message(config) is None
+
+
+def test_missing_location_is_named() -> None:
+    config = stack_config("azure")
+    del config["azure-native:location"]
+    from agentfleet.synth import synthesize
+
+    with pytest.raises(ConfigError) as exc:
+        synthesize(config)
+    assert str(exc.value) == (
+        "agentfleet: azure-native:location=None must be set for an Azure stack: "
+        "pulumi config set azure-native:location westeurope"
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "iso"),
+    [(0, "PT0S"), (45, "PT45S"), (60, "PT1M"), (90, "PT1M30S"), (300, "PT5M"), (3_660, "PT1H1M"),
+     (86_400, "P1D"), (345_600, "P4D"), (1_209_600, "P14D"), (90_061, "P1DT1H1M1S")],
+)  # fmt: skip
+def test_iso_durations(seconds: int, iso: str) -> None:
+    assert limits.iso_duration(seconds) == iso

@@ -1,0 +1,81 @@
+"""Role assignments: THIS identity, built-in roles, scoped to this fleet's own resources only."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentfleet.synth import Recorded, Synthesis
+from providers.azure.mocks import SUBSCRIPTION_ID
+from tests.infra.conftest import synth
+
+ROLE = "azure-native:authorization:RoleAssignment"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+TABLE_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Synthesis:
+    return synth("azure")
+
+
+def role_id(guid: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+def assignment(s: Synthesis, guid: str) -> Recorded:
+    found = [r for r in s.of_type(ROLE) if r.inputs["roleDefinitionId"] == role_id(guid)]
+    assert len(found) == 1, [r.inputs["roleDefinitionId"] for r in s.of_type(ROLE)]
+    return found[0]
+
+
+def test_every_assignment_is_for_this_identity_as_a_service_principal(stack: Synthesis) -> None:
+    principal = stack.one(IDENTITY).outputs["principalId"]
+    assert len(stack.of_type(ROLE)) == 3
+    for r in stack.of_type(ROLE):
+        assert r.inputs["principalId"] == principal
+        assert r.inputs["principalType"] == "ServicePrincipal"
+
+
+def test_receiver_role_on_this_queue_only(stack: Synthesis) -> None:
+    queue = stack.one("azure-native:servicebus:Queue")
+    assert assignment(stack, RECEIVER).inputs["scope"] == queue.id
+
+
+def test_table_contributor_on_this_table(stack: Synthesis) -> None:
+    table = stack.one("azure-native:storage:Table")
+    scope = assignment(stack, TABLE_CONTRIBUTOR).inputs["scope"]
+    assert scope == table.id
+    assert scope.startswith(stack.one("azure-native:storage:StorageAccount").id + "/")
+
+
+def test_blob_contributor_on_this_container(stack: Synthesis) -> None:
+    container = stack.one("azure-native:storage:BlobContainer")
+    assert assignment(stack, BLOB_CONTRIBUTOR).inputs["scope"] == container.id
+
+
+def test_no_assignment_reaches_beyond_this_resource_group(stack: Synthesis) -> None:
+    rg = stack.one("azure-native:resources:ResourceGroup").id
+    for r in stack.of_type(ROLE):
+        assert r.inputs["scope"].startswith(rg + "/providers/")
+
+
+def test_assignment_names_are_stable_guids(stack: Synthesis) -> None:
+    first = sorted(r.inputs["roleAssignmentName"] for r in stack.of_type(ROLE))
+    again = sorted(r.inputs["roleAssignmentName"] for r in synth("azure").of_type(ROLE))
+    assert first == again
+    assert len(set(first)) == 3 and all(len(n) == 36 for n in first)
+
+
+def test_no_storage_roles_without_table_or_bucket() -> None:
+    s = synth("azure", {"state": {"table": False, "bucket": False}})
+    assert [r.inputs["roleDefinitionId"] for r in s.of_type(ROLE)] == [role_id(RECEIVER)]
+
+
+def test_cache_access_policy_for_this_identity_on_this_cache() -> None:
+    s = synth("azure", {"state": {"cache": True}})
+    policy = s.one("azure-native:redis:AccessPolicyAssignment").inputs
+    assert policy["objectId"] == s.one(IDENTITY).outputs["principalId"]
+    assert policy["cacheName"] == s.one("azure-native:redis:Redis").outputs["name"]
+    assert policy["accessPolicyName"] == "Data Contributor"
