@@ -1,0 +1,174 @@
+"""Launch template + Auto Scaling group: the agents, their health, warm-up, refresh and Spot."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent import contract
+from providers.aws.compute import architecture, spot_instance_types
+from providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT
+from tests.conftest import require_peer
+from tests.infra.aws_helpers import agent_env, aws_synth, user_data, write_files
+
+GROUP = "aws:autoscaling/group:Group"
+TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+def test_group_never_sets_desired_capacity_so_pulumi_up_keeps_the_autoscalers_choice() -> None:
+    group = aws_synth().one(GROUP)
+    assert "desiredCapacity" not in group.inputs or "desiredCapacity" in group.ignore_changes
+
+
+def test_min_max_and_warmup_flow_from_config() -> None:
+    group = (
+        aws_synth({"scaling": {"min_agents": 2, "max_agents": 17, "warmup_seconds": 240}}).one(GROUP).inputs
+    )
+    assert (group["minSize"], group["maxSize"]) == (2, 17)
+    assert group["healthCheckGracePeriod"] == 240
+    assert group["defaultInstanceWarmup"] == 240
+    assert group["instanceRefresh"]["preferences"]["instanceWarmup"] == "240"
+
+
+def test_group_is_named_for_the_fleet_and_spans_the_private_subnets() -> None:
+    s = aws_synth()
+    group = s.one(GROUP)
+    assert group.inputs["name"] == "moodring-agents"
+    private = {s.named(f"moodring-private-{i}").id for i in (1, 2)}
+    assert set(group.inputs["vpcZoneIdentifiers"]) == private
+
+
+def test_group_collects_the_in_service_metric_the_scaling_policy_divides_by() -> None:
+    group = aws_synth().one(GROUP).inputs
+    assert group["metricsGranularity"] == "1Minute"
+    assert "GroupInServiceInstances" in group["enabledMetrics"]
+
+
+def test_group_runs_the_latest_template_version_and_refreshes_without_losing_capacity() -> None:
+    s = aws_synth()
+    group, template = s.one(GROUP).inputs, s.one(TEMPLATE)
+    assert group["launchTemplate"] == {"id": template.id, "version": str(template.outputs["latestVersion"])}
+    refresh = group["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["minHealthyPercentage"] == 100
+    assert refresh["preferences"]["maxHealthyPercentage"] > 100
+
+
+def test_group_waits_for_the_data_policy_so_the_first_agent_has_its_permissions() -> None:
+    s = aws_synth()
+    assert s.named("moodring-agent-data").urn in s.one(GROUP).depends_on
+
+
+def test_on_demand_fleet_has_no_mixed_instances_policy() -> None:
+    group = aws_synth().one(GROUP).inputs
+    assert "mixedInstancesPolicy" not in group
+    assert group.get("capacityRebalance") is False
+
+
+def test_spot_uses_a_mixed_instances_policy_with_capacity_rebalance() -> None:
+    s = aws_synth({"compute": {"spot": True}, "aws": {"instance_type": "m6i.large"}})
+    group, template = s.one(GROUP).inputs, s.one(TEMPLATE)
+    assert "launchTemplate" not in group
+    assert group["capacityRebalance"] is True
+    mixed = group["mixedInstancesPolicy"]
+    assert mixed["launchTemplate"]["launchTemplateSpecification"]["launchTemplateId"] == template.id
+    assert [o["instanceType"] for o in mixed["launchTemplate"]["overrides"]] == ["m6i.large", "m6a.large"]
+    dist = mixed["instancesDistribution"]
+    assert dist["onDemandPercentageAboveBaseCapacity"] == 0
+    assert dist["onDemandBaseCapacity"] == 0
+    assert dist["spotAllocationStrategy"] == "price-capacity-optimized"
+
+
+def test_launch_template_requires_imdsv2_and_gives_no_public_ip() -> None:
+    s = aws_synth()
+    t = s.one(TEMPLATE).inputs
+    assert t["metadataOptions"]["httpTokens"] == "required"
+    assert t["metadataOptions"]["httpPutResponseHopLimit"] == 2  # the container is one hop behind the host
+    (nic,) = t["networkInterfaces"]
+    assert nic["associatePublicIpAddress"] == "false"
+    assert nic["securityGroups"] == [s.named("moodring-agents-sg").id]
+    assert t["iamInstanceProfile"]["arn"] == s.named("moodring-agent-profile").outputs["arn"]
+    assert t["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+
+
+def test_launch_template_uses_the_looked_up_al2023_image_for_the_architecture() -> None:
+    s = aws_synth({"aws": {"instance_type": "t4g.small"}})
+    (_, args) = next(i for i in s.invokes if i[0] == "aws:ec2/getAmi:getAmi")
+    filters = {f["name"]: f["values"] for f in args["filters"]}
+    assert filters["architecture"] == ["arm64"]
+    assert filters["name"] == ["al2023-ami-2023.*-arm64"]
+    assert s.one(TEMPLATE).inputs["imageId"] == "ami-0f3c7d07486cad139"
+    assert s.one(TEMPLATE).inputs["instanceType"] == "t4g.small"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "arch"),
+    [("t3.small", "x86_64"), ("t4g.small", "arm64"), ("c7gn.large", "arm64"), ("m6gd.xlarge", "arm64"),
+     ("g4dn.xlarge", "x86_64"), ("m7i-flex.large", "x86_64"), ("g5g.xlarge", "arm64")],
+)  # fmt: skip
+def test_architecture_follows_the_instance_family(instance_type: str, arch: str) -> None:
+    assert architecture(instance_type) == arch
+
+
+def test_spot_twins_only_where_a_same_size_sibling_exists() -> None:
+    assert spot_instance_types("t3.small") == ["t3.small", "t3a.small"]
+    assert spot_instance_types("t4g.small") == ["t4g.small"]
+
+
+def test_agent_environment_is_the_contract_with_this_fleets_resources() -> None:
+    s = aws_synth({"state": {"cache": True}})
+    env = agent_env(s)
+    assert env[contract.BACKEND] == "sqs"
+    assert env[contract.QUEUE] == s.named("moodring-queue").outputs["url"]
+    assert env[contract.DEAD_LETTER_QUEUE] == s.named("moodring-dlq").outputs["url"]
+    assert env[contract.STATE] == s.named("moodring-state").outputs["name"]
+    assert env[contract.BUCKET] == s.named("moodring-bucket").outputs["bucket"]
+    assert (
+        env[contract.CACHE] == f"rediss://{s.named('moodring-cache').outputs['primaryEndpointAddress']}:6379"
+    )
+    assert env[contract.REGION] == "us-east-1"
+    assert env[contract.LIFECYCLE] == "aws-asg"
+    assert env[contract.GROUP] == s.one(GROUP).inputs["name"]
+    assert env[contract.LIFECYCLE_HOOK] == s.one("aws:autoscaling/lifecycleHook:LifecycleHook").inputs["name"]
+    assert env[contract.HANDLER] == "moodring.agent:handle"
+
+
+def test_agent_environment_leaves_out_state_the_config_disables() -> None:
+    env = agent_env(aws_synth({"state": {"table": False, "bucket": False}}))
+    assert contract.STATE not in env and contract.BUCKET not in env and contract.CACHE not in env
+
+
+def test_user_environment_and_numbers_reach_the_container() -> None:
+    env = agent_env(aws_synth({"agent": {"env": {"LOG_LEVEL": "debug"}, "concurrency": 3, "port": 9090}}))
+    assert env["LOG_LEVEL"] == "debug"
+    assert env[contract.CONCURRENCY] == "3"
+    assert env[contract.PORT] == "9090"
+
+
+def test_container_gets_its_drain_time_and_logs_to_the_fleets_log_group() -> None:
+    s = aws_synth({"agent": {"drain_timeout_seconds": 200}})
+    unit = write_files(s)[f"/etc/systemd/system/{AGENT_UNIT}"]
+    assert "docker stop --time 200 " in unit
+    assert "--log-driver awslogs" in unit
+    assert f"awslogs-group={s.one('aws:cloudwatch/logGroup:LogGroup').inputs['name']}" in unit
+
+
+def test_failing_healthz_marks_the_instance_unhealthy_in_its_group() -> None:
+    script = write_files(aws_synth({"scaling": {"warmup_seconds": 120}}))[HEALTH_SCRIPT]
+    assert "aws autoscaling set-instance-health --region us-east-1" in script
+    assert "--health-status Unhealthy" in script
+    assert "sleep 120" in script  # not probed during warm-up
+
+
+@pytest.mark.peer
+def test_user_data_passes_cloud_init_schema(tmp_path: Path) -> None:
+    require_peer(shutil.which("cloud-init") is not None, "cloud-init")
+    path = tmp_path / "user-data"
+    path.write_text(user_data(aws_synth({"state": {"cache": True}, "compute": {"spot": True}})))
+    result = subprocess.run(
+        ["cloud-init", "schema", "-c", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,79 @@
+"""The instance role: exactly this fleet's ARNs, no wildcard action, Resource "*" only where AWS has none."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentfleet.synth import Synthesis
+from tests.infra.aws_helpers import as_list, aws_synth, statements
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def by_sid(s: Synthesis, name: str) -> dict[str, dict[str, Any]]:
+    return {st["Sid"]: st for st in statements(s.named(name))}
+
+
+def test_data_policy_names_exactly_this_fleets_arns() -> None:
+    s = aws_synth()
+    st = by_sid(s, "moodring-agent-data")
+    bucket = s.named("moodring-bucket").outputs["arn"]
+    log_group = s.named("moodring-logs").outputs["arn"]
+    assert st["ConsumeWork"]["Resource"] == s.named("moodring-queue").outputs["arn"]
+    assert st["DeadLetter"]["Resource"] == s.named("moodring-dlq").outputs["arn"]
+    assert st["State"]["Resource"] == s.named("moodring-state").outputs["arn"]
+    assert st["Objects"]["Resource"] == f"{bucket}/*"
+    assert st["ListObjects"]["Resource"] == bucket
+    assert st["Logs"]["Resource"] == [log_group, f"{log_group}:log-stream:*"]
+    assert "sqs:DeleteMessage" in st["ConsumeWork"]["Action"]
+    assert "sqs:SendMessage" not in st["ConsumeWork"]["Action"]  # agents consume; only the DLQ is written
+    assert st["DeadLetter"]["Action"][0] == "sqs:SendMessage"
+
+
+def test_data_policy_is_attached_to_the_instance_profiles_role() -> None:
+    s = aws_synth()
+    role = s.one("aws:iam/role:Role")
+    profile = s.one("aws:iam/instanceProfile:InstanceProfile")
+    assert profile.inputs["role"] == role.outputs["name"]
+    assert {p.inputs["role"] for p in s.of_type(ROLE_POLICY)} == {role.id}
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+
+
+def test_lifecycle_policy_is_scoped_to_this_groups_arn() -> None:
+    s = aws_synth()
+    (st,) = statements(s.named("moodring-agent-lifecycle"))
+    assert st["Resource"] == s.named("moodring-agents").outputs["arn"]
+    assert set(st["Action"]) == {
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+        "autoscaling:SetInstanceHealth",
+    }
+
+
+def test_metrics_are_scoped_by_namespace_since_put_metric_data_has_no_resource() -> None:
+    st = by_sid(aws_synth(), "moodring-agent-data")["Metrics"]
+    assert st["Action"] == "cloudwatch:PutMetricData"
+    assert st["Resource"] == "*"
+    assert st["Condition"] == {"StringEquals": {"cloudwatch:namespace": "agentfleet/moodring"}}
+
+
+def test_no_wildcard_action_and_no_star_resource_except_metrics() -> None:
+    s = aws_synth({"state": {"cache": True}, "compute": {"spot": True}})
+    for policy in s.of_type(ROLE_POLICY):
+        for st in statements(policy):
+            assert st["Effect"] == "Allow"
+            for action in as_list(st["Action"]):
+                assert "*" not in action, (policy.name, action)
+            if "*" in as_list(st["Resource"]):
+                assert as_list(st["Action"]) == ["cloudwatch:PutMetricData"] and "Condition" in st
+
+
+def test_disabled_state_gets_no_permissions() -> None:
+    st = by_sid(aws_synth({"state": {"table": False, "bucket": False}}), "moodring-agent-data")
+    assert set(st) == {"ConsumeWork", "DeadLetter", "Logs", "Metrics"}
+    actions = [a for x in st.values() for a in as_list(x["Action"])]
+    assert not [a for a in actions if a.startswith(("dynamodb:", "s3:"))]

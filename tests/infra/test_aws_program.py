@@ -1,0 +1,88 @@
+"""The whole AWS program: outputs, parenting, stable names, preview mode, and AWS's config limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import ConfigError
+from components.fleet import TYPE_TOKEN
+from tests.infra.aws_helpers import aws_synth
+from tests.infra.conftest import synth
+
+
+def test_stack_outputs_are_the_contract() -> None:
+    s = aws_synth()
+    assert s.outputs == {
+        "cloud": "aws",
+        "queue": "moodring-queue",
+        "dead_letter_queue": "moodring-dlq",
+        "state_table": "moodring-state",
+        "bucket": s.named("moodring-bucket").outputs["bucket"],
+        "agent_group": "moodring-agents",
+        "queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/moodring-queue",
+        "region": "us-east-1",
+    }
+
+
+def test_every_resource_is_a_child_of_the_fleet_component() -> None:
+    s = aws_synth({"state": {"cache": True}})
+    component = s.one(TYPE_TOKEN)
+    others = [r for r in s.resources if r is not component]
+    assert others and all(r.parent == component.urn for r in others)
+
+
+def test_names_derive_from_the_fleet_name() -> None:
+    s = aws_synth({"name": "invoices"})
+    assert s.outputs["queue"] == "invoices-queue"
+    assert s.outputs["agent_group"] == "invoices-agents"
+    assert all(r.name.startswith("invoices") for r in s.resources)
+
+
+def test_only_the_aws_sdk_is_used() -> None:
+    s = aws_synth()
+    assert {r.type.split(":")[0] for r in s.resources} == {"agentfleet", "aws"}
+
+
+def test_preview_with_unknown_outputs_does_not_crash() -> None:
+    s = aws_synth({"state": {"cache": True}, "compute": {"spot": True}}, preview=True)
+    assert s.one("aws:autoscaling/group:Group").inputs["name"] == "moodring-agents"
+    assert len(s.resources) == len(aws_synth({"state": {"cache": True}, "compute": {"spot": True}}).resources)
+
+
+@pytest.mark.parametrize(
+    ("fleet", "message"),
+    [
+        (
+            {"queue": {"visibility_timeout_seconds": 50000}},
+            "agentfleet: fleet.queue.visibility_timeout_seconds=50000 must be <= 43200 "
+            "(SQS's 12-hour visibility limit)",
+        ),
+        (
+            {"queue": {"retention_seconds": 2_000_000}},
+            "agentfleet: fleet.queue.retention_seconds=2000000 must be between 60 and 1209600 "
+            "(SQS: 60 s to 14 days)",
+        ),
+        (
+            {"queue": {"max_receive_count": 1001}},
+            "agentfleet: fleet.queue.max_receive_count=1001 must be between 1 and 1000 (SQS redrive policy)",
+        ),
+        (
+            {"agent": {"drain_timeout_seconds": 7171}},
+            "agentfleet: fleet.agent.drain_timeout_seconds=7171 must be <= 7170 on AWS: "
+            "the termination lifecycle hook's heartbeat (drain + 30 s) may be at most 7200 s",
+        ),
+    ],
+)
+def test_aws_limits_stop_the_program_with_one_message(fleet: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as err:
+        synth("aws", fleet)
+    assert str(err.value) == message
+
+
+def test_every_aws_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        synth("aws", {"queue": {"visibility_timeout_seconds": 50000, "max_receive_count": 5000}})
+    assert [p.field for p in err.value.problems] == [
+        "fleet.queue.visibility_timeout_seconds",
+        "fleet.queue.max_receive_count",
+    ]
