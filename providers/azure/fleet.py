@@ -20,6 +20,7 @@ from components.policy import ScalingPolicy
 from providers.azure.compute import build_scale_set
 from providers.azure.identity import (
     SERVICE_BUS_DATA_RECEIVER,
+    SERVICE_BUS_DATA_SENDER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_TABLE_DATA_CONTRIBUTOR,
     build_identity,
@@ -89,7 +90,11 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
     grants: dict[str, pulumi.Resource] = {
         "role_queue_receiver": grant(
             parent, f"{name}-queue-receiver", identity, SERVICE_BUS_DATA_RECEIVER, bus.queue.id
-        )
+        ),
+        # A retry with backoff re-enqueues a scheduled copy of the message (agent/backends/servicebus.py).
+        "role_queue_sender": grant(
+            parent, f"{name}-queue-sender", identity, SERVICE_BUS_DATA_SENDER, bus.queue.id
+        ),
     }
     if state.table is not None:
         grants["role_table"] = grant(

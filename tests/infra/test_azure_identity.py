@@ -11,6 +11,7 @@ from tests.infra.conftest import synth
 ROLE = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
+SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
 TABLE_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
@@ -32,7 +33,7 @@ def assignment(s: Synthesis, guid: str) -> Recorded:
 
 def test_every_assignment_is_for_this_identity_as_a_service_principal(stack: Synthesis) -> None:
     principal = stack.one(IDENTITY).outputs["principalId"]
-    assert len(stack.of_type(ROLE)) == 3
+    assert len(stack.of_type(ROLE)) == 4
     for r in stack.of_type(ROLE):
         assert r.inputs["principalId"] == principal
         assert r.inputs["principalType"] == "ServicePrincipal"
@@ -41,6 +42,11 @@ def test_every_assignment_is_for_this_identity_as_a_service_principal(stack: Syn
 def test_receiver_role_on_this_queue_only(stack: Synthesis) -> None:
     queue = stack.one("azure-native:servicebus:Queue")
     assert assignment(stack, RECEIVER).inputs["scope"] == queue.id
+
+
+def test_sender_role_on_this_queue_only_for_retries_with_backoff(stack: Synthesis) -> None:
+    queue = stack.one("azure-native:servicebus:Queue")
+    assert assignment(stack, SENDER).inputs["scope"] == queue.id
 
 
 def test_table_contributor_on_this_table(stack: Synthesis) -> None:
@@ -65,12 +71,14 @@ def test_assignment_names_are_stable_guids(stack: Synthesis) -> None:
     first = sorted(r.inputs["roleAssignmentName"] for r in stack.of_type(ROLE))
     again = sorted(r.inputs["roleAssignmentName"] for r in synth("azure").of_type(ROLE))
     assert first == again
-    assert len(set(first)) == 3 and all(len(n) == 36 for n in first)
+    assert len(set(first)) == 4 and all(len(n) == 36 for n in first)
 
 
 def test_no_storage_roles_without_table_or_bucket() -> None:
     s = synth("azure", {"state": {"table": False, "bucket": False}})
-    assert [r.inputs["roleDefinitionId"] for r in s.of_type(ROLE)] == [role_id(RECEIVER)]
+    assert sorted(r.inputs["roleDefinitionId"] for r in s.of_type(ROLE)) == sorted(
+        [role_id(RECEIVER), role_id(SENDER)]
+    )
 
 
 def test_cache_access_policy_for_this_identity_on_this_cache() -> None:
