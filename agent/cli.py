@@ -79,6 +79,8 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
         layers,
         concurrency=settings.concurrency,
         drain_timeout=settings.drain_timeout,
+        # A receive in progress finishes before the drain: keep long polls short next to the timeout.
+        wait_seconds=max(0.5, min(5.0, settings.drain_timeout / 4)),
     )
     state = HealthState(
         backend,

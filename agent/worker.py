@@ -69,6 +69,7 @@ class Worker:
         self._stopping = threading.Event()
         self._in_flight = 0
         self._given_back = 0
+        self._stop_requested_at: float | None = None
         self._process = chain(self.middleware, self._run_handler)
         self._log = get_logger(component="worker")
 
@@ -85,6 +86,9 @@ class Worker:
 
     def stop(self) -> None:
         """Begin the drain: safe to call from a signal handler or any thread, any number of times."""
+        with self._lock:
+            if self._stop_requested_at is None:
+                self._stop_requested_at = time.monotonic()
         self._stopping.set()
         self._slot_freed.set()
 
@@ -186,7 +190,8 @@ class Worker:
                 self._give_back(message)
         for _ in threads:
             self._buffer.put(None)
-        deadline = start + self.drain_timeout
+        # The drain timeout counts from the stop request (SIGTERM), not from the loop's exit.
+        deadline = (self._stop_requested_at or start) + self.drain_timeout
         for t in threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         unfinished = self.in_flight
