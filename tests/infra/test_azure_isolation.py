@@ -9,16 +9,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: `google.protobuf` is Pulumi's own dependency (its gRPC protocol), not a Google Cloud SDK.
+#: Every `google.*` module must be protobuf: Pulumi's own dependency (its gRPC protocol), not a
+#: Google Cloud SDK.
 PROBE = """
 import json, sys
 sys.path.insert(0, {root!r})
 from tests.infra.conftest import synth
 s = synth("azure", {{"state": {{"cache": True}}}})
 assert s.of_type("azure-native:compute:VirtualMachineScaleSet"), "no scale set synthesized"
-forbidden = ("pulumi_aws", "pulumi_gcp", "pulumi_kubernetes", "boto3", "botocore", "google.cloud",
-             "google.api_core", "google.auth", "googleapiclient")
-print(json.dumps(sorted(m for m in sys.modules if m.startswith(forbidden))))
+forbidden = ("pulumi_aws", "pulumi_gcp", "pulumi_kubernetes", "boto3", "botocore", "googleapiclient")
+pulumi_own = ("google.protobuf", "google._upb")
+found = [m for m in sys.modules if m.startswith(forbidden)
+         or (m.startswith("google.") and not m.startswith(pulumi_own))]
+print(json.dumps(sorted(found)))
 print(json.dumps("pulumi_azure_native.compute" in sys.modules))
 """
 
