@@ -31,9 +31,8 @@ def write_chart(
         raise ValueError(f"no samples to chart into {path}: the fleet loop never ran")
     t = [s.t for s in samples]
     fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
-    ax.fill_between(
-        t, [s.backlog for s in samples], step="post", color="#9ecae1", label="backlog (waiting + in flight)"
-    )
+    backlog = [s.backlog for s in samples]
+    ax.step(t, backlog, where="post", color="#08519c", linewidth=2, label="backlog (waiting + in flight)")
     ax.set_xlabel("seconds")
     ax.set_ylabel("messages")
     ax.set_ylim(bottom=0)
@@ -45,12 +44,15 @@ def write_chart(
         [s.draining for s in samples],
         labels=["ready", "warming", "draining"],
         colors=["#31a354", "#fdae6b", "#bc80bd"],
-        alpha=0.75,
+        alpha=0.45,
         step="post",
     )
     agents_ax.step(t, [s.desired for s in samples], where="post", color="black", linewidth=1, label="target")
     agents_ax.set_ylabel("agents")
     agents_ax.set_ylim(0, max_agents + 1)
+    # The backlog line on top of the agents' areas (the twin axis is drawn last by default).
+    ax.set_zorder(agents_ax.get_zorder() + 1)
+    ax.patch.set_visible(False)
     for at, label in marks:
         ax.axvline(at, color="red", linestyle=":", linewidth=0.8)
         ax.annotate(label, (at, 0), rotation=90, fontsize=7, color="red", va="bottom", ha="right")

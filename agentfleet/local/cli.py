@@ -12,7 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -40,13 +40,18 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, ex
 StateDirOpt = Annotated[Path, typer.Option("--state-dir", help=STATE_HELP)]
 
 
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One plain line on stderr (no panel that wraps it) and the exit code."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]{message}[/]", highlight=False)
+    raise typer.Exit(code)
+
+
 def _config(stack: str | None, config_file: Path | None) -> FleetConfig:
     """Load and validate; a bad config prints one line per problem and exits 2, like `plan`."""
     try:
         return load_fleet(stack, config_file)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
 
 
 def _status_record(paths: LocalPaths, config: FleetConfig, sample: Sample, supervisor: Supervisor) -> None:
@@ -85,8 +90,7 @@ def up(
     try:
         supervisor = Supervisor(config, paths, handler=handler)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     queue = open_queue(config, paths)
     loop = AutoscalerLoop(supervisor, queue.stats)
     striker = Chaos(supervisor) if chaos else None
@@ -119,8 +123,7 @@ def up(
     except KeyboardInterrupt:
         console.print("draining agents …")
     except AgentStartupError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(1) from None
+        _fail(str(exc), 1)
     finally:
         supervisor.stop_all()
         paths.status.unlink(missing_ok=True)
@@ -143,9 +146,7 @@ def send(
     """Enqueue work: N generated tasks for the sample agent (their vendor files go to the bucket),
     or every line of a JSON-lines file as one message."""
     if (count > 0) == (file is not None):
-        raise typer.BadParameter(
-            "give either a number of tasks N > 0 or --file tasks.jsonl, not both or neither"
-        )
+        _fail("agentfleet: give either a number of tasks N > 0 or --file tasks.jsonl, not both or neither")
     paths = LocalPaths(state_dir).create()
     config = _config(stack, config_file)
     queue = open_queue(config, paths)
@@ -175,12 +176,10 @@ def read_jsonl(path: Path) -> list[bytes]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise typer.BadParameter(
-                f"{path}:{number} is not valid JSON ({exc.msg}); one JSON value per line"
-            ) from None
+            _fail(f"agentfleet: {path}:{number} is not valid JSON ({exc.msg}); one JSON value per line")
         bodies.append(json.dumps(value, separators=(",", ":")).encode("utf-8"))
     if not bodies:
-        raise typer.BadParameter(f"{path} has no messages (one JSON value per line)")
+        _fail(f"agentfleet: {path} has no messages (one JSON value per line)")
     return bodies
 
 
@@ -206,8 +205,9 @@ def status(
         dead = queue.dead_letters()
     finally:
         queue.close()
-    agents = record["agents"] if record else []
-    data = {
+    agents: list[dict[str, Any]] = record["agents"] if record else []
+    reasons = sorted({d.reason for d in dead})
+    data: dict[str, Any] = {
         "state_dir": str(paths.root),
         "fleet": config.name,
         "running": record is not None,
@@ -215,7 +215,7 @@ def status(
         "in_flight": stats.in_flight,
         "dead_lettered": stats.dead_lettered,
         "agents": agents,
-        "dead_letter_reasons": sorted({d.reason for d in dead}),
+        "dead_letter_reasons": reasons,
     }
     if as_json:
         print(json.dumps(data, indent=2))
@@ -229,7 +229,7 @@ def status(
     for a in agents:
         by_state[a["state"]] = by_state.get(a["state"], 0) + 1
     table.add_row("agents", ", ".join(f"{n} {s}" for s, n in sorted(by_state.items())) or "0")
-    for reason in data["dead_letter_reasons"]:
+    for reason in reasons:
         table.add_row("dead-letter reason", reason)
     Console().print(table)
 
@@ -267,8 +267,7 @@ def demo(
         config = load_fleet(None, config_file) if config_file else demo_config()
         work = work_seconds_of(config)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     console = Console()
     opts = DemoOptions(
         config=config, out=out, tasks=tasks, work_seconds=work, period_seconds=period, chaos=chaos
@@ -277,8 +276,7 @@ def demo(
     try:
         result = run_demo(opts, console)
     except AgentStartupError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(1) from None
+        _fail(str(exc), 1)
     console.print(result.report.table())
     console.print(
         f"chart: {result.chart} · report: {result.report_json} · {time.monotonic() - started:.0f} s in all"

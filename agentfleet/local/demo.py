@@ -28,7 +28,7 @@ from agentfleet.local.chart import write_chart
 from agentfleet.local.report import DemoReport
 from agentfleet.local.stack import LocalPaths, load_config_file, stack_file
 from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
-from agentfleet.local.supervisor import Supervisor
+from agentfleet.local.supervisor import AgentExit, Supervisor
 from components.config import ConfigError, ConfigProblem, FleetConfig
 
 DEMO_STACK = "local-demo"
@@ -61,7 +61,10 @@ class DemoResult:
     samples: list[Sample]
     chart: Path
     report_json: Path
+    #: (seconds since the loop started, "start" | "ready" | "drain" | "drained" | "crashed" | …, agent id)
     events: list[tuple[float, str, int]] = field(default_factory=list)
+    exits: list[AgentExit] = field(default_factory=list)
+    spike_at: float | None = None
 
 
 def demo_config() -> FleetConfig:
@@ -175,7 +178,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     )
     report_json = opts.out / "demo-report.json"
     report_json.write_text(report.to_json())
-    return DemoResult(report, samples, chart, report_json, supervisor.events)
+    events = [(at - loop.started_at, kind, agent) for at, kind, agent in supervisor.events]
+    return DemoResult(report, samples, chart, report_json, events, list(supervisor.exits), scenario.spike_at)
 
 
 class _Scenario:

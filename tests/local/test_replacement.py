@@ -1,0 +1,140 @@
+"""A crashed or unhealthy agent is replaced; a SIGKILLed agent's work comes back and is done once."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentfleet.local import sample_agent
+from agentfleet.local.autoscaler import AutoscalerLoop
+from agentfleet.local.chaos import Chaos
+from agentfleet.local.demo import DemoOptions, run_demo
+from agentfleet.local.stack import LocalPaths
+from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
+from agentfleet.local.supervisor import AgentStartupError, AgentState, Supervisor
+from tests.local.conftest import tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate: Callable[[], bool], supervisor: Supervisor, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; agents: {supervisor.agents}, exits: {supervisor.exits}")
+        supervisor.poll()
+        time.sleep(0.1)
+
+
+def test_a_sigkilled_agent_is_replaced_and_its_leased_work_is_done_exactly_once(paths: LocalPaths) -> None:
+    config = tiny_config(
+        agent={"concurrency": 4},
+        scaling={"max_agents": 1, "warmup_seconds": 0},
+        queue={"visibility_timeout_seconds": 2},
+    )
+    queue, state, bucket = (
+        open_queue(config, paths),
+        open_local_state(config, paths),
+        open_local_bucket(config, paths),
+    )
+    tasks = sample_agent.make_tasks(bucket, 12)
+    supervisor = Supervisor(config, paths, extra_env={sample_agent.WORK_SECONDS_ENV: "0.5"})
+    loop = AutoscalerLoop(supervisor, queue.stats, interval=0.2)
+    try:
+        queue.send_many(t.body() for t in tasks)
+        loop.tick()
+        victim = next(iter(supervisor.agents.values()))
+        # Kill it while it holds leases: wait until it has taken work.
+        wait_for(lambda: queue.stats().in_flight > 0, supervisor)
+        supervisor.kill(victim)
+        victim.process.wait(timeout=5)
+        assert victim.process.returncode == -signal.SIGKILL
+        loop.tick()
+        assert [(e.id, e.reason) for e in supervisor.exits] == [(victim.id, "crashed")]
+        assert len(supervisor.agents) == 1 and victim.id not in supervisor.agents  # replaced at once
+        assert loop.run(lambda s: s.backlog == 0, timeout=30)
+    finally:
+        supervisor.stop_all()
+    audit = sample_agent.audit_effects(state, tasks)
+    assert (audit.done, audit.duplicates, audit.missing, audit.wrong_units) == (12, 0, [], 0)
+
+
+FAKE_AGENT = textwrap.dedent(
+    """
+    # A stand-in agent whose /ready is fine but whose /healthz fails: the event loop is "stuck".
+    import os
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/ready" else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    HTTPServer(("127.0.0.1", int(os.environ["AGENTFLEET_PORT"])), H).serve_forever()
+    """
+)
+
+
+def test_an_agent_whose_healthz_fails_is_killed_and_replaced(paths: LocalPaths, tmp_path: Path) -> None:
+    script = tmp_path / "stuck_agent.py"
+    script.write_text(FAKE_AGENT)
+    config = tiny_config(scaling={"max_agents": 1, "warmup_seconds": 0})
+    supervisor = Supervisor(config, paths, command=(sys.executable, str(script)), scrape_metrics=False)
+    try:
+        supervisor.scale_to(1)
+        first = next(iter(supervisor.agents.values()))
+        wait_for(lambda: first.state is AgentState.READY, supervisor)
+        wait_for(lambda: any(e.reason == "unhealthy" for e in supervisor.exits), supervisor)
+        assert [e.id for e in supervisor.exits] == [first.id]
+        assert first.process.returncode == -signal.SIGKILL
+        assert len(supervisor.agents) == 1 and first.id not in supervisor.agents
+    finally:
+        supervisor.stop_all(timeout=2)
+
+
+def test_agents_that_never_start_stop_the_fleet_with_their_log(paths: LocalPaths) -> None:
+    config = tiny_config(agent={"handler": "no_such_module:handle"}, scaling={"max_agents": 1})
+    supervisor = Supervisor(config, paths, max_startup_failures=2)
+    try:
+        supervisor.scale_to(1)
+        with pytest.raises(AgentStartupError, match="AGENTFLEET_HANDLER|no_such_module"):
+            wait_for(lambda: False, supervisor)
+    finally:
+        supervisor.stop_all(timeout=2)
+
+
+def test_chaos_kills_only_working_agents_and_the_demo_still_loses_nothing(tmp_path: Path) -> None:
+    config = tiny_config(queue={"visibility_timeout_seconds": 2})
+    opts = DemoOptions(
+        config=config,
+        out=tmp_path,
+        tasks=120,
+        work_seconds=0.1,
+        period_seconds=1.0,
+        lead_in_seconds=0.5,
+        chaos=True,
+        chaos_every_seconds=1.0,
+        tick_seconds=0.25,
+        live=False,
+    )
+    result = run_demo(opts)
+    r = result.report
+    assert r.agents_killed_by_chaos >= 1
+    assert any(e.reason == "crashed" for e in result.exits)
+    assert (r.lost, r.duplicate_effects, r.done) == (0, 0, 120)
+
+
+def test_chaos_waits_for_a_ready_agent(paths: LocalPaths) -> None:
+    supervisor = Supervisor(tiny_config(), paths)
+    chaos = Chaos(supervisor, every_seconds=0.0)
+    assert chaos.maybe_strike(now=100.0) is None  # nobody to kill: no agent at all
+    assert chaos.kills == []
