@@ -1,0 +1,151 @@
+"""Firestore state store (google-cloud-firestore): create / update with a precondition.
+
+AGENTFLEET_STATE is the collection. One document per key (the key escaped into a valid document
+id), fields `value` (the JSON-encoded object, so any JSON round-trips exactly) and `version`.
+
+- put-if-absent: `DocumentReference.create()`, which fails with 409 AlreadyExists (Conflict) if
+  the document exists.
+- compare-and-set: read the snapshot, check `version`, then `update(...,
+  option=client.write_option(last_update_time=snapshot.update_time))`: Firestore refuses with
+  FailedPrecondition if the document changed since that read, so read-check-write is atomic.
+- delete with a version: likewise `delete(option=write_option(last_update_time=...))`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from agent.state.base import ConflictError, Item, StateError, StateStore
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+
+def document_id(key: str) -> str:
+    """A valid, 1:1 document id: '/' and '%' become %XX; '.', '..' and '__x__' get a '%' prefix."""
+    escaped = key.replace("%", "%25").replace("/", "%2F")
+    if escaped in ("", ".", "..") or (escaped.startswith("__") and escaped.endswith("__")):
+        escaped = "%" + escaped
+    return escaped
+
+
+class FirestoreStore(StateStore):
+    """One Firestore collection through a google.cloud.firestore.Client."""
+
+    name = "firestore"
+
+    def __init__(self, client: Any, collection: str) -> None:
+        if not collection:
+            raise ValueError("AGENTFLEET_STATE is empty: the Firestore store needs the collection name")
+        self.client = client
+        self.collection = collection
+
+    def _doc(self, key: str) -> Any:
+        return self.client.collection(self.collection).document(document_id(key))
+
+    def get(self, key: str) -> Item | None:
+        found = self._get(key)
+        return None if found is None else found[0]
+
+    def put(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        if_absent: bool = False,
+        if_version: int | None = None,
+    ) -> Item:
+        if if_absent and if_version is not None:
+            raise ValueError("put: choose if_absent or if_version, not both")
+        if if_absent:
+            return self._create(key, value)
+        for _ in range(10):
+            found = self._get(key)
+            if found is None:
+                if if_version is not None:
+                    raise ConflictError(key, f"version is not {if_version} (no such key)")
+                try:
+                    return self._create(key, value)
+                except ConflictError:
+                    continue
+            current, update_time = found
+            if if_version is not None and current.version != if_version:
+                raise ConflictError(key, f"version is {current.version}, not {if_version}")
+            try:
+                return self._update(key, value, current.version + 1, update_time)
+            except ConflictError:
+                if if_version is not None:
+                    raise
+        raise StateError(f"Firestore: unconditional put on {key!r} kept racing other writers")
+
+    def delete(self, key: str, *, if_version: int | None = None) -> None:
+        from google.api_core import exceptions
+
+        if if_version is None:
+            self._call(lambda: self._doc(key).delete())
+            return
+        found = self._get(key)
+        if found is None or found[0].version != if_version:
+            have = "no such key" if found is None else f"version is {found[0].version}"
+            raise ConflictError(key, f"{have}, not {if_version}")
+        option = self.client.write_option(last_update_time=found[1])
+        try:
+            self._call(lambda: self._doc(key).delete(option=option))
+        except (exceptions.FailedPrecondition, exceptions.NotFound) as error:
+            raise ConflictError(key, "written or deleted since it was read") from error
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _get(self, key: str) -> tuple[Item, Any] | None:
+        snapshot = self._call(lambda: self._doc(key).get())
+        if not snapshot.exists:
+            return None
+        data = snapshot.to_dict() or {}
+        item = Item(key=key, value=json.loads(data["value"]), version=int(data["version"]))
+        return item, snapshot.update_time
+
+    def _create(self, key: str, value: dict[str, Any]) -> Item:
+        from google.api_core import exceptions
+
+        try:
+            self._call(lambda: self._doc(key).create({"value": json.dumps(value), "version": 1}))
+        except exceptions.AlreadyExists as error:
+            raise ConflictError(key, "key exists") from error
+        return Item(key=key, value=value, version=1)
+
+    def _update(self, key: str, value: dict[str, Any], version: int, update_time: Any) -> Item:
+        from google.api_core import exceptions
+
+        option = self.client.write_option(last_update_time=update_time)
+        try:
+            self._call(
+                lambda: self._doc(key).update({"value": json.dumps(value), "version": version}, option=option)
+            )
+        except (exceptions.FailedPrecondition, exceptions.NotFound) as error:
+            raise ConflictError(key, "written or deleted since it was read") from error
+        return Item(key=key, value=value, version=version)
+
+    @staticmethod
+    def _call(operation: Any) -> Any:
+        """Conditions pass through to the caller; transport trouble becomes StateError."""
+        from google.api_core import exceptions
+
+        try:
+            return operation()
+        except (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.NotFound):
+            raise
+        except exceptions.GoogleAPIError as error:
+            raise StateError(f"Firestore: {error}") from error
+
+
+def from_settings(settings: Settings) -> FirestoreStore:
+    """AGENTFLEET_STATE is the collection; project from AGENTFLEET_REGION or the environment (ADC)."""
+    from google.cloud import firestore
+
+    return FirestoreStore(firestore.Client(project=settings.region or None), settings.state)

@@ -1,0 +1,49 @@
+"""The Firestore state store on a fake at the google-cloud-firestore SDK boundary
+(tests/runtime/fakes/firestore.py documents the behaviour it mirrors)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.settings import Settings
+from agent.state.base import ConflictError
+from agent.state.firestore import FirestoreStore, document_id, from_settings
+from tests.runtime.contract import StateStoreContract
+from tests.runtime.fakes.firestore import FakeFirestore
+
+
+class TestFirestoreStateContract(StateStoreContract):
+    def make_store(self) -> FirestoreStore:
+        return FirestoreStore(FakeFirestore(), "agentfleet-state")
+
+
+def test_a_write_between_read_and_update_is_refused_by_the_precondition() -> None:
+    db = FakeFirestore()
+    store = FirestoreStore(db, "s")
+    store.put("k", {"n": 1})
+    found = store._get("k")
+    assert found is not None
+    store.put("k", {"n": 2}, if_version=1)
+    with pytest.raises(ConflictError):
+        store._update("k", {"n": 99}, 2, found[1])
+    item = store.get("k")
+    assert item is not None and item.value == {"n": 2}
+
+
+@pytest.mark.parametrize("key", ["a/b", ".", "..", "__reserved__", "100%", "", "%2F"])
+def test_awkward_keys_map_to_valid_distinct_document_ids(key: str) -> None:
+    store = FirestoreStore(FakeFirestore(), "s")
+    store.put(key, {"key": key}, if_absent=True)
+    item = store.get(key)
+    assert item is not None and item.value == {"key": key}
+
+
+def test_document_ids_are_one_to_one() -> None:
+    keys = ["a/b", "a%2Fb", ".", "%.", "__x__", "%__x__", "", "%"]
+    assert len({document_id(k) for k in keys}) == len(keys)
+
+
+def test_from_settings_uses_the_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")  # no credential lookup; nothing is called
+    store = from_settings(Settings(backend="pubsub", queue="q", state="agent-state", region="acme-prod"))
+    assert (store.collection, store.client.project) == ("agent-state", "acme-prod")
