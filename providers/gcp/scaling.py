@@ -8,8 +8,9 @@ many undelivered messages per pod; Pub/Sub counts leased-but-unacked messages as
 in-flight work keeps busy pods alive, as the neutral policy (components/policy.py) intends.
 `minReplicaCount..maxReplicaCount` are min_agents..max_agents; the HPA's scale-down stabilisation
 window is `scale_in_cooldown_seconds`, and so is KEDA's `cooldownPeriod` (the wait before the last
-pod goes). With min_agents = 0 KEDA scales to zero, and `activationThreshold` starts the first pod
-once `scale_from_zero_threshold` messages are waiting.
+pod goes); scale-up may add up to max_agents pods at once, once per `scale_out_cooldown_seconds`.
+With min_agents = 0 KEDA scales to zero, and `activationThreshold` starts the first pod once
+`scale_from_zero_threshold` messages are waiting.
 
 Why this and not the alternatives:
 
@@ -100,9 +101,17 @@ def scaled_object_spec(
                             {"type": "Percent", "value": 100, "periodSeconds": policy.metric_period_seconds}
                         ],
                     },
+                    # Like LocalAutoscaler: jump straight to what the backlog calls for, then
+                    # wait scale_out_cooldown_seconds before the next step up.
                     "scaleUp": {
                         "stabilizationWindowSeconds": 0,
-                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+                        "policies": [
+                            {
+                                "type": "Pods",
+                                "value": policy.max_agents,
+                                "periodSeconds": policy.scale_out_cooldown_seconds,
+                            }
+                        ],
                     },
                 }
             }

@@ -67,6 +67,13 @@ def test_bounds_and_scale_down_stabilisation_come_from_the_config() -> None:
     assert spec["cooldownPeriod"] == 900
 
 
+def test_scale_up_jumps_to_the_backlog_then_waits_the_scale_out_cooldown() -> None:
+    spec = _scaled_object({**FLEET, "scaling": {**FLEET["scaling"], "warmup_seconds": 45}})["spec"]
+    scale_up = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]
+    assert scale_up["stabilizationWindowSeconds"] == 0
+    assert scale_up["policies"] == [{"type": "Pods", "value": 40, "periodSeconds": 45}]
+
+
 def test_scales_from_zero_on_the_first_waiting_message() -> None:
     spec = _scaled_object(FLEET)["spec"]
     assert spec["minReplicaCount"] == 0
