@@ -1,0 +1,209 @@
+"""`agentfleet plan`: what a stack would create, offline, before anyone runs `pulumi up`.
+
+It runs the real Pulumi program (`components.program.main`) under Pulumi's mock runtime
+(agentfleet/synth.py) — no credentials, no Pulumi CLI, no network — and prints the tree of
+resources (component -> children) with the settings a reviewer cares about, then the stack
+outputs. The settings shown per resource type come from `providers/<cloud>/plan.py`
+(`KEY_SETTINGS`: dotted input paths); types without a list show their scalar inputs.
+
+    agentfleet plan                      # Pulumi.dev.yaml, in this directory or the project root
+    agentfleet plan --stack prod         # Pulumi.prod.yaml
+    agentfleet plan --config my.yaml     # any file with a `config:` map (or the map itself)
+    agentfleet plan --json               # machine-readable
+    agentfleet plan --preview            # as `pulumi preview` sees it: computed outputs unknown
+
+A bad config prints its one-line-per-problem message and exits 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+from agentfleet.synth import Recorded, Synthesis, flatten_config, synthesize
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Inputs never worth a line in the tree (tags repeat on every resource; user data is a document).
+HIDDEN_INPUTS = frozenset({"tags", "userData", "tagSpecifications", "labels", "customData"})
+MAX_VALUE_CHARS = 100
+#: How the SDK marks a value only the cloud can compute (in --preview).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+MAX_DEFAULT_SETTINGS = 6
+
+
+def find_stack_file(stack: str, cwd: Path | None = None) -> Path:
+    """Pulumi.<stack>.yaml in the current directory, else in the project root."""
+    name = f"Pulumi.{stack}.yaml"
+    folders = list(dict.fromkeys([(cwd or Path.cwd()).resolve(), PROJECT_ROOT]))
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"agentfleet: no {name} in {' or '.join(str(f) for f in folders)}")
+
+
+def load_config(path: Path) -> dict[str, str]:
+    """Engine-form config from a stack file (`config:` map) or from a bare map of config keys."""
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"agentfleet: {path} must be a YAML map with a `config:` map of stack settings")
+    raw = data.get("config", data)
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"agentfleet: {path}: `config` must be a map of keys to values")
+    return flatten_config(raw)
+
+
+def key_settings_for(cloud: str | None) -> dict[str, list[str]]:
+    """The cloud's per-type list of settings to show (providers/<cloud>/plan.py), if it has one."""
+    if not cloud:
+        return {}
+    try:
+        module = importlib.import_module(f"providers.{cloud}.plan")
+    except ModuleNotFoundError:
+        return {}
+    settings = getattr(module, "KEY_SETTINGS", {})
+    return dict(settings) if isinstance(settings, Mapping) else {}
+
+
+def lookup(value: Any, path: str) -> Any:
+    """Follow a dotted path into recorded inputs; `[*]` maps over a list; JSON strings are opened."""
+    parts = path.split(".")
+    return _lookup(value, parts)
+
+
+def _lookup(value: Any, parts: list[str]) -> Any:
+    if not parts:
+        return value
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    head, rest = parts[0], parts[1:]
+    star = head.endswith("[*]")
+    key = head[:-3] if star else head
+    if not isinstance(value, Mapping) or key not in value:
+        return None
+    found = value[key]
+    if not star:
+        return _lookup(found, rest)
+    if not isinstance(found, list):
+        return None
+    mapped = [_lookup(item, rest) for item in found]
+    return [m for m in mapped if m is not None] or None
+
+
+def settings_of(resource: Recorded, key_settings: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The settings shown for one resource: its type's key paths, or its first scalar inputs."""
+    paths = key_settings.get(resource.type)
+    if paths is not None:
+        found = {p: lookup(resource.inputs, p) for p in paths}
+        return {p.replace("[*]", ""): v for p, v in found.items() if v is not None}
+    scalars = {
+        k: v
+        for k, v in resource.inputs.items()
+        if k not in HIDDEN_INPUTS and isinstance(v, str | int | float | bool) and k != "name"
+    }
+    return dict(list(scalars.items())[:MAX_DEFAULT_SETTINGS])
+
+
+def show(value: Any) -> str:
+    if value == UNKNOWN:
+        return "(known after apply)"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = value if isinstance(value, str) else json.dumps(_integral(value), separators=(",", ":"))
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
+def as_json(synthesis: Synthesis, stack: str, cloud: str | None) -> dict[str, Any]:
+    key_settings = key_settings_for(cloud)
+    names = {r.urn: r.name for r in synthesis.resources}
+    return {
+        "stack": stack,
+        "cloud": cloud,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "parent": names.get(r.parent),
+                "id": r.id or None,
+                "settings": _integral(settings_of(r, key_settings)),
+                "inputs": _integral(r.inputs),
+            }
+            for r in synthesis.resources
+        ],
+        "outputs": synthesis.outputs,
+    }
+
+
+def as_tree(synthesis: Synthesis, stack: str, cloud: str | None) -> Tree:
+    key_settings = key_settings_for(cloud)
+    root = Tree(
+        f"[bold]stack {escape(stack)}[/] [dim]({escape(str(cloud))}, {len(synthesis.resources)} resources)[/]"
+    )
+    nodes: dict[str, Tree] = {}
+    known = {r.urn for r in synthesis.resources}
+    for r in synthesis.resources:
+        parent = nodes.get(r.parent) if r.parent in known else root
+        label = f"[bold cyan]{escape(r.name)}[/] [dim]{escape(r.type)}[/]"
+        settings = settings_of(r, key_settings)
+        if settings:
+            label += "\n" + "\n".join(f"[green]{escape(k)}[/]={escape(show(v))}" for k, v in settings.items())
+        nodes[r.urn] = (parent or root).add(label)
+    outputs = root.add("[bold]outputs[/]")
+    for key, value in synthesis.outputs.items():
+        outputs.add(f"[green]{escape(key)}[/]={escape(show(value))}")
+    return root
+
+
+def plan(
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml")
+    ] = "dev",
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="a stack config file to plan instead of --stack")
+    ] = None,
+    as_json_output: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="a dry run: computed outputs are unknown")
+    ] = False,
+) -> None:
+    """Show the resources a stack would create and their key settings, offline (Pulumi mocks)."""
+    from components.config import ConfigError
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        path = config if config is not None else find_stack_file(stack)
+        engine_config = load_config(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(2) from None
+    cloud = engine_config.get("agentfleet:cloud")
+    try:
+        synthesis = synthesize(engine_config, stack=stack, preview=preview)
+    except ConfigError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(2) from None
+    if as_json_output:
+        print(json.dumps(as_json(synthesis, stack, cloud), indent=2, default=str))
+    else:
+        Console().print(as_tree(synthesis, stack, cloud))
