@@ -134,6 +134,7 @@ def create_cluster(
         network = network_name(config)
         router = gcp.compute.Router(
             f"{names.fleet}-router",
+            name=f"{names.fleet}-router",
             project=where.project,
             region=where.region,
             network=network,

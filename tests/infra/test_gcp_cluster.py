@@ -22,7 +22,7 @@ def test_private_nodes_get_egress_through_cloud_nat_on_the_clusters_network() ->
     router = s.one("gcp:compute/router:Router")
     assert router.inputs["network"] == "agents-vpc"
     nat = s.one("gcp:compute/routerNat:RouterNat")
-    assert nat.inputs["router"] == router.outputs["name"]
+    assert nat.inputs["router"] == router.outputs["name"] == "moodring-router"
     assert nat.inputs["region"] == router.inputs["region"] == REGION
     assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
 
