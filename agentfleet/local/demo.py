@@ -238,9 +238,11 @@ class _Scenario:
             if sample.t - self._last_log >= 5.0:
                 self._last_log = sample.t
                 console.print(
-                    f"t={sample.t:5.1f}s backlog={sample.backlog:5d} agents: {sample.ready} ready "
-                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}) "
-                    f"dead={sample.dead_lettered} {self.loop.throughput():.0f} msg/s"
+                    f"t={sample.t:5.1f}s backlog {sample.backlog:5d} · agents {sample.ready} ready "
+                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}) · "
+                    f"{self.loop.throughput():.0f} msg/s · dead {sample.dead_lettered}",
+                    soft_wrap=True,
+                    highlight=False,
                 )
 
         return tick
