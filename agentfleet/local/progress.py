@@ -13,7 +13,7 @@ from rich.text import Text
 
 from agentfleet.local.autoscaler import Sample
 
-BAR_WIDTH = 40
+BAR_WIDTH = 26
 
 
 def _bar(value: int, scale: int, style: str) -> Text:
@@ -34,9 +34,9 @@ def render(
     if sample is None:
         return Panel(Text("starting …"), title=f"agentfleet local · {name}")
     table = Table.grid(padding=(0, 2))
-    table.add_column(justify="right", style="bold")
+    table.add_column(justify="right", style="bold", no_wrap=True)
+    table.add_column(no_wrap=True, min_width=BAR_WIDTH)
     table.add_column()
-    table.add_column(justify="right")
     table.add_row(
         "backlog",
         _bar(sample.backlog, max(peak_backlog, 1), "cyan"),
@@ -51,8 +51,9 @@ def render(
         "agents",
         agents,
         f"[green]{sample.ready} ready[/] · [yellow]{sample.warming} warming[/] · "
-        f"[magenta]{sample.draining} draining[/] (target {sample.desired}, max {max_agents})",
+        f"[magenta]{sample.draining} draining[/]",
     )
+    table.add_row("target", Text(f"{sample.desired} agents"), f"scaling policy · max {max_agents}")
     table.add_row("throughput", Text(f"{throughput:,.1f} msg/s"), f"{sample.processed:,.0f} done")
     dead_style = "red bold" if sample.dead_lettered else "green"
     table.add_row("dead letters", Text(f"{sample.dead_lettered:,}", style=dead_style), "")
