@@ -113,17 +113,16 @@ def test_up_runs_agents_for_sent_work_shows_them_in_status_and_drains_on_ctrl_c(
             local_app, ["send", "30", "--config", str(config_file), "--state-dir", str(state_dir)]
         )
         assert sent.exit_code == 0, sent.output
-        seen_agents = 0
+        agent_pids: set[int] = set()
         while True:
             status = runner.invoke(local_app, ["status", "--json", "--state-dir", str(state_dir)])
             data = json.loads(status.output)
             assert data["running"] is True
-            seen_agents = max(seen_agents, len(data["agents"]))
-            if data["waiting"] == data["in_flight"] == 0 and seen_agents:
+            agent_pids |= {a["pid"] for a in data["agents"]}
+            if data["waiting"] == data["in_flight"] == 0 and agent_pids:
                 break
             assert time.monotonic() < deadline + 20, data
             time.sleep(0.2)
-        assert seen_agents >= 1
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     finally:
@@ -131,7 +130,11 @@ def test_up_runs_agents_for_sent_work_shows_them_in_status_and_drains_on_ctrl_c(
             up.kill()
     assert up.returncode == 0, output.decode()
     assert not (state_dir / "fleet.json").exists()
-    pids = [int(line.split()[0]) for line in subprocess.run(
-        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
-    ).stdout.splitlines()[1:] if str(state_dir) in line]  # fmt: skip
-    assert pids == [], "agents left running after Ctrl-C"
+    alive = []
+    for pid in agent_pids:
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+    assert alive == [], "agents left running after Ctrl-C"
