@@ -187,16 +187,12 @@ class PubSubBackend(QueueBackend):
     def _modify(self, ack_ids: list[str], seconds: int, message: Message | None = None) -> None:
         for start in range(0, len(ack_ids), MAX_ACK_IDS):
             chunk = ack_ids[start : start + MAX_ACK_IDS]
-            self._call(
-                lambda chunk=chunk: self.subscriber.modify_ack_deadline(
-                    request={
-                        "subscription": self.subscription,
-                        "ack_ids": chunk,
-                        "ack_deadline_seconds": seconds,
-                    }
-                ),
-                message,
-            )
+            request = {"subscription": self.subscription, "ack_ids": chunk, "ack_deadline_seconds": seconds}
+
+            def modify(request: dict[str, Any] = request) -> None:
+                self.subscriber.modify_ack_deadline(request=request)
+
+            self._call(modify, message)
 
     def _message(self, received: Any, lease_ends: float) -> Message:
         raw = received.message
@@ -248,12 +244,12 @@ class PubSubBackend(QueueBackend):
 
 def from_settings(settings: Settings) -> PubSubBackend:
     """AGENTFLEET_QUEUE is the subscription path; credentials are the pod's Workload Identity."""
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient  # type: ignore[import-untyped]
 
     return PubSubBackend(
-        pubsub_v1.SubscriberClient(),
+        SubscriberClient(),
         settings.queue,
-        publisher=pubsub_v1.PublisherClient(),
+        publisher=PublisherClient(),
         dead_letter_topic=settings.dead_letter_queue,
         visibility_timeout=settings.visibility_timeout,
     )

@@ -116,9 +116,11 @@ class ServiceBusBackend(QueueBackend):
         count = max(1, int(max_messages))
         while True:
             wait = max(0.05, min(RECEIVE_SLICE, deadline - time.monotonic()))
-            raw = self._call(
-                lambda wait=wait: self._receiver.receive_messages(max_message_count=count, max_wait_time=wait)
-            )
+
+            def pull(wait: float = wait) -> list[Any]:
+                return list(self._receiver.receive_messages(max_message_count=count, max_wait_time=wait))
+
+            raw = self._call(pull)
             messages = [m for m in (self._message(r) for r in raw) if m is not None]
             if messages or deadline - time.monotonic() <= 0:
                 return messages
@@ -160,7 +162,7 @@ class ServiceBusBackend(QueueBackend):
         from azure.servicebus import ServiceBusMessage
 
         message_id = uuid.uuid4().hex
-        properties: dict[str | bytes, Any] = dict(attributes or {})
+        properties: dict[str | bytes, Any] = {k: v for k, v in (attributes or {}).items()}
         outgoing = ServiceBusMessage(body, application_properties=properties, message_id=message_id)
         self._call(lambda: self._sender.send_messages(outgoing))
         return message_id
@@ -219,7 +221,7 @@ class ServiceBusBackend(QueueBackend):
     def _schedule_copy(self, message: Message, delay_seconds: int) -> None:
         from azure.servicebus import ServiceBusMessage
 
-        properties: dict[str | bytes, Any] = dict(message.attributes)
+        properties: dict[str | bytes, Any] = {k: v for k, v in message.attributes.items()}
         properties[ORIGINAL_ID_PROPERTY] = message.id
         properties[DELIVERIES_PROPERTY] = str(message.delivery_count)
         copy = ServiceBusMessage(message.body, application_properties=properties, message_id=uuid.uuid4().hex)

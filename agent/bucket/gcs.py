@@ -59,6 +59,6 @@ class GcsBucket(Bucket):
 
 
 def from_settings(settings: Settings) -> GcsBucket:
-    from google.cloud import storage
+    from google.cloud.storage import Client  # type: ignore[import-untyped]
 
-    return GcsBucket(storage.Client(project=settings.region or None), settings.bucket)
+    return GcsBucket(Client(project=settings.region or None), settings.bucket)

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,7 +77,8 @@ class MotoServer:
     def client(self, service: str) -> object:
         import boto3
 
-        return boto3.client(
+        make: Any = boto3.client
+        return make(
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
@@ -89,25 +92,50 @@ class MotoServer:
         urllib.request.urlopen(request, timeout=10).close()
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    """moto in SERVER mode, spoken to by boto3 over HTTP (not the in-process decorator)."""
-    binary = moto_server_binary()
-    require_peer(binary is not None, "moto_server (pip install 'moto[server]')")
-    assert binary is not None
+#: moto's own server app, served one request at a time (see `moto_server_serial`).
+_SERIAL_MOTO = (
+    "import sys\n"
+    "from moto.server import DomainDispatcherApplication, create_backend_app\n"
+    "from werkzeug.serving import run_simple\n"
+    "app = DomainDispatcherApplication(create_backend_app)\n"
+    "run_simple('127.0.0.1', int(sys.argv[1]), app, threaded=False)\n"
+)
+
+
+def _start_moto(command: list[str], what: str) -> Iterator[MotoServer]:
     port = free_port()
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", MOTO_PORT=str(port))
     process = subprocess.Popen(
-        [binary, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
+        [*command, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
     try:
-        _wait_for_port(port, process, "moto_server")
+        _wait_for_port(port, process, what)
         yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """moto in SERVER mode (`moto_server`), spoken to by boto3 over HTTP (not the in-process
+    decorator). Threaded, so an SQS long poll does not hold up other requests."""
+    binary = moto_server_binary()
+    require_peer(binary is not None, "moto_server (pip install 'moto[server]')")
+    assert binary is not None
+    yield from _start_moto([binary, "-H", "127.0.0.1", "-p"], "moto_server")
+
+
+@pytest.fixture(scope="session")
+def moto_server_serial() -> Iterator[MotoServer]:
+    """moto's server app handling one request at a time, for DynamoDB.
+
+    DynamoDB applies a conditional write atomically per item. moto's DynamoDB backend checks a
+    ConditionExpression and writes without a lock, so on the threaded `moto_server` two racing
+    put-if-absent calls can both succeed (seen about once in 300 rounds of 8 racers). Serving
+    requests one at a time restores the atomicity the real service documents; the code under
+    test and the HTTP path are the same."""
+    require_peer(moto_server_binary() is not None, "moto_server (pip install 'moto[server]')")
+    yield from _start_moto([sys.executable, "-c", _SERIAL_MOTO], "moto (serial)")
 
 
 @pytest.fixture(autouse=False)

@@ -198,8 +198,8 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         f"{PROJECT}/topics/dead",
         120,
     )
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient  # type: ignore[import-untyped]
 
-    assert isinstance(backend.subscriber, pubsub_v1.SubscriberClient)
-    assert isinstance(backend.publisher, pubsub_v1.PublisherClient)
+    assert isinstance(backend.subscriber, SubscriberClient)
+    assert isinstance(backend.publisher, PublisherClient)
     backend.close()

@@ -12,7 +12,7 @@ from agent.settings import Settings
 from agent.state.base import ConflictError, StateError
 from agent.state.dynamodb import DynamoDBStore, from_settings
 from tests.runtime.contract import StateStoreContract
-from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
+from tests.runtime.peers import MotoServer, moto_server_serial  # noqa: F401
 
 pytestmark = pytest.mark.peer
 
@@ -31,16 +31,16 @@ def create_table(server: MotoServer) -> str:
 
 
 @pytest.fixture
-def store(moto_server: MotoServer) -> DynamoDBStore:
-    return DynamoDBStore(moto_server.client("dynamodb"), create_table(moto_server))
+def store(moto_server_serial: MotoServer) -> DynamoDBStore:
+    return DynamoDBStore(moto_server_serial.client("dynamodb"), create_table(moto_server_serial))
 
 
 class TestDynamoDBStateContract(StateStoreContract):
     """The shared state contract on a real moto server (boto3 over HTTP)."""
 
     @pytest.fixture(autouse=True)
-    def _server(self, moto_server: MotoServer) -> None:
-        self.server = moto_server
+    def _server(self, moto_server_serial: MotoServer) -> None:
+        self.server = moto_server_serial
 
     def make_store(self) -> DynamoDBStore:
         return DynamoDBStore(self.server.client("dynamodb"), create_table(self.server))
@@ -77,16 +77,16 @@ def test_conditional_delete(store: DynamoDBStore) -> None:
 
 
 
-def test_missing_table_names_the_variable(moto_server: MotoServer) -> None:
-    store = DynamoDBStore(moto_server.client("dynamodb"), "no-such-table")
+def test_missing_table_names_the_variable(moto_server_serial: MotoServer) -> None:
+    store = DynamoDBStore(moto_server_serial.client("dynamodb"), "no-such-table")
     with pytest.raises(StateError, match="AGENTFLEET_STATE"):
         store.get("k")
 
 
-def test_from_settings(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_settings(moto_server_serial: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_server.endpoint_url)
-    table = create_table(moto_server)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_server_serial.endpoint_url)
+    table = create_table(moto_server_serial)
     store = from_settings(Settings(backend="sqs", queue="q", state=table, region="us-east-1"))
     assert store.put("k", {"a": 1}, if_absent=True).version == 1
