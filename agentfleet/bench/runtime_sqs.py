@@ -42,7 +42,7 @@ def _free_port() -> int:
 def _moto_server() -> tuple[subprocess.Popen[bytes], str]:
     binary = Path(sys.executable).parent / "moto_server"
     if not binary.exists():
-        raise RuntimeError(f"moto_server not found next to {sys.executable}: install the dev extra (moto[server])")
+        raise RuntimeError(f"moto_server not found next to {sys.executable}: install the dev extra")
     port = _free_port()
     process = subprocess.Popen(
         [str(binary), "-H", "127.0.0.1", "-p", str(port)],
@@ -172,5 +172,7 @@ def run(quick: bool) -> list[Figure]:
     return [
         Figure(NAME, f"agent, no-op handler, SQS on moto ({messages} msgs)", ours, "msg/s"),
         Figure(NAME, f"bare boto3 receive/delete loop ({messages} msgs)", bare, "msg/s"),
-        Figure(NAME, "agent / bare loop", ratio, "x", target=f">= {TARGET_RATIO:g}x", met=ratio >= TARGET_RATIO),
+        Figure(
+            NAME, "agent / bare loop", ratio, "x", target=f">= {TARGET_RATIO:g}x", met=ratio >= TARGET_RATIO
+        ),
     ]
