@@ -42,6 +42,8 @@ class Recorded:
     ignore_changes: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    #: The provider reference (`urn::id`) the resource was registered with, "" for the default one.
+    provider: str = ""
 
 
 @dataclass
@@ -93,15 +95,17 @@ class CloudMocks(pulumi_mocks.Mocks):
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         if self._cloud_mocks is not None and hasattr(self._cloud_mocks, "resource_outputs"):
-            rid, computed = self._cloud_mocks.resource_outputs(args.typ, args.name, dict(args.inputs), self.config)
+            rid, computed = self._cloud_mocks.resource_outputs(
+                args.typ, args.name, dict(args.inputs), self.config
+            )
         else:
             rid, computed = f"{args.name}-id", {}
         return rid, {**args.inputs, **computed}
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
         self.invokes.append((args.token, dict(args.args)))
         if self._cloud_mocks is not None and hasattr(self._cloud_mocks, "invoke"):
-            return self._cloud_mocks.invoke(args.token, dict(args.args), self.config), None
+            return self._cloud_mocks.invoke(args.token, dict(args.args), self.config), []
         raise NotImplementedError(f"no mock answer for invoke {args.token}")
 
 
@@ -131,6 +135,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 depends_on=list(request.dependencies),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                provider=request.provider,
             )
         )
         return response

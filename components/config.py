@@ -29,6 +29,15 @@ ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_ENV_PREFIX = "AGENTFLEET_"
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: The value of a key that is not there at all (shown as `fleet.name is required`, with no `=`).
+MISSING: Any = _Missing()
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     """One bad value: where it is, what it was, and what would be accepted."""
@@ -38,6 +47,8 @@ class ConfigProblem:
     allowed: str
 
     def __str__(self) -> str:
+        if self.value is MISSING:
+            return f"agentfleet: {self.field} {self.allowed}"
         return f"agentfleet: {self.field}={_show(self.value)} {self.allowed}"
 
 
@@ -59,7 +70,9 @@ def _show(value: Any) -> str:
 
 class _Section(BaseModel):
     # A misspelt key (`scalling:`) is an error, not a silently ignored default.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # Strict: stack config keeps YAML's types, so `max_agents: true` or `port: "8080"` is a
+    # mistake to report, not a value to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class AgentConfig(_Section):
@@ -105,7 +118,9 @@ class QueueConfig(_Section):
 
     visibility_timeout_seconds: int = Field(default=300, ge=1, description="lease / peek-lock / ack deadline")
     max_receive_count: int = Field(default=5, ge=1, description="deliveries before dead-lettering")
-    retention_seconds: int = Field(default=345_600, ge=60, description="how long an unprocessed message is kept")
+    retention_seconds: int = Field(
+        default=345_600, ge=60, description="how long an unprocessed message is kept"
+    )
 
 
 class ScalingConfig(_Section):
@@ -223,7 +238,9 @@ class FleetConfig(_Section):
     @classmethod
     def _name_shape(cls, v: str) -> str:
         if not NAME_PATTERN.match(v):
-            raise ValueError("must be 3-24 chars: a lowercase letter first, then lowercase letters, digits or '-'")
+            raise ValueError(
+                "must be 3-24 chars: a lowercase letter first, then lowercase letters, digits or '-'"
+            )
         return v
 
 
@@ -249,9 +266,13 @@ class StackSettings:
 def parse_fleet(raw: Mapping[str, Any] | None, prefix: str = "fleet") -> FleetConfig:
     """Validate a raw `agentfleet:fleet` object; raise `ConfigError` naming every bad field."""
     if raw is None:
-        raise ConfigError([ConfigProblem(prefix, None, "must be set: add an `agentfleet:fleet` object to the stack config")])
+        raise ConfigError(
+            [ConfigProblem(prefix, None, "must be set: add an `agentfleet:fleet` object to the stack config")]
+        )
     if not isinstance(raw, Mapping):
-        raise ConfigError([ConfigProblem(prefix, raw, "must be an object with name, agent, queue, scaling, ...")])
+        raise ConfigError(
+            [ConfigProblem(prefix, raw, "must be an object with name, agent, queue, scaling, ...")]
+        )
     try:
         return FleetConfig.model_validate(dict(raw))
     except ValidationError as exc:
@@ -261,7 +282,9 @@ def parse_fleet(raw: Mapping[str, Any] | None, prefix: str = "fleet") -> FleetCo
 def validate_for_cloud(cloud: str | None, fleet: FleetConfig) -> None:
     """Apply the chosen cloud's limits (no SDK is imported for this)."""
     if cloud not in CLOUDS:
-        raise ConfigError([ConfigProblem("cloud", cloud, f"must be one of {', '.join(CLOUDS)} (set agentfleet:cloud)")])
+        raise ConfigError(
+            [ConfigProblem("cloud", cloud, f"must be one of {', '.join(CLOUDS)} (set agentfleet:cloud)")]
+        )
     from providers import cloud_limits
 
     problems = cloud_limits(cloud)(fleet)
@@ -273,15 +296,61 @@ def load_fleet_config(cloud: str | None, raw: Mapping[str, Any] | None) -> Fleet
     """The whole check the program runs first: neutral rules, then the cloud's limits."""
     problems: list[ConfigProblem] = []
     if cloud not in CLOUDS:
-        problems.append(ConfigProblem("cloud", cloud, f"must be one of {', '.join(CLOUDS)} (set agentfleet:cloud)"))
+        problems.append(
+            ConfigProblem("cloud", cloud, f"must be one of {', '.join(CLOUDS)} (set agentfleet:cloud)")
+        )
     try:
         fleet = parse_fleet(raw)
     except ConfigError as exc:
-        raise ConfigError(problems + exc.problems) from None
+        problems += exc.problems
+        if cloud in CLOUDS and isinstance(raw, Mapping):
+            problems += _cloud_problems_despite(cloud, raw, exc.problems)
+        raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
     validate_for_cloud(cloud, fleet)
     return fleet
+
+
+#: Stand-ins for required keys, used only to check the cloud limits of an otherwise broken config.
+_PLACEHOLDERS: dict[str, Any] = {"name": "placeholder", "agent": {"image": "placeholder"}}
+
+
+def _cloud_problems_despite(
+    cloud: str, raw: Mapping[str, Any], known: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """The cloud's limits on the valid part of a config that has neutral problems too.
+
+    The bad values are dropped (their problems are already reported) and required keys are
+    stood in for, so a user sees every problem in one run instead of fixing them in rounds.
+    """
+    from providers import cloud_limits
+
+    cleaned = _without(raw, {p.field.removeprefix("fleet.") for p in known})
+    for key, value in _PLACEHOLDERS.items():
+        if isinstance(value, dict):
+            section = cleaned.setdefault(key, {})
+            if isinstance(section, dict):
+                for k, v in value.items():
+                    section.setdefault(k, v)
+        else:
+            cleaned.setdefault(key, value)
+    try:
+        fleet = FleetConfig.model_validate(cleaned)
+    except ValidationError:
+        return []
+    reported = {p.field for p in known}
+    return [p for p in cloud_limits(cloud)(fleet) if p.field not in reported]
+
+
+def _without(raw: Mapping[str, Any], paths: set[str], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = f"{prefix}{key}"
+        if path in paths:
+            continue
+        out[key] = _without(value, paths, f"{path}.") if isinstance(value, Mapping) else value
+    return out
 
 
 def _problems(exc: ValidationError, raw: Mapping[str, Any], prefix: str) -> list[ConfigProblem]:
@@ -295,7 +364,7 @@ def _problems(exc: ValidationError, raw: Mapping[str, Any], prefix: str) -> list
             problems.append(ConfigProblem(path, inner.value, inner.allowed))
             continue
         path = ".".join([prefix, *loc])
-        value = err.get("input")
+        value = MISSING if err["type"] == "missing" else err.get("input")
         problems.append(ConfigProblem(path, value, _allowed(err)))
     return problems
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from components.config import FleetConfig, validate_for_cloud
+from components.config import ConfigError, ConfigProblem, FleetConfig, validate_for_cloud
 from components.policy import ScalingPolicy
 
 TYPE_TOKEN = "agentfleet:index:ScalableAgentFleet"
@@ -62,6 +62,7 @@ class ScalableAgentFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Validate before registering anything: a bad config must leave nothing half-created.
         validate_for_cloud(args.cloud, args.config)
+        _check_required_settings(args.cloud)
         super().__init__(TYPE_TOKEN, name, None, opts)
 
         from providers import cloud_builder
@@ -90,3 +91,16 @@ class ScalableAgentFleet(pulumi.ComponentResource):
             "agent_group": self.agent_group,
             **self.send_work,
         }
+
+
+def _check_required_settings(cloud: str) -> None:
+    """Fail early, naming the key, when a setting the cloud needs (`gcp:project`) is missing."""
+    from providers import required_settings
+
+    problems = [
+        ConfigProblem(key, None, allowed)
+        for key, allowed in required_settings(cloud).items()
+        if not pulumi.runtime.get_config(key)
+    ]
+    if problems:
+        raise ConfigError(problems)

@@ -33,10 +33,22 @@ class BuildFleet(Protocol):
 def cloud_limits(cloud: str) -> Callable[[FleetConfig], list[ConfigProblem]]:
     """The chosen cloud's validation function; imports no cloud SDK."""
     module = importlib.import_module(f"providers.{cloud}.limits")
-    return module.validate  # type: ignore[no-any-return]
+    validate: Callable[[FleetConfig], list[ConfigProblem]] = module.validate
+    return validate
+
+
+def required_settings(cloud: str) -> dict[str, str]:
+    """Provider config keys the cloud cannot do without (`gcp:project`), with the message if missing.
+
+    Declared as `REQUIRED_SETTINGS` in `providers/<cloud>/limits.py`; checked with the fleet config,
+    before the component registers anything.
+    """
+    module = importlib.import_module(f"providers.{cloud}.limits")
+    return dict(getattr(module, "REQUIRED_SETTINGS", {}))
 
 
 def cloud_builder(cloud: str) -> BuildFleet:
     """The chosen cloud's `build`; this is where (and only where) its SDK gets imported."""
     module = importlib.import_module(f"providers.{cloud}.fleet")
-    return module.build  # type: ignore[no-any-return]
+    build: BuildFleet = module.build
+    return build

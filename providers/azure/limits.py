@@ -140,3 +140,8 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     return problems
+
+#: Provider settings an Azure stack cannot do without, checked before anything is registered.
+REQUIRED_SETTINGS = {
+    "azure-native:location": "must be set for an Azure stack: pulumi config set azure-native:location westeurope"
+}

@@ -242,3 +242,9 @@ def agent_resources() -> dict[str, dict[str, str]]:
         "requests": {"cpu": f"{AGENT_CPU_REQUEST_MILLI}m", "memory": f"{AGENT_MEMORY_REQUEST_MIB}Mi"},
         "limits": {"cpu": f"{AGENT_CPU_LIMIT_MILLI}m", "memory": f"{AGENT_MEMORY_LIMIT_MIB}Mi"},
     }
+
+#: Provider settings a GCP stack cannot do without, checked before anything is registered.
+REQUIRED_SETTINGS = {
+    "gcp:project": "must be set to the Google Cloud project id",
+    "gcp:region": "must be set to a Google Cloud region such as europe-west1",
+}

@@ -114,28 +114,3 @@ def invoke(token: str, args: Mapping[str, Any], config: Mapping[str, str]) -> di
         }
     raise NotImplementedError(f"providers/gcp/mocks.py has no answer for invoke {token}")
 
-
-def _tolerate_missing_failures_list() -> None:
-    """WORKAROUND (reported to the lead): `agentfleet.synth.CloudMocks.call` answers `(result, None)`,
-    but pulumi's `MockMonitor.Invoke` iterates the second element, so every invoke raises
-    `TypeError: 'NoneType' object is not iterable`. The fix belongs in agentfleet/synth.py
-    (`return ..., []`); until it lands, the GCP mocks patch that one method when they are loaded.
-    Idempotent, and a no-op once synth.py returns a list.
-    """
-    import sys
-
-    synth = sys.modules.get("agentfleet.synth")
-    cls = getattr(synth, "CloudMocks", None) if synth is not None else None
-    if cls is None or getattr(cls.call, "_gcp_failures_fixed", False):
-        return
-    original = cls.call
-
-    def call(self: Any, args: Any) -> Any:
-        result, failures = original(self, args)
-        return result, ([] if failures is None else failures)
-
-    call._gcp_failures_fixed = True  # type: ignore[attr-defined]
-    cls.call = call
-
-
-_tolerate_missing_failures_list()

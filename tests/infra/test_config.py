@@ -181,28 +181,19 @@ def test_reserved_environment_names_are_refused() -> None:
     assert "key 'AGENTFLEET_QUEUE' must not start with AGENTFLEET_" in message
 
 
-# Bugs found in components/config.py, reported to the lead (strict xfail: a fix turns these red).
+# Bugs once found in components/config.py; kept as regression tests.
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a missing key shows the parent object as its value: fleet.name={'agent': ...}"
-)
 def test_missing_required_key_names_the_key_without_a_bogus_value() -> None:
     assert error_of("aws", {"agent": {"image": "x:1"}}) == "agentfleet: fleet.name is required"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="lax pydantic turns `max_agents: true` into 1 instead of refusing a boolean"
-)
 def test_a_boolean_is_not_a_number() -> None:
     assert error_of("aws", fleet({"scaling": {"max_agents": True}})) == (
         "agentfleet: fleet.scaling.max_agents=true must be a whole number"
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cloud limits are only checked once the neutral rules pass, so not all at once"
-)
 def test_neutral_and_cloud_problems_are_reported_together() -> None:
     message = error_of(
         "aws", fleet({"agent": {"concurrency": 0}, "queue": {"visibility_timeout_seconds": 50000}})
