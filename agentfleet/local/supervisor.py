@@ -86,6 +86,7 @@ class Agent:
     ready_at: float | None = None
     drain_started_at: float | None = None
     health_failures: int = 0
+    health_checked_at: float = float("-inf")
     #: Messages this agent reports as succeeded on /metrics (last value scraped).
     succeeded: float = 0.0
 
@@ -162,7 +163,10 @@ class Supervisor:
     #: Extra environment for every agent (the demo's simulated work time, for example).
     extra_env: dict[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
-    probe_timeout: float = 1.0
+    probe_timeout: float = 2.0
+    #: Seconds between two /healthz checks of one agent; `unhealthy_after` failures in a row get
+    #: it replaced. (/ready of a warming agent is checked every poll, to count it promptly.)
+    health_interval: float = 2.0
     #: Read each agent's /metrics for the live throughput (off in tests that do not need it).
     scrape_metrics: bool = True
     unhealthy_after: int = 3
@@ -213,7 +217,7 @@ class Supervisor:
             self._start()
         surplus = len(active) - desired
         if surplus > 0:
-            # Warming agents have done no work yet: stop those first, then the youngest ready ones.
+            # Warming agents first (they do not count as capacity yet), then the youngest ready ones.
             victims = sorted(active, key=lambda a: (a.state is AgentState.READY, -a.started_at))
             for agent in victims[:surplus]:
                 self.drain(agent)
@@ -225,7 +229,7 @@ class Supervisor:
         env.update(local_environment(self.config, self.paths, port, self.handler))
         env.update(self.extra_env)
         env["PYTHONPATH"] = python_path_with(Path.cwd())
-        log = open(self.paths.logs / f"agent-{agent_id}.log", "ab")  # noqa: SIM115 - closed on exit
+        log = open(self.paths.logs / f"agent-{agent_id}.log", "ab")  # closed when the agent is reaped
         process = subprocess.Popen(
             list(self.command),
             env=env,
@@ -298,12 +302,16 @@ class Supervisor:
         warming = [a for a in self.agents.values() if a.state is AgentState.WARMING]
         # Like the clouds' health-check grace: /healthz is only judged once warm-up is over.
         grace = self.policy.health_check_grace_seconds
-        ready = [
-            a for a in self.agents.values() if a.state is AgentState.READY and now - a.started_at >= grace
+        due = [
+            a
+            for a in self.agents.values()
+            if a.state is AgentState.READY
+            and now - a.started_at >= grace
+            and now - a.health_checked_at >= self.health_interval
         ]
-        checks = [(a, "/ready") for a in warming] + [(a, "/healthz") for a in ready]
-        if not checks:
-            return
+        for a in due:
+            a.health_checked_at = now
+        checks = [(a, "/ready") for a in warming] + [(a, "/healthz") for a in due]
         results = list(self._pool.map(lambda c: probe(c[0].port, c[1], self.probe_timeout), checks))
         if self.scrape_metrics:
             counting = [a for a in self.agents.values() if a.state is not AgentState.WARMING]

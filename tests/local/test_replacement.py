@@ -88,7 +88,9 @@ def test_an_agent_whose_healthz_fails_is_killed_and_replaced(paths: LocalPaths, 
     script = tmp_path / "stuck_agent.py"
     script.write_text(FAKE_AGENT)
     config = tiny_config(scaling={"max_agents": 1, "warmup_seconds": 0})
-    supervisor = Supervisor(config, paths, command=(sys.executable, str(script)), scrape_metrics=False)
+    supervisor = Supervisor(
+        config, paths, command=(sys.executable, str(script)), scrape_metrics=False, health_interval=0.2
+    )
     try:
         supervisor.scale_to(1)
         first = next(iter(supervisor.agents.values()))
