@@ -227,4 +227,3 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "reverseDnsPrefix": "com.amazonaws",
         }
     raise NotImplementedError(f"agentfleet AWS mocks: no answer for invoke {token}")
-
