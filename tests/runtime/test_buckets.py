@@ -75,3 +75,24 @@ def test_list_filters_by_prefix_and_sorts(bucket: Bucket) -> None:
     assert bucket.list("b/") == ["b/1", "b/2"]
     assert bucket.list() == ["a/1", "b/1", "b/2", "c"]
     assert bucket.list("zzz") == []
+
+
+def test_blob_from_settings_takes_the_container_url() -> None:
+    from agent.bucket.blob import from_settings
+    from agent.settings import Settings
+
+    url = "https://acct.blob.core.windows.net/results"
+    bucket = from_settings(Settings(backend="servicebus", queue="q", bucket=url))
+    assert (bucket.container.account_name, bucket.container.container_name) == ("acct", "results")
+    with pytest.raises(ValueError, match="AGENTFLEET_BUCKET"):
+        from_settings(Settings(backend="servicebus", queue="q", bucket="results"))
+
+
+def test_s3_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.bucket.s3 import from_settings
+    from agent.settings import Settings
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    bucket = from_settings(Settings(backend="sqs", queue="q", bucket="fleet-results", region="eu-west-1"))
+    assert (bucket.bucket, bucket.client.meta.region_name) == ("fleet-results", "eu-west-1")

@@ -91,3 +91,19 @@ def test_state_url_is_split_into_endpoint_and_table() -> None:
     )
     with pytest.raises(ValueError, match="AGENTFLEET_STATE"):
         split_state_url("state")
+
+
+def test_from_settings_uses_the_table_url_and_managed_identity() -> None:
+    from agent.settings import Settings
+    from agent.state.azuretable import from_settings
+
+    settings = Settings(
+        backend="servicebus",
+        queue="q",
+        servicebus_namespace="ns.servicebus.windows.net",
+        state="https://acct.table.core.windows.net/agentstate",
+    )
+    store = from_settings(settings)
+    assert store.table.table_name == "agentstate"
+    assert store.table.account_name == "acct"
+    assert type(store.table.credential).__name__ == "DefaultAzureCredential"
