@@ -7,7 +7,6 @@ The outcome line carries `message_id`, `delivery_count`, `duration_ms` and `resu
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import structlog
@@ -29,8 +28,9 @@ def configure_logging(level: int = logging.INFO) -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
+        # No file bound here: each logger writes to the sys.stdout of its creation (tests swap it).
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=False,
     )
     _configured = True
 

@@ -8,6 +8,7 @@ is middleware around the handler call.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -22,6 +23,9 @@ from agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
 
 #: The most messages one receive asks for (SQS's batch limit; fine for every backend).
 MAX_BATCH = 10
+#: Adaptive prefetch holds about this many seconds of work, up to MAX_PREFETCH messages.
+PREFETCH_SECONDS = 0.5
+MAX_PREFETCH = 2 * MAX_BATCH
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,11 @@ class Worker:
         self.middleware = list(middleware)
         self.concurrency = concurrency
         #: Messages held beyond those running; they are lease-kept and given back on drain.
-        self.prefetch = prefetch if prefetch is not None else concurrency
+        #: None = adaptive: about PREFETCH_SECONDS of work at the observed handler speed, at
+        #: least `concurrency` (fast handlers get full batches, slow ones are not hoarded by one
+        #: agent while a newly scaled-out agent sits idle).
+        self.fixed_prefetch = prefetch
+        self._avg_seconds: float | None = None
         self.wait_seconds = wait_seconds
         self.drain_timeout = drain_timeout
         self.heartbeat = time.monotonic()
@@ -84,6 +92,16 @@ class Worker:
         with self._lock:
             return self._in_flight
 
+    @property
+    def prefetch(self) -> int:
+        if self.fixed_prefetch is not None:
+            return self.fixed_prefetch
+        avg = self._avg_seconds
+        if avg is None:
+            return self.concurrency
+        wanted = int(self.concurrency * PREFETCH_SECONDS / max(avg, 1e-6))
+        return max(self.concurrency, min(MAX_PREFETCH, wanted))
+
     def stop(self) -> None:
         """Begin the drain: safe to call from a signal handler or any thread, any number of times."""
         with self._lock:
@@ -106,7 +124,8 @@ class Worker:
             self.heartbeat = time.monotonic()
             self._slot_freed.clear()
             outstanding = self._buffer.qsize() + self.in_flight
-            capacity = self.concurrency + self.prefetch
+            prefetch = self.prefetch
+            capacity = self.concurrency + prefetch
             room = capacity - outstanding
             if outstanding >= self.concurrency and room < min(MAX_BATCH, capacity) // 2:
                 # Every handler busy and the buffer stocked: wait for one to finish, don't poll.
@@ -147,8 +166,9 @@ class Worker:
                 continue
             try:
                 self._process(message)
-            except Exception as e:  # a bug in a layer must not kill the thread
-                self._log.error("processing crashed", message_id=message.id, error=repr(e))
+            except Exception as e:  # a bug in a layer (or a broken log pipe) must not kill the thread
+                with contextlib.suppress(Exception):
+                    self._log.error("processing crashed", message_id=message.id, error=repr(e))
             finally:
                 with self._lock:
                     self._in_flight -= 1
@@ -157,11 +177,15 @@ class Worker:
     def _run_handler(self, message: Message) -> Outcome:
         ctx = Context(message, self.resources, self._log.bind(message_id=message.id))
         start = time.perf_counter()
+        error: Exception | None = None
         try:
             self.invoker(message, ctx)
         except Exception as e:
-            return Outcome(RAISED, error=e, handler_seconds=time.perf_counter() - start)
-        return Outcome(SUCCEEDED, handler_seconds=time.perf_counter() - start)
+            error = e
+        seconds = time.perf_counter() - start
+        avg = self._avg_seconds  # moving average; races between threads only blur it
+        self._avg_seconds = seconds if avg is None else 0.8 * avg + 0.2 * seconds
+        return Outcome(SUCCEEDED if error is None else RAISED, error=error, handler_seconds=seconds)
 
     def _give_back(self, message: Message) -> None:
         for layer in self.middleware:
