@@ -100,8 +100,9 @@ class DemoReport:
         t.add_row(
             "  drain / ideal",
             f"{self.drain_ratio:.2f}×",
-            f"≤ {DRAIN_RATIO_TARGET}",
-            ok(self.drain_ratio <= DRAIN_RATIO_TARGET),
+            # Killed agents' tasks wait out their lease: the bound is held without chaos only.
+            f"≤ {DRAIN_RATIO_TARGET}" + (" without chaos" if self.chaos else ""),
+            "" if self.chaos else ok(self.drain_ratio <= DRAIN_RATIO_TARGET),
         )
         t.add_row(
             "agent-seconds used",
