@@ -14,7 +14,9 @@ Both clouds boot a stock Linux image and hand it this `#cloud-config`. It
 4. installs `agentfleet-health.service`, a watcher that polls the agent's `/healthz` after the
    warm-up and, after `HEALTH_FAILURES` failures in a row, runs the caller's `on_unhealthy`
    command (AWS: mark the instance Unhealthy so the Auto Scaling group replaces it) or, by
-   default, restarts the agent's unit.
+   default, restarts the agent's unit;
+5. optionally logs Docker in to a private registry before each start (`registry_login`; AWS
+   uses it for ECR images).
 
 Environment values are plain strings here: callers resolve Pulumi Outputs first
 (`Output.all(...).apply(lambda v: agent_cloud_config(...))`). The document is checked against
@@ -36,6 +38,7 @@ AGENT_UNIT = "agentfleet-agent.service"
 HEALTH_UNIT = "agentfleet-health.service"
 HEALTH_SCRIPT = "/usr/local/bin/agentfleet-healthwatch"
 INSTALL_SCRIPT = "/usr/local/bin/agentfleet-install-docker"
+LOGIN_SCRIPT = "/usr/local/bin/agentfleet-registry-login"
 CONTAINER_NAME = "agentfleet-agent"
 
 #: Seconds systemd waits beyond the agent's drain before it kills the container: time for
@@ -57,6 +60,7 @@ def agent_cloud_config(
     on_unhealthy: str | None = None,
     log_driver: str = "journald",
     log_options: Mapping[str, str] | None = None,
+    registry_login: str | None = None,
 ) -> str:
     """Render the `#cloud-config` that runs `image` as the one agent of this VM.
 
@@ -65,9 +69,23 @@ def agent_cloud_config(
     `health_grace_seconds` is how long after (re)start `/healthz` is not probed (the warm-up);
     `on_unhealthy` is a shell command run when `/healthz` keeps failing (default: restart the
     agent). `log_driver`/`log_options` are Docker's `--log-driver`/`--log-opt` (AWS: awslogs).
+    `registry_login` is a shell script that logs Docker in to a private registry; it runs before
+    every start of the container (registry tokens expire; ECR's after 12 hours).
     """
     _check(image=image, env=env, port=port, drain=drain_timeout_seconds, lifecycle=lifecycle)
     full_env = {**env, LIFECYCLE: lifecycle}
+    login_files = []
+    if registry_login:
+        login_files.append(
+            {
+                "path": LOGIN_SCRIPT,
+                "owner": "root:root",
+                "permissions": "0700",
+                "content": "#!/bin/sh\n# Logs Docker in to the agent image's registry.\nset -eu\n"
+                + registry_login.strip()
+                + "\n",
+            }
+        )
     document = {
         "package_update": False,
         "write_files": [
@@ -83,6 +101,7 @@ def agent_cloud_config(
                 "permissions": "0755",
                 "content": _install_docker_script(),
             },
+            *login_files,
             {
                 "path": f"/etc/systemd/system/{AGENT_UNIT}",
                 "owner": "root:root",
@@ -93,6 +112,7 @@ def agent_cloud_config(
                     drain=drain_timeout_seconds,
                     log_driver=log_driver,
                     log_options=log_options or {},
+                    login=bool(registry_login),
                 ),
             },
             {
@@ -187,7 +207,9 @@ fi
 """
 
 
-def _agent_unit(*, image: str, port: int, drain: int, log_driver: str, log_options: Mapping[str, str]) -> str:
+def _agent_unit(
+    *, image: str, port: int, drain: int, log_driver: str, log_options: Mapping[str, str], login: bool
+) -> str:
     run = [
         "/usr/bin/docker", "run", "--rm", "--init",
         "--name", CONTAINER_NAME,
@@ -199,6 +221,7 @@ def _agent_unit(*, image: str, port: int, drain: int, log_driver: str, log_optio
     for key, value in sorted(log_options.items()):
         run += ["--log-opt", f"{key}={value}"]
     run.append(image)
+    login_line = f"ExecStartPre={LOGIN_SCRIPT}\n" if login else ""
     return f"""[Unit]
 Description=agentfleet agent ({image})
 After=docker.service network-online.target
@@ -213,7 +236,7 @@ RestartSec=5
 # The first start pulls the image.
 TimeoutStartSec=0
 ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}
-ExecStart={shlex.join(run)}
+{login_line}ExecStart={shlex.join(run)}
 # SIGTERM reaches the agent; it has {drain} s to drain before Docker kills it.
 ExecStop=/usr/bin/docker stop --time {drain} {CONTAINER_NAME}
 TimeoutStopSec={drain + STOP_MARGIN_SECONDS}

@@ -49,6 +49,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         table_arn=data.table.arn if data.table else None,
         bucket_arn=data.bucket.arn if data.bucket else None,
         log_group_arn=obs.log_group.arn,
+        ecr_repository_arn=ecr.repository_arn if (ecr := userdata.ecr_image(config.agent.image)) else None,
     )
     table_name = data.table.name if data.table else None
     bucket_name = data.bucket.bucket if data.bucket else None

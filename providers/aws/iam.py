@@ -6,13 +6,16 @@ Two inline policies, split by when their resources exist:
   consume the queue; send to, read the DLQ (a handler's permanent failures); read/write the
   state table and the bucket's objects; write log streams into the fleet's log group; publish
   metrics, but only into the fleet's own CloudWatch namespace (PutMetricData supports no
-  resource, so a condition on `cloudwatch:namespace` scopes it instead of a resource ARN);
+  resource, so a condition on `cloudwatch:namespace` scopes it instead of a resource ARN); for an
+  image in ECR, pull from exactly that repository (plus GetAuthorizationToken, which has no
+  resource);
 - `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action and mark
   an instance of *this* group unhealthy (the /healthz watcher, see compute.py). Scoped to the
   group's ARN, which exists only after the group; the agent calls these at the end of its life,
   long after this policy is attached.
 
-No wildcard action anywhere, and `Resource: "*"` only for PutMetricData. The documents are plain
+No wildcard action anywhere, and `Resource: "*"` only for PutMetricData and
+GetAuthorizationToken, the two actions without resource-level permissions. The documents are plain
 functions of resolved ARNs, so tests run parliament on exactly what `pulumi up` would send.
 """
 
@@ -49,6 +52,7 @@ TABLE_ACTIONS = [
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 BUCKET_ACTIONS = ["s3:ListBucket"]
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
 LIFECYCLE_ACTIONS = [
     "autoscaling:CompleteLifecycleAction",
     "autoscaling:RecordLifecycleActionHeartbeat",
@@ -76,6 +80,7 @@ class DataArns:
     table: str | None
     bucket: str | None
     log_group: str
+    ecr_repository: str | None = None
 
 
 def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
@@ -96,6 +101,22 @@ def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
         statements += [
             {"Sid": "Objects", "Effect": "Allow", "Action": OBJECT_ACTIONS, "Resource": f"{arns.bucket}/*"},
             {"Sid": "ListObjects", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": arns.bucket},
+        ]
+    if arns.ecr_repository is not None:
+        statements += [
+            {
+                "Sid": "PullImage",
+                "Effect": "Allow",
+                "Action": ECR_PULL_ACTIONS,
+                "Resource": arns.ecr_repository,
+            },
+            # GetAuthorizationToken has no resource to scope to (the token is for the registry).
+            {
+                "Sid": "RegistryLogin",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
         ]
     statements += [
         {
@@ -140,6 +161,7 @@ def build_identity(
     table_arn: pulumi.Input[str] | None,
     bucket_arn: pulumi.Input[str] | None,
     log_group_arn: pulumi.Input[str],
+    ecr_repository_arn: str | None = None,
 ) -> Identity:
     names = FleetNames(fleet)
     opts = pulumi.ResourceOptions(parent=parent)
@@ -155,7 +177,14 @@ def build_identity(
     document = pulumi.Output.all(queue_arn, dead_letter_arn, table_arn, bucket_arn, log_group_arn).apply(
         lambda a: json.dumps(
             data_policy(
-                DataArns(queue=a[0], dead_letter_queue=a[1], table=a[2], bucket=a[3], log_group=a[4]),
+                DataArns(
+                    queue=a[0],
+                    dead_letter_queue=a[1],
+                    table=a[2],
+                    bucket=a[3],
+                    log_group=a[4],
+                    ecr_repository=ecr_repository_arn,
+                ),
                 names.metric_namespace,
             )
         )

@@ -10,9 +10,11 @@ Two policies on the agents' Auto Scaling group, both translated from `ScalingPol
    held at `target_backlog_per_agent`. In-flight (not visible) messages count, so agents busy on
    long work are not scaled in under their feet. `GroupInServiceInstances` needs the group's
    metrics collection (compute.py). New agents are not counted before `default_instance_warmup`.
-   Scale-in is target tracking's own (it acts only after 15 minutes below target): AWS offers no
-   scale-in cooldown for Auto Scaling target tracking, so `scale_in_cooldown_seconds` cannot be
-   set on AWS any shorter than that — see README "AWS scaling" for the limitation.
+   Scale-in is target tracking's own: AWS acts only after the ratio has stayed below the target
+   for 15 consecutive minutes, and EC2 Auto Scaling target tracking takes no scale-in cooldown.
+   So on AWS `scale_in_cooldown_seconds` is not a setting of this policy: scale-in waits at least
+   those 15 minutes whatever the config says (a shorter cooldown is not honoured; a longer one is
+   not enforced). The local fleet and the other clouds apply it as configured.
 
 2. **Scale from zero** (`{fleet}-from-zero`): the ratio has no value at zero agents, so target
    tracking can never start the first one. An alarm evaluates

@@ -20,7 +20,8 @@ import pulumi_aws as aws
 from components.config import FleetConfig
 from providers.aws.names import FleetNames, tags
 
-TABLE_KEY = "pk"
+#: The partition key the runtime uses (agent/state/dynamodb.py KEY_ATTRIBUTE; a test holds them equal).
+TABLE_KEY = "key"
 TTL_ATTRIBUTE = "expires_at"
 REDIS_PORT = 6379
 CACHE_NODE_TYPE = "cache.t4g.micro"

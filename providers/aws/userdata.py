@@ -7,12 +7,16 @@ talks to, and the lifecycle names the agent needs to complete its own terminatio
 Container logs go to the fleet's CloudWatch log group through Docker's `awslogs` driver
 (non-blocking: a CloudWatch hiccup never stalls the agent). An agent whose `/healthz` keeps
 failing is marked Unhealthy in its Auto Scaling group (`aws autoscaling set-instance-health`),
-which terminates and replaces it through the termination lifecycle hook.
+which terminates and replaces it through the termination lifecycle hook. An image in Amazon ECR
+is pulled after `aws ecr get-login-password | docker login` (iam.py grants the pull on exactly that
+repository); any other registry must be reachable without credentials.
 """
 
 from __future__ import annotations
 
 import base64
+import re
+from dataclasses import dataclass
 
 import pulumi
 
@@ -23,6 +27,45 @@ from providers.aws.names import FleetNames
 from providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "aws-asg"
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repo>[^:@]+)"
+)
+
+
+@dataclass(frozen=True)
+class EcrImage:
+    """An image in Amazon ECR: agents need the instance role's pull rights and a docker login."""
+
+    account: str
+    region: str
+    repository: str
+    partition: str
+
+    @property
+    def registry(self) -> str:
+        suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+        return f"{self.account}.dkr.ecr.{self.region}.{suffix}"
+
+    @property
+    def repository_arn(self) -> str:
+        return f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{self.repository}"
+
+    def login_script(self) -> str:
+        return (
+            f"aws ecr get-login-password --region {self.region} | "
+            f"docker login --username AWS --password-stdin {self.registry}"
+        )
+
+
+def ecr_image(image: str) -> EcrImage | None:
+    """The ECR repository `image` lives in, or None for any other registry (public, GHCR, ...)."""
+    m = ECR_IMAGE.match(image)
+    if m is None:
+        return None
+    partition = "aws-cn" if m["cn"] else "aws"
+    return EcrImage(account=m["account"], region=m["region"], repository=m["repo"], partition=partition)
+
+
 IMDS = "http://169.254.169.254/latest"
 
 
@@ -79,6 +122,7 @@ def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, 
         health_grace_seconds=policy.health_check_grace_seconds,
         on_unhealthy=mark_unhealthy_command(region),
         log_driver="awslogs",
+        registry_login=ecr.login_script() if (ecr := ecr_image(config.agent.image)) else None,
         log_options={
             "awslogs-group": FleetNames(config.name).log_group,
             "awslogs-region": region,

@@ -10,7 +10,8 @@ import pytest
 
 from agent import contract
 from providers.aws.compute import architecture, spot_instance_types
-from providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT
+from providers.aws.userdata import ecr_image
+from providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT, LOGIN_SCRIPT
 from tests.conftest import require_peer
 from tests.infra.aws_helpers import agent_env, aws_synth, user_data, write_files
 
@@ -167,8 +168,56 @@ def test_failing_healthz_marks_the_instance_unhealthy_in_its_group() -> None:
 def test_user_data_passes_cloud_init_schema(tmp_path: Path) -> None:
     require_peer(shutil.which("cloud-init") is not None, "cloud-init")
     path = tmp_path / "user-data"
-    path.write_text(user_data(aws_synth({"state": {"cache": True}, "compute": {"spot": True}})))
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/moodring:1"
+    path.write_text(
+        user_data(aws_synth({"state": {"cache": True}, "compute": {"spot": True}, "agent": {"image": ecr}}))
+    )
     result = subprocess.run(
         ["cloud-init", "schema", "-c", str(path)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_configured_image_is_what_every_agent_runs() -> None:
+    s = aws_synth({"agent": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/moodring:2.0.0"}})
+    unit = write_files(s)[f"/etc/systemd/system/{AGENT_UNIT}"]
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start.endswith(" 123456789012.dkr.ecr.us-east-1.amazonaws.com/moodring:2.0.0")
+    assert "2.0.0" in s.one(TEMPLATE).inputs["description"]
+
+
+def test_an_ecr_image_is_pulled_after_a_docker_login_to_its_registry() -> None:
+    s = aws_synth({"agent": {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/moodring:2.0.0"}})
+    files = write_files(s)
+    login = files[LOGIN_SCRIPT]
+    assert (
+        "aws ecr get-login-password --region eu-west-1 | "
+        "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    ) in login
+    unit = files[f"/etc/systemd/system/{AGENT_UNIT}"]
+    assert f"ExecStartPre={LOGIN_SCRIPT}" in unit
+    assert unit.index(f"ExecStartPre={LOGIN_SCRIPT}") < unit.index("ExecStart=/usr/bin/docker run")
+
+
+def test_a_public_image_needs_no_login() -> None:
+    assert LOGIN_SCRIPT not in write_files(aws_synth())
+
+
+@pytest.mark.parametrize(
+    ("image", "repository_arn"),
+    [
+        (
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/a/b:1",
+            "arn:aws:ecr:us-east-1:123456789012:repository/a/b",
+        ),
+        (
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/x@sha256:ab",
+            "arn:aws-cn:ecr:cn-north-1:123456789012:repository/x",
+        ),
+        ("ghcr.io/acme/agent:1", None),
+        ("public.ecr.aws/acme/agent:1", None),
+    ],
+)
+def test_ecr_images_are_recognised(image: str, repository_arn: str | None) -> None:
+    ecr = ecr_image(image)
+    assert (ecr.repository_arn if ecr else None) == repository_arn

@@ -62,14 +62,17 @@ def test_metrics_are_scoped_by_namespace_since_put_metric_data_has_no_resource()
 
 
 def test_no_wildcard_action_and_no_star_resource_except_metrics() -> None:
-    s = aws_synth({"state": {"cache": True}, "compute": {"spot": True}})
+    s = aws_synth({"state": {"cache": True}, "compute": {"spot": True}, "agent": {"image": ECR}})
     for policy in s.of_type(ROLE_POLICY):
         for st in statements(policy):
             assert st["Effect"] == "Allow"
             for action in as_list(st["Action"]):
                 assert "*" not in action, (policy.name, action)
             if "*" in as_list(st["Resource"]):
-                assert as_list(st["Action"]) == ["cloudwatch:PutMetricData"] and "Condition" in st
+                # The two actions AWS offers no resource-level permission for.
+                assert as_list(st["Action"]) in (["cloudwatch:PutMetricData"], ["ecr:GetAuthorizationToken"])
+                if st["Action"] == "cloudwatch:PutMetricData":
+                    assert "Condition" in st
 
 
 def test_disabled_state_gets_no_permissions() -> None:
@@ -77,3 +80,23 @@ def test_disabled_state_gets_no_permissions() -> None:
     assert set(st) == {"ConsumeWork", "DeadLetter", "Logs", "Metrics"}
     actions = [a for x in st.values() for a in as_list(x["Action"])]
     assert not [a for a in actions if a.startswith(("dynamodb:", "s3:"))]
+
+
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/moodring-agent:2.0.0"
+
+
+def test_an_ecr_image_gets_pull_rights_on_exactly_its_repository() -> None:
+    st = by_sid(aws_synth({"agent": {"image": ECR}}), "moodring-agent-data")
+    assert st["PullImage"]["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/team/moodring-agent"
+    assert "ecr:BatchGetImage" in st["PullImage"]["Action"]
+    assert st["RegistryLogin"] == {
+        "Sid": "RegistryLogin",
+        "Effect": "Allow",
+        "Action": "ecr:GetAuthorizationToken",
+        "Resource": "*",
+    }
+
+
+def test_an_image_outside_ecr_gets_no_registry_permissions() -> None:
+    st = by_sid(aws_synth(), "moodring-agent-data")
+    assert "PullImage" not in st and "RegistryLogin" not in st

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from agent import contract
-from providers.cloudinit import AGENT_UNIT, ENV_FILE, HEALTH_SCRIPT, agent_cloud_config
+from providers.cloudinit import AGENT_UNIT, ENV_FILE, HEALTH_SCRIPT, LOGIN_SCRIPT, agent_cloud_config
 from tests.conftest import require_peer
 
 AWS_ENV = {
@@ -60,6 +60,7 @@ def files(document: str) -> dict[str, dict[str, Any]]:
                 "on_unhealthy": "aws autoscaling set-instance-health --health-status Unhealthy",
                 "log_driver": "awslogs",
                 "log_options": {"awslogs-group": "/agentfleet/moodring"},
+                "registry_login": "aws ecr get-login-password | docker login --password-stdin r.example",
             },
         ),
         (AZURE_ENV, "azure-scheduled-events", {}),
@@ -158,3 +159,18 @@ def test_bad_arguments_are_rejected_with_the_argument_named(kwargs: dict[str, An
     with pytest.raises(ValueError) as err:
         agent_cloud_config(**args)
     assert message in str(err.value)
+
+
+def test_registry_login_runs_as_a_root_only_script_before_every_start() -> None:
+    doc = render(AZURE_ENV, "azure-scheduled-events", registry_login="login-to-registry --quietly")
+    login = files(doc)[LOGIN_SCRIPT]
+    assert login["permissions"] == "0700"
+    assert login["content"].rstrip().endswith("login-to-registry --quietly")
+    unit = files(doc)[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]
+    assert unit.index(f"ExecStartPre={LOGIN_SCRIPT}") < unit.index("ExecStart=")
+
+
+def test_no_login_script_without_a_registry_login() -> None:
+    doc = render(AZURE_ENV, "azure-scheduled-events")
+    assert LOGIN_SCRIPT not in files(doc)
+    assert LOGIN_SCRIPT not in files(doc)[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]

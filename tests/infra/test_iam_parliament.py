@@ -18,7 +18,12 @@ from tests.infra.aws_helpers import aws_synth
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "default": {},
-    "everything": {"state": {"cache": True}, "compute": {"spot": True}, "scaling": {"min_agents": 1}},
+    "everything": {
+        "state": {"cache": True},
+        "compute": {"spot": True},
+        "scaling": {"min_agents": 1},
+        "agent": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/moodring-agent:1.4.2"},
+    },
     "no-state": {"state": {"table": False, "bucket": False}},
     "existing-network": {
         "aws": {"vpc_id": "vpc-0abc12345def67890", "subnet_ids": ["subnet-0abc12345def67890"]},
