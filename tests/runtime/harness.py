@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from agent import contract
 from agent.backends.base import QueueBackend
@@ -119,7 +118,9 @@ def _root_cli_imports() -> bool:
     return _ROOT_CLI_OK
 
 
-def agent_env(queue: Path, state: Path | None = None, **extra: Any) -> dict[str, str]:
+def agent_env(
+    queue: Path, state: Path | None = None, extra: Mapping[str, object] | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env.update(
@@ -132,7 +133,7 @@ def agent_env(queue: Path, state: Path | None = None, **extra: Any) -> dict[str,
     )
     if state is not None:
         env[contract.STATE] = str(state)
-    env.update({k: str(v) for k, v in extra.items()})
+    env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
 
 

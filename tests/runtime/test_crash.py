@@ -35,7 +35,7 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
     env = agent_env(
         tmp_path / "queue.db",
         tmp_path / "state.db",
-        **{
+        extra={
             contract.HANDLER: "tests.runtime.handlers:crash_handler",
             contract.CONCURRENCY: 2,
             contract.VISIBILITY_TIMEOUT: 2,

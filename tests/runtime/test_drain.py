@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from agent import contract
+from agent.backends.base import Message
 from agent.backends.sqlite import SqliteBackend
+from agent.context import Context
 from agent.drain import EXIT_CLEAN, run_until_drained
 from agent.lifecycle.base import TerminationWatcher
 from tests.runtime.harness import agent_env, make_worker, settled, start_agent, wait_until
@@ -42,7 +44,7 @@ def test_sigterm_during_work_loses_nothing_and_redelivers_no_finished_work(tmp_p
     log = tmp_path / "runs.db"
     env = agent_env(
         tmp_path / "queue.db",
-        **{
+        extra={
             contract.HANDLER: "tests.runtime.handlers:slow_handler",
             contract.CONCURRENCY: 2,
             contract.VISIBILITY_TIMEOUT: 30,  # a message not given back would be stuck for 30 s
@@ -77,7 +79,7 @@ def test_drain_that_outlasts_the_timeout_exits_non_zero_on_time(tmp_path: Path) 
     log = tmp_path / "runs.db"
     env = agent_env(
         tmp_path / "queue.db",
-        **{
+        extra={
             contract.HANDLER: "tests.runtime.handlers:slow_handler",
             contract.DRAIN_TIMEOUT: 1,
             "RUNTIME_TEST_LOG": log,
@@ -114,7 +116,12 @@ def test_termination_notice_drains_then_tells_the_watcher(tmp_path: Path) -> Non
     queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=30)
     queue.send_many([b"a", b"b", b"c", b"d"])
     done: list[bytes] = []
-    run = make_worker(queue, lambda m, ctx: (time.sleep(0.4), done.append(m.body)), visibility_timeout=30)
+
+    def handle(message: Message, ctx: Context) -> None:
+        time.sleep(0.4)
+        done.append(message.body)
+
+    run = make_worker(queue, handle, visibility_timeout=30)
     watcher = NoticeAfter(0.2)
     code = run_until_drained(run.worker, watcher)
     assert code == EXIT_CLEAN

@@ -35,7 +35,7 @@ class TestSqliteStateContract(StateStoreContract):
         return SqliteStateStore(self.tmp / "state.db")
 
 
-def _claim_all(path: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _claim_all(path: str, out: multiprocessing.Queue) -> None:
     backend = SqliteBackend(path, visibility_timeout=60)
     ids = []
     while True:
@@ -52,7 +52,7 @@ def test_processes_claiming_one_file_never_share_a_delivery(tmp_path: Path) -> N
     path = str(tmp_path / "queue.db")
     SqliteBackend(path).send_many(str(i).encode() for i in range(3000))
     ctx = multiprocessing.get_context("spawn")
-    out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    out: multiprocessing.Queue = ctx.Queue()
     procs = [ctx.Process(target=_claim_all, args=(path, out)) for _ in range(3)]
     for p in procs:
         p.start()
