@@ -148,7 +148,7 @@ def send(
     if (count > 0) == (file is not None):
         _fail("agentfleet: give either a number of tasks N > 0 or --file tasks.jsonl, not both or neither")
     paths = LocalPaths(state_dir).create()
-    config = _config(stack, config_file)
+    config = _running_or_given_config(paths, stack, config_file)
     queue = open_queue(config, paths)
     try:
         if file is not None:
@@ -198,7 +198,7 @@ def status(
         )
         raise typer.Exit(1)
     record = _live_record(paths)
-    config = FleetConfig.model_validate(record["config"]) if record else _config(stack, config_file)
+    config = _running_or_given_config(paths, stack, config_file)
     queue = open_queue(config, paths)
     try:
         stats = queue.stats()
@@ -232,6 +232,16 @@ def status(
     for reason in reasons:
         table.add_row("dead-letter reason", reason)
     Console().print(table)
+
+
+def _running_or_given_config(paths: LocalPaths, stack: str | None, config_file: Path | None) -> FleetConfig:
+    """--stack / --config when given; else the config of the `local up` running on this state
+    directory; else the default stack."""
+    if stack is None and config_file is None:
+        record = _live_record(paths)
+        if record is not None:
+            return FleetConfig.model_validate(record["config"])
+    return _config(stack, config_file)
 
 
 def _live_record(paths: LocalPaths) -> dict[str, Any] | None:

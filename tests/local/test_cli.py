@@ -109,9 +109,8 @@ def test_up_runs_agents_for_sent_work_shows_them_in_status_and_drains_on_ctrl_c(
             assert up.poll() is None, up.stdout.read().decode() if up.stdout else ""
             assert time.monotonic() < deadline, "local up never wrote its status"
             time.sleep(0.1)
-        sent = runner.invoke(
-            local_app, ["send", "30", "--config", str(config_file), "--state-dir", str(state_dir)]
-        )
+        # No --config: send and status use the config of the `local up` running on that directory.
+        sent = runner.invoke(local_app, ["send", "30", "--state-dir", str(state_dir)])
         assert sent.exit_code == 0, sent.output
         agent_pids: set[int] = set()
         while True:
