@@ -79,4 +79,20 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "referencedSecurityGroupId",
     ],
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ["ipProtocol", "cidrIpv4"],
+    "aws:ec2/securityGroup:SecurityGroup": ["name", "vpcId"],
+    "aws:ec2/natGateway:NatGateway": ["subnetId"],
+    "aws:ec2/routeTable:RouteTable": ["routes[*].cidrBlock", "routes[*].natGatewayId", "routes[*].gatewayId"],
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ["subnetId", "routeTableId"],
+    "aws:ec2/internetGateway:InternetGateway": ["vpcId"],
+    "aws:ec2/eip:Eip": ["domain"],
+    "aws:iam/role:Role": ["name", "assumeRolePolicy.Statement[*].Principal.Service"],
+    "aws:iam/instanceProfile:InstanceProfile": ["name", "role"],
+    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": ["redriveAllowPolicy.redrivePermission"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
+        "rules[*].applyServerSideEncryptionByDefault.sseAlgorithm"
+    ],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["rule.objectOwnership"],
+    "aws:elasticache/subnetGroup:SubnetGroup": ["subnetIds"],
+    "aws:sns/topic:Topic": ["name"],
+    "aws:cloudwatch/dashboard:Dashboard": ["dashboardName"],
 }
