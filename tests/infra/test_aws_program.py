@@ -49,6 +49,25 @@ def test_preview_with_unknown_outputs_does_not_crash() -> None:
     assert len(s.resources) == len(aws_synth({"state": {"cache": True}, "compute": {"spot": True}}).resources)
 
 
+def test_preview_where_the_cloud_computes_every_output_still_registers_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As `pulumi preview` of a new stack sees it: no ARN, URL, id-derived value is known yet, so
+    # no apply runs. Every resource must still be registered (nothing hidden inside an apply).
+    import providers.aws.mocks as aws_mocks
+
+    real = aws_mocks.resource_outputs
+
+    def nothing_computed(typ: str, name: str, inputs: dict, config: dict) -> tuple:  # type: ignore[type-arg]
+        return real(typ, name, inputs, config)[0], {}
+
+    monkeypatch.setattr(aws_mocks, "resource_outputs", nothing_computed)
+    fleet = {"state": {"cache": True}, "compute": {"spot": True}}
+    preview = synth("aws", fleet, preview=True)
+    assert sorted(r.name for r in preview.resources) == sorted(r.name for r in aws_synth(fleet).resources)
+    assert preview.outputs == {}  # nothing resolved, nothing crashed
+
+
 @pytest.mark.parametrize(
     ("fleet", "message"),
     [
