@@ -16,6 +16,7 @@ autoscaler, which runs the shared scaling policy.
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import itertools
 import os
@@ -50,6 +51,10 @@ AGENT_COMMAND: tuple[str, ...] = (
     "from agent.cli import agent_app; agent_app(prog_name='agentfleet agent')",
     "run",
 )
+
+
+#: prctl(2) option: the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 class AgentStartupError(RuntimeError):
@@ -119,6 +124,14 @@ class FleetCounts:
     def active(self) -> int:
         """What the autoscaler's `current` means: agents that will take work, warming or ready."""
         return self.warming + self.ready
+
+
+def _die_with_supervisor() -> None:
+    """In the child, before exec (Linux): SIGTERM me when the supervisor dies, so an agent never
+    outlives a `local up` that was killed — it drains like any scale-in instead of consuming on."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def free_port() -> int:
@@ -238,6 +251,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             # Ctrl-C in the terminal reaches only the supervisor, which then drains agents itself.
             start_new_session=True,
+            preexec_fn=_die_with_supervisor,
         )
         agent = Agent(id=agent_id, port=port, process=process, started_at=self.clock(), log=log)
         self.agents[agent_id] = agent

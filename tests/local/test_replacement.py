@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -140,3 +142,44 @@ def test_chaos_waits_for_a_ready_agent(paths: LocalPaths) -> None:
     chaos = Chaos(supervisor, every_seconds=0.0)
     assert chaos.maybe_strike(now=100.0) is None  # nobody to kill: no agent at all
     assert chaos.kills == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+def test_agents_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
+    script = tmp_path / "idle_agent.py"
+    script.write_text(FAKE_AGENT)
+    (tmp_path / "fleet.yaml").write_text(
+        "config:\n  agentfleet:fleet:\n    name: tiny-fleet\n    agent: {image: x/y, handler: m:f}\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from agentfleet.local.stack import LocalPaths, load_fleet
+            from agentfleet.local.supervisor import Supervisor
+            config = load_fleet(None, Path({str(tmp_path / "fleet.yaml")!r}))
+            paths = LocalPaths(Path({str(tmp_path)!r}))
+            s = Supervisor(config, paths, command=(sys.executable, {str(script)!r}))
+            s.scale_to(1)
+            print(next(iter(s.agents.values())).pid, flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert parent.stdout is not None
+    agent_pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(timeout=5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.kill(agent_pid, 0)
+        except ProcessLookupError:
+            break
+        # Reparented to init (or a subreaper); a zombie would still answer kill(0), so check /proc.
+        status = Path(f"/proc/{agent_pid}/status")
+        if status.exists() and "State:\tZ" in status.read_text():
+            break
+        assert time.monotonic() < deadline, f"agent {agent_pid} outlived its supervisor"
+        time.sleep(0.1)
