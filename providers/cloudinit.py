@@ -11,8 +11,9 @@ Both clouds boot a stock Linux image and hand it this `#cloud-config`. It
    `docker stop --time <drain>`: the agent gets SIGTERM and `drain_timeout_seconds` to finish its
    in-flight work; systemd's `TimeoutStopSec` covers that drain plus a margin, so systemd never
    SIGKILLs a draining agent first;
-4. installs `agentfleet-health.service`, a watcher that polls the agent's `/healthz` after the
-   warm-up and, after `HEALTH_FAILURES` failures in a row, runs the caller's `on_unhealthy`
+4. installs `agentfleet-health.service`, a watcher that polls the agent's `/healthz` once the
+   container runs and its warm-up is over and, after `HEALTH_FAILURES` failures in a row (or when
+   the container never starts), runs the caller's `on_unhealthy`
    command (AWS: mark the instance Unhealthy so the Auto Scaling group replaces it) or, by
    default, restarts the agent's unit;
 5. optionally logs Docker in to a private registry before each start (`registry_login`; AWS
@@ -47,6 +48,9 @@ STOP_MARGIN_SECONDS = 30
 #: Seconds between two /healthz probes, and how many failures in a row mean "unhealthy".
 HEALTH_INTERVAL_SECONDS = 10
 HEALTH_FAILURES = 3
+#: A container not running this long after boot (no Docker, an image that cannot be pulled) is
+#: unhealthy: the VM would otherwise sit idle, billed, and never take work.
+START_TIMEOUT_SECONDS = 900
 
 
 def agent_cloud_config(
@@ -249,9 +253,27 @@ WantedBy=multi-user.target
 def _health_script(*, port: int, grace: int, on_unhealthy: str) -> str:
     return f"""#!/bin/sh
 # Polls /healthz every {HEALTH_INTERVAL_SECONDS} s; after {HEALTH_FAILURES} failures in a row the
-# agent is unhealthy and the action below runs. Nothing is probed during the {grace} s warm-up.
+# agent is unhealthy and the action below runs. The {grace} s warm-up starts when the container
+# is running (installing Docker and pulling the image do not eat into it); a container that is
+# not running {START_TIMEOUT_SECONDS} s after the watcher started counts as unhealthy too.
 set -u
-sleep {grace}
+unhealthy() {{
+  echo "agentfleet: $1; marking this agent unhealthy" >&2
+  {on_unhealthy}
+}}
+warm_up() {{
+  waited=0
+  until [ "$(docker inspect --format '{{{{.State.Running}}}}' {CONTAINER_NAME} 2>/dev/null)" = "true" ]; do
+    if [ "$waited" -ge {START_TIMEOUT_SECONDS} ]; then
+      unhealthy "the agent container is not running after {START_TIMEOUT_SECONDS} s"
+      waited=0
+    fi
+    sleep 5
+    waited=$((waited + 5))
+  done
+  sleep {grace}
+}}
+warm_up
 fails=0
 while true; do
   if curl --silent --fail --max-time 5 --output /dev/null http://127.0.0.1:{port}/healthz; then
@@ -260,10 +282,9 @@ while true; do
     fails=$((fails + 1))
   fi
   if [ "$fails" -ge {HEALTH_FAILURES} ]; then
-    echo "agentfleet: /healthz failed {HEALTH_FAILURES} times in a row; marking this agent unhealthy" >&2
-    {on_unhealthy}
+    unhealthy "/healthz failed {HEALTH_FAILURES} times in a row"
     fails=0
-    sleep {grace}
+    warm_up
   fi
   sleep {HEALTH_INTERVAL_SECONDS}
 done

@@ -113,7 +113,7 @@ def test_unhealthy_agent_runs_the_callers_action_after_warmup() -> None:
     script = files(doc)[HEALTH_SCRIPT]["content"]
     assert "http://127.0.0.1:8080/healthz" in script
     assert "mark-me-unhealthy --now" in script
-    assert script.count("sleep 45") == 2  # at boot and after acting
+    assert "sleep 45" in script  # the warm-up (its behaviour: test_watcher_* below)
 
 
 def test_default_unhealthy_action_restarts_the_agent() -> None:
@@ -174,3 +174,67 @@ def test_no_login_script_without_a_registry_login() -> None:
     doc = render(AZURE_ENV, "azure-scheduled-events")
     assert LOGIN_SCRIPT not in files(doc)
     assert LOGIN_SCRIPT not in files(doc)[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]
+
+
+# The health watcher, run for real by /bin/sh with docker, curl and sleep replaced by fakes on PATH.
+
+
+def run_watcher(tmp_path: Path, *, running: bool, healthz: list[bool]) -> tuple[list[str], str]:
+    """Run the rendered watcher until it acts; return the commands it ran and what it reported."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    answers = tmp_path / "healthz"
+    answers.write_text("".join("0\n" if ok else "22\n" for ok in healthz) + "22\n" * 100)
+    fakes = {
+        "docker": f'echo "docker $*" >> {log}; echo {"true" if running else "false"}',
+        # Each probe takes the next scripted answer (exit 0 = healthy, 22 = curl's HTTP error).
+        "curl": f'echo "curl $*" >> {log}; code=$(head -n1 {answers}); sed -i 1d {answers}; exit "$code"',
+        "sleep": f'echo "sleep $*" >> {log}',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    doc = agent_cloud_config(
+        image="img:1",
+        env={},
+        port=8123,
+        drain_timeout_seconds=60,
+        lifecycle="none",
+        health_grace_seconds=45,
+        on_unhealthy=f"echo acted >> {log}; exit 0",
+    )
+    script = tmp_path / "watch.sh"
+    script.write_text(files(doc)[HEALTH_SCRIPT]["content"])
+    result = subprocess.run(
+        ["/bin/sh", str(script)],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return log.read_text().splitlines(), result.stderr
+
+
+def test_watcher_acts_after_three_failed_probes_once_warm(tmp_path: Path) -> None:
+    calls, reported = run_watcher(tmp_path, running=True, healthz=[])
+    probes = [c for c in calls if c.startswith("curl")]
+    assert len(probes) == 3
+    assert all("http://127.0.0.1:8123/healthz" in p for p in probes)
+    assert calls.index("sleep 45") < calls.index(probes[0])  # warm-up before the first probe
+    assert calls[-1] == "acted"
+    assert "/healthz failed 3 times in a row; marking this agent unhealthy" in reported
+
+
+def test_watcher_failures_must_be_consecutive(tmp_path: Path) -> None:
+    calls, _ = run_watcher(tmp_path, running=True, healthz=[False, False, True, False, False, True])
+    assert len([c for c in calls if c.startswith("curl")]) == 6 + 3
+
+
+def test_watcher_acts_when_the_container_never_starts(tmp_path: Path) -> None:
+    calls, reported = run_watcher(tmp_path, running=False, healthz=[])
+    assert not [c for c in calls if c.startswith("curl")]
+    assert calls[-1] == "acted"
+    assert "the agent container is not running after 900 s" in reported
