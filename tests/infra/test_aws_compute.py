@@ -10,7 +10,7 @@ import pytest
 
 from agent import contract
 from providers.aws.compute import architecture, spot_instance_types
-from providers.aws.userdata import ecr_image
+from providers.aws.userdata import ecr_image, mark_unhealthy_command
 from providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT, LOGIN_SCRIPT
 from tests.conftest import require_peer
 from tests.infra.aws_helpers import agent_env, aws_synth, user_data, write_files
@@ -221,3 +221,36 @@ def test_a_public_image_needs_no_login() -> None:
 def test_ecr_images_are_recognised(image: str, repository_arn: str | None) -> None:
     ecr = ecr_image(image)
     assert (ecr.repository_arn if ecr else None) == repository_arn
+
+
+def test_mark_unhealthy_finds_its_instance_through_imdsv2_and_tells_its_group(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    fakes = {
+        # IMDSv2: a PUT gives the session token, a GET with that token gives the instance id.
+        "curl": f"""echo "curl $*" >> {log}
+case "$*" in
+  *"-X PUT"*api/token*) echo TOKEN123 ;;
+  *"X-aws-ec2-metadata-token: TOKEN123"*meta-data/instance-id*) echo i-0abc123def4567890 ;;
+  *) exit 22 ;;
+esac""",
+        "aws": f'echo "aws $*" >> {log}',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    result = subprocess.run(
+        ["/bin/sh", "-c", mark_unhealthy_command("eu-central-1")],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert calls[-1] == (
+        "aws autoscaling set-instance-health --region eu-central-1 --instance-id i-0abc123def4567890 "
+        "--health-status Unhealthy --should-respect-grace-period"
+    )
