@@ -3,6 +3,8 @@
 - Log group `/agentfleet/{fleet}` with a retention (agents' container logs arrive through
   Docker's awslogs driver, userdata.py), so logs neither vanish nor cost forever.
 - An SNS topic `{fleet}-alarms` that both alarms notify: subscribe a mail address or a pager.
+  It is not KMS-encrypted on purpose: CloudWatch cannot publish to a topic under the AWS-managed
+  SNS key, and alarm notifications carry no data of the fleet's work.
 - Oldest message age: work has waited longer than two leases (and at least 15 minutes) — the
   fleet is not keeping up, or not running. Capped at half the retention, so it fires well before
   SQS deletes unprocessed work.

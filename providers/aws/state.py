@@ -6,7 +6,8 @@
   encryption by default, and a bucket policy that denies any request not made over TLS.
 - Cache (`state.cache`): ElastiCache Redis in the fleet's private subnets, encrypted in transit
   (agents connect with `rediss://`) and at rest; its security group admits the Redis port from
-  the agents' security group and from nothing else.
+  the agents' security group and from nothing else. One node: it is a cache, not the state of
+  record (that is the table), so losing it costs warm-up, not data.
 """
 
 from __future__ import annotations
