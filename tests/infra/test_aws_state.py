@@ -54,3 +54,10 @@ def test_state_the_config_disables_is_not_created() -> None:
     assert s.of_type("aws:s3/bucket:Bucket") == []
     assert s.of_type("aws:elasticache/replicationGroup:ReplicationGroup") == []
     assert s.outputs["state_table"] is None and s.outputs["bucket"] is None
+
+
+def test_table_key_is_the_one_the_runtime_reads_and_writes() -> None:
+    from agent.state.dynamodb import KEY_ATTRIBUTE
+
+    table = aws_synth().named("moodring-state").inputs
+    assert table["hashKey"] == KEY_ATTRIBUTE
