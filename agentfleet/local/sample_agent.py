@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.bucket.base import Bucket
+from agent.bucket.base import Bucket, ObjectNotFound
+from agent.handler import PermanentError
 from agent.state.base import ConflictError, StateStore
 
 WORK_SECONDS_ENV = "INVENTORY_WORK_SECONDS"
@@ -60,11 +61,27 @@ def parse_stock(data: bytes) -> dict[str, int]:
     return stock
 
 
+def parse_task(body: bytes) -> tuple[str, str, str]:
+    """(task, vendor, file) from the message body; a malformed task is a PermanentError (retrying
+    cannot fix it), so it is dead-lettered at once with the reason."""
+    try:
+        task = json.loads(body)
+        return str(task["task"]), str(task["vendor"]), str(task["file"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PermanentError(
+            f'not an inventory task ({type(exc).__name__}: {exc}); expected {{"task", "vendor", "file"}}'
+        ) from None
+
+
 def handle(message: _Message, ctx: _Context) -> dict[str, Any]:
     """Reconcile one vendor file and apply it to the vendor's inventory record, once."""
-    task = json.loads(message.body)
-    task_id, vendor, file = str(task["task"]), str(task["vendor"]), str(task["file"])
-    stock = parse_stock(ctx.bucket.get(file))
+    task_id, vendor, file = parse_task(message.body)
+    try:
+        stock = parse_stock(ctx.bucket.get(file))
+    except ObjectNotFound:
+        raise PermanentError(f"task {task_id}: vendor file {file!r} is not in the bucket") from None
+    except ValueError as exc:
+        raise PermanentError(f"task {task_id}: vendor file {file!r} is not sku,units CSV: {exc}") from None
     time.sleep(float(os.environ.get(WORK_SECONDS_ENV, "0.2")))
     units = sum(stock.values())
     applied = apply_once(ctx.state, vendor, task_id, units)

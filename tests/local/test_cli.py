@@ -137,3 +137,37 @@ def test_up_runs_agents_for_sent_work_shows_them_in_status_and_drains_on_ctrl_c(
         except ProcessLookupError:
             pass
     assert alive == [], "agents left running after Ctrl-C"
+
+
+@pytest.mark.slow
+def test_demo_prints_the_report_writes_the_chart_and_exits_0(tmp_path: Path, config_file: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        local_app, ["demo", "--config", str(config_file), "--tasks", "60", "--period", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "zero lost, zero duplicate effects" in result.output
+    assert (out / "demo-chart.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "demo-report.json").read_text())["done"] == 60
+
+
+def test_demo_exits_1_naming_what_was_lost_or_doubled(
+    tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentfleet.local import demo
+    from agentfleet.local.report import DemoReport
+
+    bad = DemoReport(
+        tasks=10, done=8, lost=1, duplicate_effects=1, inconsistent_records=0, dead_lettered=1, max_agents=3,
+        concurrency=2, work_seconds=0.1, warmup_seconds=1, drain_seconds=2.0, window_seconds=5.0,
+        agent_seconds=6.0, peak_agents=3, agents_started=3, agents_killed_by_chaos=0, chaos=False,
+    )  # fmt: skip
+    monkeypatch.setattr(
+        demo,
+        "run_demo",
+        lambda opts, console: demo.DemoResult(bad, [], tmp_path / "c.png", tmp_path / "r.json"),
+    )
+    result = runner.invoke(local_app, ["demo", "--config", str(config_file), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "FAILED: 1 tasks lost (must be 0)" in result.output
+    assert "FAILED: 1 duplicate effects (must be 0)" in result.output

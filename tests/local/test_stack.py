@@ -94,3 +94,21 @@ def test_report_ratios_follow_the_issue_definitions() -> None:
         "2 tasks lost (must be 0)",
         "1 duplicate effects (must be 0)",
     ]
+
+
+def test_the_live_view_shows_backlog_agents_by_state_throughput_and_dead_letters() -> None:
+    from rich.console import Console
+
+    from agentfleet.local.autoscaler import Sample
+    from agentfleet.local.progress import render
+
+    sample = Sample(
+        t=12.5, waiting=1800, in_flight=48, dead_lettered=3, warming=1, ready=4, draining=1, desired=6,
+        processed=1152,
+    )  # fmt: skip
+    console = Console(width=80, record=True)
+    console.print(render(sample, name="inventory-demo", max_agents=6, throughput=121.3, peak_backlog=3000))
+    text = console.export_text()
+    for expected in ("1,800 waiting · 48 in flight", "4 ready · 1 warming · 1 draining", "6 agents",
+                     "121.3 msg/s", "1,152 done", "dead letters  3"):  # fmt: skip
+        assert expected in text, (expected, text)
