@@ -1,7 +1,8 @@
 """AWS's own limits on a fleet config. Imports no SDK: runs before anything is registered.
 
 Sources: SQS developer guide (visibility 0-43,200 s, retention 60 s-14 days, maxReceiveCount
-1-1,000), EC2 Auto Scaling lifecycle hooks (heartbeat 30-7,200 s).
+1-1,000), EC2 Auto Scaling lifecycle hooks (heartbeat 30-7,200 s), EC2 user data (16 KB before
+base64, which holds the agent's environment next to its setup).
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ SQS_MAX_RETENTION_SECONDS = 1_209_600
 SQS_MAX_RECEIVE_COUNT = 1_000
 LIFECYCLE_HEARTBEAT_MIN_SECONDS = 30
 LIFECYCLE_HEARTBEAT_MAX_SECONDS = 7_200
+USER_DATA_MAX_BYTES = 16_384
+#: What the user's own `agent.env` may take of the user data; the units, scripts and the
+#: contract's variables (queue URLs, names) use well under the other half.
+USER_ENV_MAX_BYTES = 8_192
+
+
+def env_bytes(env: dict[str, str]) -> int:
+    """Size of `env` as the KEY=VALUE lines of the agent's env file."""
+    return sum(len(f"{k}={v}\n".encode()) for k, v in env.items())
 
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
@@ -55,6 +65,17 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 "the termination "
                 f"lifecycle hook's heartbeat (drain + {SHUTDOWN_MARGIN_SECONDS} s) may be at most "
                 f"{LIFECYCLE_HEARTBEAT_MAX_SECONDS} s",
+            )
+        )
+    size = env_bytes(a.env)
+    if size > USER_ENV_MAX_BYTES:
+        problems.append(
+            ConfigProblem(
+                "fleet.agent.env",
+                size,
+                f"(bytes of KEY=VALUE lines) must be <= {USER_ENV_MAX_BYTES} on AWS: "
+                f"EC2 user data is limited to {USER_DATA_MAX_BYTES} bytes "
+                "and the agent's own setup uses the rest",
             )
         )
     return problems

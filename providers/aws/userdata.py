@@ -23,6 +23,7 @@ import pulumi
 from agent import contract
 from components.config import FleetConfig, agent_environment
 from components.policy import ScalingPolicy
+from providers.aws.limits import USER_DATA_MAX_BYTES
 from providers.aws.names import FleetNames
 from providers.cloudinit import agent_cloud_config
 
@@ -113,7 +114,7 @@ def mark_unhealthy_command(region: str) -> str:
 
 def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, str], region: str) -> str:
     """The `#cloud-config` document (plain text) for resolved values."""
-    return agent_cloud_config(
+    document = agent_cloud_config(
         image=config.agent.image,
         env=env,
         port=config.agent.port,
@@ -130,6 +131,13 @@ def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, 
             "max-buffer-size": "4m",
         },
     )
+    size = len(document.encode())
+    if size > USER_DATA_MAX_BYTES:
+        # limits.py keeps agent.env small enough; this guards the rest (very long names or URLs).
+        raise ValueError(
+            f"agentfleet: the agent's user data is {size} bytes; EC2 accepts at most {USER_DATA_MAX_BYTES}"
+        )
+    return document
 
 
 def user_data(

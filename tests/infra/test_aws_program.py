@@ -6,7 +6,7 @@ import pytest
 
 from components.config import ConfigError
 from components.fleet import TYPE_TOKEN
-from tests.infra.aws_helpers import aws_synth
+from tests.infra.aws_helpers import aws_synth, user_data
 from tests.infra.conftest import synth
 
 
@@ -105,3 +105,19 @@ def test_every_aws_problem_is_reported_at_once() -> None:
         "fleet.queue.visibility_timeout_seconds",
         "fleet.queue.max_receive_count",
     ]
+
+
+def test_an_environment_too_big_for_ec2_user_data_is_refused_before_anything_is_created() -> None:
+    env = {f"VAR_{i:02d}": "x" * 100 for i in range(80)}  # 80 lines of 108 bytes = 8640 bytes
+    with pytest.raises(ConfigError) as err:
+        synth("aws", {"agent": {"env": env}})
+    assert str(err.value) == (
+        "agentfleet: fleet.agent.env=8640 (bytes of KEY=VALUE lines) must be <= 8192 on AWS: "
+        "EC2 user data is limited to 16384 bytes and the agent's own setup uses the rest"
+    )
+
+
+def test_the_largest_allowed_environment_still_fits_ec2_user_data() -> None:
+    env = {f"VAR_{i:02d}": "x" * 94 for i in range(80)}  # 80 lines of 102 bytes = 8160 bytes
+    s = synth("aws", {"agent": {"env": env}, "state": {"cache": True}})
+    assert len(user_data(s).encode()) <= 16_384
