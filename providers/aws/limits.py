@@ -67,6 +67,15 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 f"{LIFECYCLE_HEARTBEAT_MAX_SECONDS} s",
             )
         )
+    if config.aws.instance_type.startswith("mac"):
+        problems.append(
+            ConfigProblem(
+                "fleet.aws.instance_type",
+                config.aws.instance_type,
+                "must not be a Mac instance type: those run only on Dedicated Hosts, which an Auto Scaling "
+                "group of agents cannot allocate (and Spot does not offer)",
+            )
+        )
     size = env_bytes(a.env)
     if size > USER_ENV_MAX_BYTES:
         problems.append(

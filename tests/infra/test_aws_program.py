@@ -90,6 +90,12 @@ def test_preview_where_the_cloud_computes_every_output_still_registers_everythin
             "agentfleet: fleet.agent.drain_timeout_seconds=7171 must be <= 7170 on AWS: "
             "the termination lifecycle hook's heartbeat (drain + 30 s) may be at most 7200 s",
         ),
+        (
+            {"aws": {"instance_type": "mac2.metal"}},
+            "agentfleet: fleet.aws.instance_type=mac2.metal must not be a Mac instance type: "
+            "those run only on Dedicated Hosts, which an Auto Scaling group of agents cannot allocate "
+            "(and Spot does not offer)",
+        ),
     ],
 )
 def test_aws_limits_stop_the_program_with_one_message(fleet: dict, message: str) -> None:  # type: ignore[type-arg]
