@@ -11,7 +11,8 @@ BACKEND = "AGENTFLEET_BACKEND"  # sqs | servicebus | pubsub | sqlite
 QUEUE = "AGENTFLEET_QUEUE"  # SQS URL · Service Bus queue · Pub/Sub subscription path · SQLite file
 DEAD_LETTER_QUEUE = "AGENTFLEET_DEAD_LETTER_QUEUE"  # SQS DLQ URL · Pub/Sub DL topic; "" if native
 SERVICEBUS_NAMESPACE = "AGENTFLEET_SERVICEBUS_NAMESPACE"  # fully qualified namespace (Azure only)
-STATE = "AGENTFLEET_STATE"  # DynamoDB table · https://ACCOUNT.table.core.windows.net/TABLE · Firestore collection · SQLite file
+# DynamoDB table · https://ACCOUNT.table.core.windows.net/TABLE · Firestore collection · SQLite file
+STATE = "AGENTFLEET_STATE"
 BUCKET = "AGENTFLEET_BUCKET"  # S3 bucket · blob container URL · GCS bucket · local directory
 CACHE = "AGENTFLEET_CACHE"  # Redis URL, when the fleet has a cache
 HANDLER = "AGENTFLEET_HANDLER"  # module:function

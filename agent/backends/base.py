@@ -99,7 +99,9 @@ class QueueBackend(abc.ABC):
         raise NotImplementedError(f"{self.name} backend cannot report queue stats")
 
     def ping(self) -> None:
-        """Raise if the broker is unreachable; used by /ready."""
+        """Raise if the broker is unreachable; used by /ready. The default trusts the broker."""
+        return None
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections. The default holds none."""
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,10 +33,14 @@ class Figure:
 
 
 def bench(
-    only: list[str] = typer.Option(None, "--only", help=f"run only these benchmarks: {', '.join(BENCHMARKS)}"),
-    quick: bool = typer.Option(False, "--quick", help="smaller workloads: a smoke run, not figures to record"),
-    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
-    check: bool = typer.Option(False, "--check", help="exit 1 if a figure misses its target"),
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help=f"run only these benchmarks: {', '.join(BENCHMARKS)}")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="smaller workloads: a smoke run, not figures to record")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+    check: Annotated[bool, typer.Option("--check", help="exit 1 if a figure misses its target")] = False,
 ) -> None:
     """Measure throughput, runtime overhead, synth time and elasticity on this machine."""
     console = Console(stderr=True)

@@ -143,5 +143,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
 
 #: Provider settings an Azure stack cannot do without, checked before anything is registered.
 REQUIRED_SETTINGS = {
-    "azure-native:location": "must be set for an Azure stack: pulumi config set azure-native:location westeurope"
+    "azure-native:location": (
+        "must be set for an Azure stack: pulumi config set azure-native:location westeurope"
+    )
 }

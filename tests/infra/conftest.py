@@ -40,7 +40,9 @@ def stack_config(cloud: str, fleet: dict[str, Any] | None = None, **extra: str) 
     return config
 
 
-def synth(cloud: str, fleet: dict[str, Any] | None = None, *, preview: bool = False, **extra: str) -> Synthesis:
+def synth(
+    cloud: str, fleet: dict[str, Any] | None = None, *, preview: bool = False, **extra: str
+) -> Synthesis:
     return synthesize(stack_config(cloud, fleet, **extra), preview=preview)
 
 
