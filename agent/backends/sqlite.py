@@ -53,12 +53,14 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 _CLAIM = """
 UPDATE messages SET visible_at = :until, delivery_count = delivery_count + 1, lease = :lease
-WHERE id IN (SELECT id FROM messages WHERE visible_at <= :now ORDER BY visible_at, id LIMIT :n)
+WHERE id IN (
+    SELECT id FROM messages WHERE visible_at <= :now AND delivery_count < :max
+    ORDER BY visible_at, id LIMIT :n
+)
 RETURNING id, body, attributes, enqueued_at, delivery_count
 """
-_EXHAUSTED = """
-SELECT id FROM messages WHERE visible_at <= :now AND delivery_count >= :max ORDER BY visible_at LIMIT 100
-"""
+#: The next messages in line (read-only: an empty queue costs no write lock).
+_NEXT = "SELECT id, delivery_count FROM messages WHERE visible_at <= ? ORDER BY visible_at, id LIMIT ?"
 _MOVE_TO_DEAD = """
 INSERT INTO dead_letters (id, body, attributes, enqueued_at, delivery_count, reason, dead_lettered_at)
 SELECT id, body, attributes, enqueued_at, delivery_count, :reason, :now FROM messages WHERE id = :id
@@ -190,11 +192,20 @@ class SqliteBackend(QueueBackend):
     def _claim(self, max_messages: int) -> list[Message]:
         now = time.time()
         # A read first: an empty queue costs no write lock, so idle pollers don't contend.
-        if self._run("SELECT 1 FROM messages WHERE visible_at <= ? LIMIT 1", (now,)).fetchone() is None:
+        upcoming = self._run(_NEXT, (now, max_messages)).fetchall()
+        if not upcoming:
             return []
-        self._dead_letter_exhausted(now)
+        exhausted = [id_ for id_, count in upcoming if count >= self.max_receive_count]
+        if exhausted:
+            self._dead_letter_exhausted(exhausted, now)
         lease = uuid.uuid4().hex
-        params = {"until": now + self.visibility_timeout, "lease": lease, "now": now, "n": max_messages}
+        params = {
+            "until": now + self.visibility_timeout,
+            "lease": lease,
+            "now": now,
+            "n": max_messages,
+            "max": self.max_receive_count,
+        }
         rows = self._run(_CLAIM, params).fetchall()
         rows.sort(key=lambda r: r[0])
         return [
@@ -209,16 +220,15 @@ class SqliteBackend(QueueBackend):
             for row in rows
         ]
 
-    def _dead_letter_exhausted(self, now: float) -> None:
+    def _dead_letter_exhausted(self, ids: list[int], now: float) -> None:
         """Redrive: a visible message already delivered max_receive_count times goes to the
-        dead letters instead of out again (its consumers died or gave up without settling)."""
-        ids = [r[0] for r in self._run(_EXHAUSTED, {"now": now, "max": self.max_receive_count}).fetchall()]
-        if not ids:
-            return
+        dead letters instead of out again (its consumers died or gave up without settling).
+        The claim skips such rows, so this only has to look at the next few in line."""
         reason = f"delivered {self.max_receive_count} times without being settled (max_receive_count)"
         statements: list[tuple[str, Any]] = []
         for id_ in ids:
-            statements.append((_MOVE_TO_DEAD, {"reason": reason, "now": now, "id": id_}))
+            move = _MOVE_TO_DEAD + " AND visible_at <= :now"  # not if its holder just extended it
+            statements.append((move, {"reason": reason, "now": now, "id": id_}))
             statements.append(("DELETE FROM messages WHERE id = ? AND visible_at <= ?", (id_, now)))
         self._transaction(statements)
 

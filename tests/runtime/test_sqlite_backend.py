@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,10 @@ class TestSqliteStateContract(StateStoreContract):
         return SqliteStateStore(self.tmp / "state.db")
 
 
-def _claim_all(path: str, out: multiprocessing.Queue) -> None:
+def _claim_all(path: str, out: multiprocessing.Queue, go: Any) -> None:
     backend = SqliteBackend(path, visibility_timeout=60)
+    out.put("ready")
+    go.wait()  # all three start claiming together
     ids = []
     while True:
         batch = backend.receive(7, 0.3)
@@ -50,18 +53,21 @@ def _claim_all(path: str, out: multiprocessing.Queue) -> None:
 
 def test_processes_claiming_one_file_never_share_a_delivery(tmp_path: Path) -> None:
     path = str(tmp_path / "queue.db")
-    SqliteBackend(path).send_many(str(i).encode() for i in range(3000))
+    SqliteBackend(path).send_many(str(i).encode() for i in range(6000))
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_claim_all, args=(path, out)) for _ in range(3)]
+    go = ctx.Event()
+    procs = [ctx.Process(target=_claim_all, args=(path, out, go)) for _ in range(3)]
     for p in procs:
         p.start()
+    assert [out.get(timeout=60) for _ in procs] == ["ready"] * 3
+    go.set()
     results = [out.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(timeout=10)
     claimed = [i for ids in results for i in ids]
-    assert len(claimed) == 3000, "every message delivered"
-    assert len(set(claimed)) == 3000, "no message delivered to two processes"
+    assert len(claimed) == 6000, "every message delivered"
+    assert len(set(claimed)) == 6000, "no message delivered to two processes"
     assert all(results), "all three processes took part"
 
 
