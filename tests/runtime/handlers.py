@@ -46,6 +46,7 @@ def crash_handler(message: Message, ctx: Context) -> None:
         raise PermanentError(f"{body} cannot be processed")
     if body.startswith("failing-poison"):
         raise ValueError(f"{body} always fails")
+    time.sleep(float(os.environ.get("CRASH_TEST_WORK_SECONDS", "0")))  # some work to be killed in
     with ctx.once(body) as first:
         if first:
             try:

@@ -42,6 +42,8 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
             contract.MAX_RECEIVE_COUNT: MAX_RECEIVE_COUNT,
             contract.DRAIN_TIMEOUT: 10,
             "RUNTIME_TEST_LOG": log,
+            # ~8 s of work for 3 agents x 2 threads, so every kill lands on messages in flight
+            "CRASH_TEST_WORK_SECONDS": 0.01,
         },
     )
     logs = tmp_path / "logs"
@@ -73,7 +75,7 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
             agent.send_signal(signal.SIGTERM)
         codes = [agent.wait(timeout=20) for agent in agents]
     assert codes == [0] * AGENTS, "the survivors drain cleanly"
-    assert kills >= 3, "the test must actually kill agents"
+    assert kills >= 5, "the test must actually kill agents"
 
     # None lost, every effect applied exactly once: one put-if-absent record per message, never
     # rewritten (version 1), and nothing else in the effect namespace.
@@ -92,7 +94,9 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
     # The kills really caused redeliveries, which ctx.once absorbed.
     attempts = Counter(r[0] for r in sqlite3.connect(log).execute("SELECT body FROM attempts"))
     assert set(attempts) == set(good) | set(poison)
-    assert any(attempts[b] > 1 for b in good), "no message was redelivered: the kills hit nothing"
+    redelivered = sum(1 for b in good if attempts[b] > 1)
+    print(f"crash test: {kills} kills, {redelivered} messages ran more than once, effects applied once")
+    assert redelivered > 0, "no message was redelivered: the kills hit nothing"
 
     # The poison messages, and only they, are dead letters with their reason.
     dead = {d.body.decode(): d.reason for d in queue.dead_letters()}
