@@ -54,7 +54,12 @@ class Context:
 
     message: Message
     resources: Resources
-    logger: structlog.typing.FilteringBoundLogger
+    base_logger: structlog.typing.FilteringBoundLogger
+
+    @property
+    def logger(self) -> structlog.typing.FilteringBoundLogger:
+        """A logger bound to this message's id (bound on first use: most handlers never log)."""
+        return self.base_logger.bind(message_id=self.message.id, delivery_count=self.message.delivery_count)
 
     @property
     def state(self) -> StateStore:

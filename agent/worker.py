@@ -123,12 +123,9 @@ class Worker:
         while not self._stopping.is_set():
             self.heartbeat = time.monotonic()
             self._slot_freed.clear()
-            outstanding = self._buffer.qsize() + self.in_flight
-            prefetch = self.prefetch
-            capacity = self.concurrency + prefetch
-            room = capacity - outstanding
-            if outstanding >= self.concurrency and room < min(MAX_BATCH, capacity) // 2:
-                # Every handler busy and the buffer stocked: wait for one to finish, don't poll.
+            room = self._room()
+            if room is None:
+                # Every handler busy and the buffer stocked: wait until it runs low, don't poll.
                 self._slot_freed.wait(1.0)
                 continue
             try:
@@ -152,6 +149,15 @@ class Worker:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def _room(self) -> int | None:
+        """How many messages to receive now, or None while the buffer is still well stocked."""
+        outstanding = self._buffer.qsize() + self.in_flight
+        capacity = self.concurrency + self.prefetch
+        room = capacity - outstanding
+        if outstanding >= self.concurrency and room < min(MAX_BATCH, capacity) // 2:
+            return None
+        return room
+
     def _handler_thread(self) -> None:
         while True:
             message = self._buffer.get()
@@ -172,10 +178,11 @@ class Worker:
             finally:
                 with self._lock:
                     self._in_flight -= 1
-                self._slot_freed.set()
+                if self._room() is not None:  # wake the loop only when it has something to do
+                    self._slot_freed.set()
 
     def _run_handler(self, message: Message) -> Outcome:
-        ctx = Context(message, self.resources, self._log.bind(message_id=message.id))
+        ctx = Context(message, self.resources, self._log)
         start = time.perf_counter()
         error: Exception | None = None
         try:
