@@ -92,6 +92,7 @@ class AsgLifecycleWatcher(TerminationWatcher):
         imds: Imds | None = None,
         poll_interval: float = 5.0,
         heartbeat_interval: float = 20.0,
+        complete_attempts: int = 3,
     ) -> None:
         if not hook or not group:
             raise ValueError(
@@ -104,6 +105,7 @@ class AsgLifecycleWatcher(TerminationWatcher):
         self.imds = imds or Imds()
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
+        self.complete_attempts = complete_attempts
         self.instance_id = ""
         self.terminating = threading.Event()
         self._stop = threading.Event()
@@ -121,6 +123,7 @@ class AsgLifecycleWatcher(TerminationWatcher):
 
     def stop(self) -> None:
         self._stop.set()
+        self._drained.set()  # also ends the heartbeat loop's wait
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
@@ -131,13 +134,20 @@ class AsgLifecycleWatcher(TerminationWatcher):
         if not self.terminating.is_set() or self._completed:
             return  # drained for another reason (SIGTERM): no lifecycle action is pending
         self._completed = True
-        self.autoscaling.complete_lifecycle_action(
-            LifecycleHookName=self.hook,
-            AutoScalingGroupName=self.group,
-            LifecycleActionResult="CONTINUE",
-            InstanceId=self.instance_id,
-        )
-        self._log.info("lifecycle action completed", instance_id=self.instance_id, hook=self.hook)
+        for attempt in range(1, self.complete_attempts + 1):
+            try:
+                self.autoscaling.complete_lifecycle_action(
+                    LifecycleHookName=self.hook,
+                    AutoScalingGroupName=self.group,
+                    LifecycleActionResult="CONTINUE",
+                    InstanceId=self.instance_id,
+                )
+            except Exception as error:  # the hook's default result (CONTINUE) ends it at the timeout
+                self._log.warning("complete lifecycle action failed", error=str(error), attempt=attempt)
+                time.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            self._log.info("lifecycle action completed", instance_id=self.instance_id, hook=self.hook)
+            return
 
     # -- background -------------------------------------------------------------------------
 

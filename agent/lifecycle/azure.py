@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -73,8 +74,15 @@ class ScheduledEventsWatcher(TerminationWatcher):
             return
         self._approved = True
         body = json.dumps({"StartRequests": [{"EventId": self.event_id}]}).encode()
-        self._request(EVENTS_PATH, method="POST", body=body)
-        self._log.info("scheduled event approved", event_id=self.event_id, event_type=self.event_type)
+        for attempt in range(1, 4):
+            try:
+                self._request(EVENTS_PATH, method="POST", body=body)
+            except (OSError, urllib.error.URLError) as error:  # unapproved, it starts at NotBefore
+                self._log.warning("scheduled event approval failed", error=str(error), attempt=attempt)
+                time.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            self._log.info("scheduled event approved", event_id=self.event_id, event_type=self.event_type)
+            return
 
     # -- background -------------------------------------------------------------------------
 

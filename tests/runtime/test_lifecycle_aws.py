@@ -117,3 +117,17 @@ def test_from_settings_uses_boto3_metadata_endpoint(peer: AwsPeer, monkeypatch: 
     w = from_settings(settings)
     assert (w.hook, w.group, w.imds.base_url) == ("h", "g", peer.url)
     assert w.autoscaling.meta.region_name == "eu-west-1"
+
+
+def test_a_failed_completion_is_retried(peer: AwsPeer) -> None:
+    fired = threading.Event()
+    w = watcher(peer, heartbeat_interval=5)
+    w.start(fired.set)
+    peer.target_state = "Terminated"
+    assert fired.wait(5)
+    real_hook, peer.hook = peer.hook, "not-yet"  # the API refuses the first attempts ...
+    threading.Timer(0.3, lambda: setattr(peer, "hook", real_hook)).start()  # ... then accepts
+    w.on_drained()
+    completes = peer.actions("CompleteLifecycleAction")
+    assert len(completes) >= 2 and not peer.action_open
+    w.stop()

@@ -64,3 +64,12 @@ def test_unreachable_metadata_keeps_polling_without_firing() -> None:
     time.sleep(0.3)
     w.stop()
     assert not fired.is_set()
+
+
+def test_stop_returns_promptly() -> None:
+    p = AzurePeer()
+    with serve(p):
+        w, _ = start(p)
+        began = time.monotonic()
+        w.stop()
+        assert time.monotonic() - began < 2
