@@ -66,9 +66,6 @@ class Invoker:
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
-        self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-            getattr(handler, "__call__", None)  # noqa: B004 - a callable object's async __call__
-        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 

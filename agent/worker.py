@@ -224,7 +224,9 @@ class Worker:
         # The drain timeout counts from the stop request (SIGTERM), not from the loop's exit.
         deadline = (self._stop_requested_at or start) + self.drain_timeout
         for t in threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
+            while t.is_alive() and time.monotonic() < deadline:
+                self.heartbeat = time.monotonic()  # draining is alive: /healthz stays green
+                t.join(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
         unfinished = self.in_flight
         for layer in self.middleware:
             layer.close()
