@@ -180,6 +180,19 @@ def test_ack_that_hits_a_connection_error_is_retried_and_in_flight_returns_to_ze
     assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1
 
 
+def test_ack_that_keeps_failing_leaves_the_message_to_its_lease_and_frees_the_slot(tmp_path: Path) -> None:
+    queue = FlakyAcks(tmp_path / "queue.db", visibility_timeout=1)
+    queue.failures = 6  # every settle attempt of the first delivery fails
+    queue.send(b"work")
+    runs: list[int] = []
+    run = make_worker(queue, lambda m, ctx: runs.append(m.delivery_count), visibility_timeout=1)
+    with running(run):
+        wait_until(lambda: settled(queue), 15, "the redelivery to be acked")
+    assert runs == [1, 2], "an unsettled message comes back after its lease"
+    assert sample(run.metrics, "agentfleet_messages_in_flight") == 0
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1, "only the acked delivery"
+
+
 class LosesFirstAck(SqliteBackend):
     """The first ack finds the lease gone (the agent stalled past it): the message comes back."""
 
