@@ -184,10 +184,10 @@ class Worker:
     def _run_handler(self, message: Message) -> Outcome:
         ctx = Context(message, self.resources, self._log)
         start = time.perf_counter()
-        error: Exception | None = None
+        error: BaseException | None = None
         try:
             self.invoker(message, ctx)
-        except Exception as e:
+        except BaseException as e:  # a handler's sys.exit() is its failure, not the agent's
             error = e
         seconds = time.perf_counter() - start
         avg = self._avg_seconds  # moving average; races between threads only blur it

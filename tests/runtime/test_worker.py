@@ -5,6 +5,7 @@ concurrency, idempotent effects, and the startup errors a bad environment gets."
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections import Counter
@@ -74,6 +75,21 @@ def test_backoff_doubles_per_delivery_within_its_bounds(
             delay = retries.backoff(n)
             assert min_backoff <= delay <= max_backoff
             assert round(max(min_backoff, ceiling / 2)) <= delay <= round(ceiling)
+
+
+def test_a_handler_calling_sys_exit_fails_its_message_not_the_agent(queue: SqliteBackend) -> None:
+    handled: list[bytes] = []
+
+    def exits_once(message: Message, ctx: Context) -> None:
+        if message.body == b"exit" and message.delivery_count == 1:
+            sys.exit(3)
+        handled.append(message.body)
+
+    queue.send_many([b"exit", b"next"])
+    with running(make_worker(queue, exits_once, min_backoff=1, max_backoff=1)) as run:
+        wait_until(lambda: settled(queue), 10, "both messages")
+    assert sorted(handled) == [b"exit", b"next"], "the handler thread survived and retried"
+    assert sample(run.metrics, "agentfleet_messages_failed_total") == 1
 
 
 def test_permanent_error_dead_letters_at_once_with_its_reason(queue: SqliteBackend) -> None:
