@@ -92,14 +92,19 @@ class Once:
     already did (status `done`). On a clean exit the claim becomes `done`; on an exception it is
     deleted so the retry applies the effect. If the process dies mid-effect the claim expires and
     the next delivery takes it over (compare-and-set), so the effect is never lost; an effect that
-    is itself a conditional write into `ctx.state` is then applied exactly once. A claim held by a
-    live delivery elsewhere raises `InProgressElsewhere`, a retryable error.
+    is itself a conditional write into `ctx.state` is then applied exactly once. A claim that ends
+    within `wait_for_expiry` seconds is waited out; one held longer by a live delivery elsewhere
+    raises `InProgressElsewhere`, a retryable error.
     """
 
-    def __init__(self, store: StateStore, key: str, claim_seconds: float = 300.0) -> None:
+    def __init__(
+        self, store: StateStore, key: str, claim_seconds: float = 300.0, wait_for_expiry: float = 5.0
+    ) -> None:
         self.store = store
         self.key = f"once:{key}"
         self.claim_seconds = claim_seconds
+        #: A live claim that ends within this many seconds is waited out instead of raising.
+        self.wait_for_expiry = min(wait_for_expiry, claim_seconds / 2)
         self.owner = _owner()
         self.first = False
         self._claim: Item | None = None
@@ -122,8 +127,21 @@ class Once:
             if current.value.get("status") == "done":
                 self.first = False
                 return False
-            if float(current.value.get("expires", 0)) > time.time():
+            left = float(current.value.get("expires", 0)) - time.time()
+            if left > self.wait_for_expiry:
                 raise InProgressElsewhere(f"{self.key} is being applied by {current.value.get('owner')}")
+            if left > 0:
+                # Almost expired: typically the claim of an agent that died holding this very
+                # message, redelivered as its lease ended. Wait it out rather than spend a delivery.
+                time.sleep(left + 0.01)
+                current = self.store.get(self.key)
+                if current is None:
+                    continue
+                if current.value.get("status") == "done":
+                    self.first = False
+                    return False
+                if float(current.value.get("expires", 0)) > time.time():
+                    continue
             try:  # an expired claim: its owner died mid-effect; take it over
                 self._claim = self.store.put(self.key, self._pending(), if_version=current.version)
                 self.first = True

@@ -303,9 +303,25 @@ class StateStoreContract:
         dead = Once(store, key, claim_seconds=0.5)
         assert dead.acquire()  # ... and the agent dies before commit()
         with pytest.raises(InProgressElsewhere):
-            Once(store, key).acquire()
+            Once(store, key, wait_for_expiry=0).acquire()
         time.sleep(0.7)
         with Once(store, key) as first:
             assert first, "an expired claim must be taken over"
         with Once(store, key) as later:
             assert not later
+
+    def test_once_waits_out_a_claim_about_to_expire(self, store: StateStore, key: str) -> None:
+        assert Once(store, key, claim_seconds=1.0).acquire()  # a dead agent's claim, 1 s left
+        start = time.monotonic()
+        with Once(store, key, wait_for_expiry=5) as first:
+            assert first, "the redelivery takes the claim over once it expires"
+        assert 0.5 <= time.monotonic() - start < 5
+
+    def test_once_leaves_a_long_live_claim_to_its_owner(self, store: StateStore, key: str) -> None:
+        owner = Once(store, key, claim_seconds=60)
+        assert owner.acquire()
+        with pytest.raises(InProgressElsewhere):
+            Once(store, key, wait_for_expiry=5).acquire()
+        owner.commit()
+        with Once(store, key) as first:
+            assert not first
