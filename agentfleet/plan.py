@@ -21,7 +21,7 @@ import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -29,7 +29,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from agentfleet.synth import Recorded, Synthesis, flatten_config, synthesize
+if TYPE_CHECKING:
+    # Imported lazily below: the root CLI also starts `agentfleet agent run` inside agent images
+    # that carry no Pulumi SDK, so nothing here may import pulumi at module level.
+    from agentfleet.synth import Recorded, Synthesis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Inputs never worth a line in the tree (tags repeat on every resource; user data is a document).
@@ -58,6 +61,8 @@ def load_config(path: Path) -> dict[str, str]:
     raw = data.get("config", data)
     if not isinstance(raw, Mapping):
         raise ValueError(f"agentfleet: {path}: `config` must be a map of keys to values")
+    from agentfleet.synth import flatten_config
+
     return flatten_config(raw)
 
 
@@ -199,6 +204,8 @@ def plan(
         raise typer.Exit(2) from None
     cloud = engine_config.get("agentfleet:cloud")
     try:
+        from agentfleet.synth import synthesize
+
         synthesis = synthesize(engine_config, stack=stack, preview=preview)
     except ConfigError as exc:
         err.print(escape(str(exc)))
