@@ -227,3 +227,20 @@ def http_ok(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+#: Top-level packages of the cloud SDKs; none may load just because a runtime module is imported.
+CLOUD_SDKS = ("boto3", "botocore", "azure", "google")
+
+
+def sdks_loaded_by_import(module: str) -> list[str]:
+    """The cloud SDK packages a fresh interpreter has loaded after `import module` (should be none:
+    an SDK is imported only when its backend is opened)."""
+    code = (
+        f"import sys, {module}\n"
+        f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({CLOUD_SDKS!r}))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, timeout=60
+    )
+    return [name for name in result.stdout.strip().split(",") if name]

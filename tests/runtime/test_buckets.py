@@ -96,3 +96,11 @@ def test_s3_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     bucket = from_settings(Settings(backend="sqs", queue="q", bucket="fleet-results", region="eu-west-1"))
     assert (bucket.bucket, bucket.client.meta.region_name) == ("fleet-results", "eu-west-1")
+
+
+@pytest.mark.parametrize("module", ['agent.bucket.s3', 'agent.bucket.blob', 'agent.bucket.gcs'])
+def test_importing_a_bucket_module_loads_no_cloud_sdk(module: str) -> None:
+    """The SDK is imported when the bucket is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import(module) == []

@@ -131,3 +131,10 @@ def test_a_failed_completion_is_retried(peer: AwsPeer) -> None:
     completes = peer.actions("CompleteLifecycleAction")
     assert len(completes) >= 2 and not peer.action_open
     w.stop()
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.lifecycle.aws") == []

@@ -73,3 +73,10 @@ def test_stop_returns_promptly() -> None:
         began = time.monotonic()
         w.stop()
         assert time.monotonic() - began < 2
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.lifecycle.azure") == []

@@ -203,3 +203,10 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(backend.subscriber, SubscriberClient)
     assert isinstance(backend.publisher, PublisherClient)
     backend.close()
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.backends.pubsub") == []

@@ -174,3 +174,10 @@ def test_from_settings_uses_the_namespace_and_managed_identity() -> None:
         assert type(backend.client._credential).__name__ == "DefaultAzureCredential"
     finally:
         backend.close()
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.backends.servicebus") == []

@@ -217,3 +217,10 @@ def test_from_settings_reads_the_contract(moto_server: MotoServer, monkeypatch: 
     assert backend.dead_letter_url() == dlq_url
     assert backend.visibility_timeout == 77
     backend.ping()
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.backends.sqs") == []

@@ -107,3 +107,10 @@ def test_from_settings_uses_the_table_url_and_managed_identity() -> None:
     assert store.table.table_name == "agentstate"
     assert store.table.account_name == "acct"
     assert type(store.table.credential).__name__ == "DefaultAzureCredential"
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.state.azuretable") == []

@@ -90,3 +90,10 @@ def test_from_settings(moto_server_serial: MotoServer, monkeypatch: pytest.Monke
     table = create_table(moto_server_serial)
     store = from_settings(Settings(backend="sqs", queue="q", state=table, region="us-east-1"))
     assert store.put("k", {"a": 1}, if_absent=True).version == 1
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.state.dynamodb") == []

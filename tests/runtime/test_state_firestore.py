@@ -47,3 +47,10 @@ def test_from_settings_uses_the_collection(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")  # no credential lookup; nothing is called
     store = from_settings(Settings(backend="pubsub", queue="q", state="agent-state", region="acme-prod"))
     assert (store.collection, store.client.project) == ("agent-state", "acme-prod")
+
+
+def test_importing_the_module_loads_no_cloud_sdk() -> None:
+    """The SDK is imported when the backend is opened, never by importing the runtime."""
+    from tests.runtime.peers import sdks_loaded_by_import
+
+    assert sdks_loaded_by_import("agent.state.firestore") == []
