@@ -147,7 +147,7 @@ def test_agent_command_runs_in_an_image_without_the_infra_extra() -> None:
     probe = (
         "import sys\n"
         "for sdk in ('pulumi', 'pulumi_aws', 'pulumi_azure_native', 'pulumi_gcp', 'pulumi_kubernetes',\n"
-        "            'matplotlib'):\n"
+        "            'matplotlib', 'azure', 'google'):\n"
         "    sys.modules[sdk] = None  # not installed in the agent image\n"
         "from agentfleet.cli import app\n"
         "app(['agent', 'run', '--help'])\n"
