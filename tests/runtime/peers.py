@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -244,3 +245,62 @@ def sdks_loaded_by_import(module: str) -> list[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, timeout=60
     )
     return [name for name in result.stdout.strip().split(",") if name]
+
+
+# -- the real worker over a cloud backend ---------------------------------------------------
+
+SCENARIO_PLAIN = [f"m{i}".encode() for i in range(6)]
+
+
+def run_worker_scenario(
+    backend: Any, *, visibility_timeout: int, max_receive_count: int
+) -> dict[bytes, list[int]]:
+    """Run the runtime's real worker (default middleware, 3 handler threads) over `backend` with
+    six plain messages, one that fails once (`flaky`), one that runs for 2.5 leases (`slow`) and
+    one permanent failure (`poison`). Returns the delivery counts each body was handled with."""
+    from agent.handler import PermanentError
+    from tests.runtime.harness import make_worker, running, wait_until
+
+    attempts: dict[bytes, list[int]] = {}
+    done: set[bytes] = set()
+    lock = threading.Lock()
+
+    def handler(message: Any, ctx: Any) -> None:
+        with lock:
+            attempts.setdefault(message.body, []).append(message.delivery_count)
+        if message.body == b"poison":
+            raise PermanentError("order 42 has no customer")
+        if message.body == b"flaky" and message.delivery_count == 1:
+            raise RuntimeError("downstream busy")
+        if message.body == b"slow":
+            time.sleep(visibility_timeout * 2.5)
+        with lock:
+            done.add(message.body)
+
+    for body in [*SCENARIO_PLAIN, b"flaky", b"slow", b"poison"]:
+        backend.send(body)
+    expected = {*SCENARIO_PLAIN, b"flaky", b"slow"}
+    run = make_worker(
+        backend,
+        handler,
+        visibility_timeout=visibility_timeout,
+        max_receive_count=max_receive_count,
+        concurrency=3,
+        min_backoff=1,
+        max_backoff=1,
+        wait_seconds=1.0,
+    )
+    with running(run):
+        wait_until(lambda: done == expected, 60, "every good message handled")
+        time.sleep(visibility_timeout + 1.5)  # long enough for a wrongly kept message to come back
+    return attempts
+
+
+def assert_scenario(attempts: dict[bytes, list[int]]) -> None:
+    """Each plain message once; `flaky` retried once with a higher count; `slow` once (its lease
+    was extended); `poison` once (dead-lettered at once, not retried)."""
+    for body in SCENARIO_PLAIN:
+        assert attempts[body] == [1], body
+    assert attempts[b"flaky"] == [1, 2]
+    assert attempts[b"slow"] == [1], "the lease keeper must keep a long task from a second delivery"
+    assert attempts[b"poison"] == [1]

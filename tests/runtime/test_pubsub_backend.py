@@ -210,3 +210,13 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import("agent.backends.pubsub") == []
+
+
+def test_the_worker_over_pubsub() -> None:
+    from tests.runtime.peers import assert_scenario, run_worker_scenario
+
+    backend, service, dead_sub = make(visibility_timeout=2, max_receive_count=5)
+    assert_scenario(run_worker_scenario(backend, visibility_timeout=2, max_receive_count=5))
+    ((body, attrs),) = dead_letters(service, dead_sub)
+    assert body == b"poison" and attrs[REASON_ATTRIBUTE] == "PermanentError: order 42 has no customer"
+    assert service.subscription(backend.subscription).messages == []

@@ -181,3 +181,14 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import("agent.backends.servicebus") == []
+
+
+def test_the_worker_over_service_bus() -> None:
+    """Includes a retry with backoff, which goes through a scheduled copy."""
+    from tests.runtime.peers import assert_scenario, run_worker_scenario
+
+    backend, queue = make(visibility_timeout=2, max_receive_count=3)
+    assert_scenario(run_worker_scenario(backend, visibility_timeout=2, max_receive_count=3))
+    assert [d.body for d in queue.dead] == [b"poison"]
+    assert queue.dead[0].dead_letter_reason == "PermanentError: order 42 has no customer"
+    assert queue.active == []

@@ -224,3 +224,17 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import("agent.backends.sqs") == []
+
+
+def test_the_worker_over_sqs_on_moto(moto_server: MotoServer) -> None:
+    from tests.runtime.peers import assert_scenario, run_worker_scenario
+
+    backend, sqs, dlq_url = make_backend(moto_server, visibility_timeout=2, max_receive_count=3)
+    assert_scenario(run_worker_scenario(backend, visibility_timeout=2, max_receive_count=3))
+    dead = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"], WaitTimeSeconds=0)["Messages"]
+    assert [d["Body"] for d in dead] == ["poison"]
+    assert (
+        dead[0]["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
+        == "PermanentError: order 42 has no customer"
+    )
+    assert backend.stats() == type(backend.stats())(waiting=0, in_flight=0, dead_lettered=0)
