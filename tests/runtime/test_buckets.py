@@ -98,9 +98,21 @@ def test_s3_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (bucket.bucket, bucket.client.meta.region_name) == ("fleet-results", "eu-west-1")
 
 
-@pytest.mark.parametrize("module", ['agent.bucket.s3', 'agent.bucket.blob', 'agent.bucket.gcs'])
+@pytest.mark.parametrize("module", ["agent.bucket.s3", "agent.bucket.blob", "agent.bucket.gcs"])
 def test_importing_a_bucket_module_loads_no_cloud_sdk(module: str) -> None:
     """The SDK is imported when the bucket is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import(module) == []
+
+
+def test_the_gcs_fake_takes_the_sdk_calls() -> None:
+    from google.cloud.storage import Blob, Client  # type: ignore[import-untyped]
+    from google.cloud.storage import Bucket as GcsSdkBucket
+
+    from tests.runtime.fakes import surface_mismatches
+    from tests.runtime.fakes.gcs import FakeBlob, FakeBucket
+
+    assert surface_mismatches(FakeStorageClient, Client, ["bucket", "list_blobs"]) == []
+    assert surface_mismatches(FakeBucket, GcsSdkBucket, ["blob"]) == []
+    assert surface_mismatches(FakeBlob, Blob, ["upload_from_string", "download_as_bytes"]) == []

@@ -220,3 +220,13 @@ def test_the_worker_over_pubsub() -> None:
     ((body, attrs),) = dead_letters(service, dead_sub)
     assert body == b"poison" and attrs[REASON_ATTRIBUTE] == "PermanentError: order 42 has no customer"
     assert service.subscription(backend.subscription).messages == []
+
+
+def test_the_fake_takes_the_sdk_calls() -> None:
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+    from tests.runtime.fakes import surface_mismatches
+
+    subscriber_calls = ["pull", "acknowledge", "modify_ack_deadline", "get_subscription", "close"]
+    assert surface_mismatches(FakeSubscriberClient, SubscriberClient, subscriber_calls) == []
+    assert surface_mismatches(FakePublisherClient, PublisherClient, ["publish"]) == []

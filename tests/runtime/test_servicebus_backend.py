@@ -192,3 +192,32 @@ def test_the_worker_over_service_bus() -> None:
     assert [d.body for d in queue.dead] == [b"poison"]
     assert queue.dead[0].dead_letter_reason == "PermanentError: order 42 has no customer"
     assert queue.active == []
+
+
+def test_the_fake_takes_the_sdk_calls() -> None:
+    from azure.servicebus import ServiceBusClient, ServiceBusReceiver, ServiceBusSender
+    from azure.servicebus.management import ServiceBusAdministrationClient
+
+    from tests.runtime.fakes import surface_mismatches
+    from tests.runtime.fakes.servicebus import FakeAdministrationClient, FakeReceiver, FakeSender
+
+    receiver_calls = [
+        "receive_messages",
+        "complete_message",
+        "abandon_message",
+        "dead_letter_message",
+        "renew_message_lock",
+        "peek_messages",
+        "close",
+    ]
+    assert (
+        surface_mismatches(FakeServiceBusClient, ServiceBusClient, ["get_queue_receiver", "get_queue_sender"])
+        == []
+    )
+    assert surface_mismatches(FakeReceiver, ServiceBusReceiver, receiver_calls) == []
+    assert (
+        surface_mismatches(FakeSender, ServiceBusSender, ["send_messages", "schedule_messages", "close"])
+        == []
+    )
+    admin_calls = ["get_queue_runtime_properties"]
+    assert surface_mismatches(FakeAdministrationClient, ServiceBusAdministrationClient, admin_calls) == []

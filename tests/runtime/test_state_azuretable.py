@@ -83,7 +83,6 @@ def test_keys_with_forbidden_characters_round_trip(store: AzureTableStore) -> No
     assert escape_key("a/b") != escape_key("a%2Fb")
 
 
-
 def test_state_url_is_split_into_endpoint_and_table() -> None:
     assert split_state_url("https://acct.table.core.windows.net/state") == (
         "https://acct.table.core.windows.net",

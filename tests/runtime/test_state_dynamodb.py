@@ -75,8 +75,6 @@ def test_conditional_delete(store: DynamoDBStore) -> None:
         store.delete("k", if_version=1)
 
 
-
-
 def test_missing_table_names_the_variable(moto_server_serial: MotoServer) -> None:
     store = DynamoDBStore(moto_server_serial.client("dynamodb"), "no-such-table")
     with pytest.raises(StateError, match="AGENTFLEET_STATE"):

@@ -54,3 +54,17 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import("agent.state.firestore") == []
+
+
+def test_the_fake_takes_the_sdk_calls() -> None:
+    from google.cloud.firestore_v1.client import Client
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    from tests.runtime.fakes import surface_mismatches
+    from tests.runtime.fakes.firestore import FakeDocumentReference
+
+    assert surface_mismatches(FakeFirestore, Client, ["collection", "write_option"]) == []
+    assert (
+        surface_mismatches(FakeDocumentReference, DocumentReference, ["get", "create", "update", "delete"])
+        == []
+    )

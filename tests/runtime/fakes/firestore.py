@@ -100,14 +100,14 @@ class FakeDocumentReference:
             return FakeSnapshot(False, None, None)
         return FakeSnapshot(True, dict(found[0]), found[1])
 
-    def create(self, data: dict[str, Any]) -> None:
+    def create(self, document_data: dict[str, Any]) -> None:
         from google.api_core.exceptions import AlreadyExists
 
         self._check_id()
         with self.db.lock:
             if self._key in self.db.docs:
                 raise AlreadyExists(f"Document already exists: {self.collection}/{self.id}")
-            self.db.docs[self._key] = (dict(data), self.db.next_time())
+            self.db.docs[self._key] = (dict(document_data), self.db.next_time())
 
     def _precondition(self, option: LastUpdateOption | None) -> None:
         from google.api_core.exceptions import FailedPrecondition
@@ -118,7 +118,7 @@ class FakeDocumentReference:
         if found is None or found[1] != option.last_update_time:
             raise FailedPrecondition("the stored version does not match the required base version")
 
-    def update(self, data: dict[str, Any], option: LastUpdateOption | None = None) -> None:
+    def update(self, field_updates: dict[str, Any], option: LastUpdateOption | None = None) -> None:
         from google.api_core.exceptions import NotFound
 
         self._check_id()
@@ -127,7 +127,7 @@ class FakeDocumentReference:
                 raise NotFound(f"No document to update: {self.collection}/{self.id}")
             self._precondition(option)
             fields = dict(self.db.docs[self._key][0])
-            fields.update(data)
+            fields.update(field_updates)
             self.db.docs[self._key] = (fields, self.db.next_time())
 
     def delete(self, option: LastUpdateOption | None = None) -> None:

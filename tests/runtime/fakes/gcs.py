@@ -35,19 +35,19 @@ class FakeBucket:
     name: str
     objects: dict[str, bytes] = field(default_factory=dict)
 
-    def blob(self, name: str) -> FakeBlob:
-        return FakeBlob(self, name)
+    def blob(self, blob_name: str) -> FakeBlob:
+        return FakeBlob(self, blob_name)
 
 
 class FakeStorageClient:
     def __init__(self) -> None:
         self.buckets: dict[str, FakeBucket] = {}
 
-    def bucket(self, name: str) -> FakeBucket:
-        return self.buckets.setdefault(name, FakeBucket(name))
+    def bucket(self, bucket_name: str) -> FakeBucket:
+        return self.buckets.setdefault(bucket_name, FakeBucket(bucket_name))
 
-    def list_blobs(self, bucket: str, prefix: str | None = None) -> Iterator[FakeBlob]:
-        b = self.bucket(bucket)
+    def list_blobs(self, bucket_or_name: str, prefix: str | None = None) -> Iterator[FakeBlob]:
+        b = self.bucket(bucket_or_name)
         for name in sorted(b.objects):
             if name.startswith(prefix or ""):
                 yield FakeBlob(b, name)
