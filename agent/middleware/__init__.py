@@ -33,10 +33,14 @@ def default_layers(
     """The runtime's layers, outermost first: the outcome log sees the final result, metrics
     count it, the lease keeper holds the lease until settlement, retries settle."""
     metrics = Metrics()
+    # Renew on the lease the broker really grants: Service Bus caps a lock at 300 s and Pub/Sub an
+    # ack deadline at 600 s, so a longer configured visibility is served by renewing more often,
+    # not by renewing after the lock is already gone.
+    lease = min(visibility_timeout, backend.visibility_timeout)
     layers: list[Middleware] = [
         OutcomeLog(),
         metrics,
-        LeaseKeeper(backend, visibility_timeout, on_extended=metrics.extended),
+        LeaseKeeper(backend, lease, on_extended=metrics.extended),
         Retries(backend, max_receive_count, min_backoff=min_backoff, max_backoff=max_backoff),
     ]
     return layers, metrics
