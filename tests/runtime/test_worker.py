@@ -124,7 +124,7 @@ def test_handler_that_cannot_import_its_code_dead_letters_at_once(queue: SqliteB
 class SlowLeases(SqliteBackend):
     """A broker whose lease renewals are slow: each extension lands `lag` seconds late."""
 
-    lag = 0.6
+    lag = 0.5
 
     def extend_lease(self, message: Message, seconds: int) -> None:
         time.sleep(self.lag)
@@ -144,7 +144,7 @@ def test_lease_extension_keeps_long_work_single_delivered_even_when_renewal_land
         time.sleep(5)
 
     # concurrency 1, prefetch 1: "b" waits 5 s in the buffer before it starts, its lease
-    # renewed from the moment it was received; every renewal is 0.6 s late.
+    # renewed from the moment it was received; every renewal is 0.5 s late.
     stolen: list[bytes] = []
     competitor = SqliteBackend(path, visibility_timeout=2, max_receive_count=5)
     stop = threading.Event()
