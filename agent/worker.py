@@ -70,7 +70,6 @@ class Worker:
         self.wait_seconds = wait_seconds
         self.drain_timeout = drain_timeout
         self.heartbeat = time.monotonic()
-        self.backend_ok = True
         self._buffer: queue.Queue[Message | None] = queue.Queue()
         self._lock = threading.Lock()
         self._slot_freed = threading.Event()
@@ -130,11 +129,10 @@ class Worker:
                 continue
             try:
                 batch = self.backend.receive(min(MAX_BATCH, max(1, room)), self.wait_seconds)
-                failures, self.backend_ok = 0, True
-            except BackendError as e:
+                failures = 0
+            except Exception as e:  # BackendError, or an SDK error a backend failed to wrap
                 failures += 1
-                self.backend_ok = False
-                self._log.warning("receive failed", error=str(e), attempt=failures)
+                self._log.warning("receive failed", error=f"{type(e).__name__}: {e}", attempt=failures)
                 self._stopping.wait(min(30.0, 0.5 * 2**failures))
                 continue
             if not batch:

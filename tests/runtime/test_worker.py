@@ -209,6 +209,27 @@ def test_ack_that_keeps_failing_leaves_the_message_to_its_lease_and_frees_the_sl
     assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1, "only the acked delivery"
 
 
+class FlakyReceives(SqliteBackend):
+    """The broker is unreachable for the first `failures` receives."""
+
+    failures = 2
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[Message]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise BackendError("connection refused")
+        return super().receive(max_messages, wait_seconds)
+
+
+def test_receive_errors_back_off_and_the_worker_recovers(tmp_path: Path) -> None:
+    queue = FlakyReceives(tmp_path / "queue.db")
+    queue.send(b"after the outage")
+    done: list[bytes] = []
+    with running(make_worker(queue, lambda m, ctx: done.append(m.body))):
+        wait_until(lambda: settled(queue), 10, "the message after the outage")
+    assert done == [b"after the outage"] and queue.failures == 0
+
+
 class LosesFirstAck(SqliteBackend):
     """The first ack finds the lease gone (the agent stalled past it): the message comes back."""
 
