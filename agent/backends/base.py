@@ -4,7 +4,7 @@ Modelled on dramatiq's broker and huey's storage: a handful of verbs, nothing ba
 above this line. The worker only ever talks to a `QueueBackend`; leases, retries, dead letters
 and drain are expressed with these verbs alone.
 
-Semantics every backend must honour (tests/runtime/test_backend_contract.py checks each one):
+Semantics every backend must honour (tests/runtime/contract.py checks each one):
 
 - `receive` leases up to `max_messages` for the backend's visibility timeout; a leased message is
   invisible to other consumers until acked, released, or the lease expires.

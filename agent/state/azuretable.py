@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agent.state.base import ConflictError, Item, StateError, StateStore
+from agent.state.base import ConflictError, Item, StateError
+from agent.state.optimistic import OptimisticStore
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -33,48 +34,14 @@ def escape_key(key: str) -> str:
     return "".join(f"%{ord(ch):02X}" if ch in _FORBIDDEN else ch for ch in key)
 
 
-class AzureTableStore(StateStore):
+class AzureTableStore(OptimisticStore[str]):
     """One Azure Storage table through an azure-data-tables TableClient."""
 
+    service = "Azure Table"
     name = "azuretable"
 
     def __init__(self, table: TableClient) -> None:
         self.table = table
-
-    def get(self, key: str) -> Item | None:
-        found = self._get(key)
-        return None if found is None else found[0]
-
-    def put(
-        self,
-        key: str,
-        value: dict[str, Any],
-        *,
-        if_absent: bool = False,
-        if_version: int | None = None,
-    ) -> Item:
-        if if_absent and if_version is not None:
-            raise ValueError("put: choose if_absent or if_version, not both")
-        if if_absent:
-            return self._create(key, value)
-        for _ in range(10):
-            found = self._get(key)
-            if found is None:
-                if if_version is not None:
-                    raise ConflictError(key, f"version is not {if_version} (no such key)")
-                try:
-                    return self._create(key, value)
-                except ConflictError:
-                    continue  # created meanwhile: write over it with its etag
-            current, etag = found
-            if if_version is not None and current.version != if_version:
-                raise ConflictError(key, f"version is {current.version}, not {if_version}")
-            try:
-                return self._replace(key, value, current.version + 1, etag)
-            except ConflictError:
-                if if_version is not None:
-                    raise
-        raise StateError(f"Azure Table: unconditional put on {key!r} kept racing other writers")
 
     def delete(self, key: str, *, if_version: int | None = None) -> None:
         from azure.core import MatchConditions

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agent.state.base import ConflictError, Item, StateError, StateStore
+from agent.state.base import ConflictError, Item, StateError
+from agent.state.optimistic import OptimisticStore
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -30,9 +31,10 @@ def document_id(key: str) -> str:
     return escaped
 
 
-class FirestoreStore(StateStore):
+class FirestoreStore(OptimisticStore[Any]):
     """One Firestore collection through a google.cloud.firestore.Client."""
 
+    service = "Firestore"
     name = "firestore"
 
     def __init__(self, client: Any, collection: str) -> None:
@@ -43,41 +45,6 @@ class FirestoreStore(StateStore):
 
     def _doc(self, key: str) -> Any:
         return self.client.collection(self.collection).document(document_id(key))
-
-    def get(self, key: str) -> Item | None:
-        found = self._get(key)
-        return None if found is None else found[0]
-
-    def put(
-        self,
-        key: str,
-        value: dict[str, Any],
-        *,
-        if_absent: bool = False,
-        if_version: int | None = None,
-    ) -> Item:
-        if if_absent and if_version is not None:
-            raise ValueError("put: choose if_absent or if_version, not both")
-        if if_absent:
-            return self._create(key, value)
-        for _ in range(10):
-            found = self._get(key)
-            if found is None:
-                if if_version is not None:
-                    raise ConflictError(key, f"version is not {if_version} (no such key)")
-                try:
-                    return self._create(key, value)
-                except ConflictError:
-                    continue
-            current, update_time = found
-            if if_version is not None and current.version != if_version:
-                raise ConflictError(key, f"version is {current.version}, not {if_version}")
-            try:
-                return self._update(key, value, current.version + 1, update_time)
-            except ConflictError:
-                if if_version is not None:
-                    raise
-        raise StateError(f"Firestore: unconditional put on {key!r} kept racing other writers")
 
     def delete(self, key: str, *, if_version: int | None = None) -> None:
         from google.api_core import exceptions
@@ -119,7 +86,7 @@ class FirestoreStore(StateStore):
             raise ConflictError(key, "key exists") from error
         return Item(key=key, value=value, version=1)
 
-    def _update(self, key: str, value: dict[str, Any], version: int, update_time: Any) -> Item:
+    def _replace(self, key: str, value: dict[str, Any], version: int, update_time: Any) -> Item:
         from google.api_core import exceptions
 
         option = self.client.write_option(last_update_time=update_time)

@@ -25,7 +25,7 @@ def test_a_write_between_read_and_update_is_refused_by_the_precondition() -> Non
     assert found is not None
     store.put("k", {"n": 2}, if_version=1)
     with pytest.raises(ConflictError):
-        store._update("k", {"n": 99}, 2, found[1])
+        store._replace("k", {"n": 99}, 2, found[1])
     item = store.get("k")
     assert item is not None and item.value == {"n": 2}
 
