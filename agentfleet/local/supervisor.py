@@ -42,15 +42,10 @@ from components.policy import ScalingPolicy
 #: The runtime's counter of handled messages (agent/middleware/metrics.py), read for the live throughput.
 SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
 
-#: The agent command: the runtime's own `agentfleet agent run` (the typer app in agent/cli.py), run
-#: by this interpreter without the root CLI, so an agent does not import the operator's tools
-#: (Pulumi, matplotlib) and starts in a fraction of the time — start-up is part of every scale-out.
-AGENT_COMMAND: tuple[str, ...] = (
-    sys.executable,
-    "-c",
-    "from agent.cli import agent_app; agent_app(prog_name='agentfleet agent')",
-    "run",
-)
+#: The agent command: the runtime's own `agentfleet agent run` (agent/__main__.py), run by this
+#: interpreter without the root CLI, so an agent does not import the operator's tools (Pulumi,
+#: matplotlib) and starts in a fraction of the time — start-up is part of every scale-out.
+AGENT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agent", "run")
 
 
 #: prctl(2) option: the signal a child gets when its parent dies.
