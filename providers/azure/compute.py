@@ -2,7 +2,7 @@
 
 What makes it a well-behaved fleet rather than a group of VMs:
 
-- Application Health extension probing `/healthz` on the agent port, after the warm-up;
+- Application Health extension (Binary Health States) probing `/healthz` on the agent port;
 - automatic instance repairs replace agents that stay unhealthy, after a grace period derived
   from the warm-up (the API's minimum is 10 minutes, so shorter warm-ups get PT10M);
 - a terminate notification (Scheduled Events) whose not-before timeout covers the drain, so a
@@ -45,22 +45,32 @@ NO_LOGIN_SSH_KEY = (
 ROLLING_BATCH_PERCENT = 20
 
 
+#: Application Health extension *Binary Health States*: HTTP 200 is Healthy, anything else (or no
+#: answer) Unhealthy -- exactly what the agent's `/healthz` says (200 alive, 503 not). Version 2.0
+#: ("Rich Health States") would need `{"ApplicationHealthState": "Healthy"}` in the response body;
+#: without it every instance turns *Unknown* when its grace period ends, and automatic repairs
+#: replace Unknown instances like Unhealthy ones -- the whole fleet, over and over.
+HEALTH_EXTENSION_VERSION = "1.0"
+
+
 def health_extension(config: FleetConfig) -> compute.VirtualMachineScaleSetExtensionArgs:
-    """Application Health extension v2: the platform's view of `/healthz`, used by automatic
-    repairs and rolling upgrades. Its own grace period keeps a warming agent from being judged."""
+    """Application Health extension (Binary Health States): the platform's view of `/healthz`,
+    used by automatic repairs and rolling upgrades. Binary states have no grace setting of their
+    own: a warming agent is kept from repairs by the repairs policy's grace period
+    (`limits.repair_grace_seconds`, at least the warm-up), and `/healthz` answers 200 during
+    warm-up anyway (it is liveness, not readiness)."""
     return compute.VirtualMachineScaleSetExtensionArgs(
         name="HealthExtension",
         publisher="Microsoft.ManagedServices",
         type="ApplicationHealthLinux",
-        type_handler_version="2.0",
+        type_handler_version=HEALTH_EXTENSION_VERSION,
         auto_upgrade_minor_version=True,
         settings={
             "protocol": "http",
             "port": config.agent.port,
             "requestPath": HEALTH_PATH,
-            "intervalInSeconds": 5,
-            "numberOfProbes": 3,
-            "gracePeriod": max(config.scaling.warmup_seconds, 5),
+            "intervalInSeconds": 5,  # API: 5-60
+            "numberOfProbes": 3,  # API: 1-24
         },
     )
 

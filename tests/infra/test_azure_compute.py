@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from agent import contract
+from agent.health import HealthServer, HealthState
 from agentfleet.synth import Synthesis
+from providers.azure.compute import HEALTH_PATH
 from providers.cloudinit import ENV_FILE
 from tests.conftest import require_peer
 from tests.infra.conftest import synth
@@ -50,14 +56,57 @@ def env_file(s: Synthesis) -> dict[str, str]:
 
 def test_health_extension_probes_healthz_on_the_agent_port(stack: Synthesis) -> None:
     (ext,) = profile(stack)["extensionProfile"]["extensions"]
+    # Binary Health States (1.0): 200 = Healthy, anything else = Unhealthy, which is what /healthz
+    # answers. Rich Health States (2.0) would judge every agent Unknown (see the next test).
     assert (ext["publisher"], ext["type"], ext["typeHandlerVersion"]) == (
         "Microsoft.ManagedServices",
         "ApplicationHealthLinux",
-        "2.0",
+        "1.0",
     )
-    settings = ext["settings"]
-    assert (settings["protocol"], settings["port"], settings["requestPath"]) == ("http", 9100, "/healthz")
-    assert settings["gracePeriod"] == 1_500  # the warm-up: no verdict on a warming agent
+    # Binary states take no gracePeriod; the repairs policy's grace period covers the warm-up.
+    assert ext["settings"] == {
+        "protocol": "http",
+        "port": 9100,
+        "requestPath": "/healthz",
+        "intervalInSeconds": 5,
+        "numberOfProbes": 3,
+    }
+
+
+def _healthz(alive: bool) -> tuple[int, dict[str, Any]]:
+    """What the agent's own /healthz answers (agent/health.py), alive or with a stale heartbeat."""
+    beat = time.monotonic() - (0 if alive else 3_600)
+    state = HealthState(
+        cast(Any, None),  # /healthz never touches the backend
+        CollectorRegistry(),
+        warmup_seconds=0,
+        heartbeat=lambda: beat,
+        draining=lambda: False,
+    )
+    server = HealthServer(state, 0, host="127.0.0.1").start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", HEALTH_PATH)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        server.stop()
+
+
+def test_health_extension_mode_matches_what_the_agent_s_healthz_answers(stack: Synthesis) -> None:
+    """The extension's health-state mode must read the agent's real /healthz answers correctly.
+
+    Rich Health States (2.x) want a 2xx with `{"ApplicationHealthState": "Healthy"}`; any other
+    body is *Unknown*, and automatic repairs replace Unknown instances like Unhealthy ones.
+    Binary Health States (1.x) want 200 for healthy and anything else for unhealthy."""
+    (ext,) = profile(stack)["extensionProfile"]["extensions"]
+    (ok_status, ok_body), (sick_status, sick_body) = _healthz(alive=True), _healthz(alive=False)
+    if ext["typeHandlerVersion"].startswith("2."):
+        assert 200 <= ok_status < 300 and ok_body.get("ApplicationHealthState") == "Healthy", ok_body
+        assert 200 <= sick_status < 300 and sick_body.get("ApplicationHealthState") == "Unhealthy"
+    else:
+        assert ext["typeHandlerVersion"].startswith("1.")
+        assert (ok_status, sick_status) == (200, 503)
 
 
 def test_automatic_repairs_grace_period_follows_warmup(stack: Synthesis) -> None:
