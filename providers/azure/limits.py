@@ -4,7 +4,8 @@ Service Bus: lock duration at most 5 minutes (longer visibility is served by the
 the lock, so that is not an error); max delivery count >= 1; message TTL at least 1 s.
 VMSS terminate notification: not-before timeout 5-15 minutes, so the drain (plus the shutdown
 margin) must fit in 15. Autoscale cooldowns: 1 minute to 1 week. Automatic instance repairs:
-grace period 10-90 minutes. Spot VMs: no B-series sizes.
+grace period 10-90 minutes. Spot VMs: no B-series sizes. Names: the queue is the fleet name, so it
+must end with a letter or digit; a Redis name can't contain '--'.
 
 The duration helpers here turn the config's seconds into the ISO 8601 strings the Azure APIs
 want, with the APIs' own floors and ceilings applied in one place.
@@ -90,8 +91,36 @@ def scale_in_cooldown_seconds(config: FleetConfig) -> int:
     return whole_minutes(config.scaling.scale_in_cooldown_seconds)
 
 
+def name_problems(config: FleetConfig) -> list[ConfigProblem]:
+    """Fleet names the neutral pattern allows but Azure's naming rules don't.
+
+    The Service Bus queue is named after the fleet, and queue names must end with a letter or
+    digit; Azure Cache for Redis names (`<name>-cache...`) can't contain consecutive hyphens.
+    """
+    name = config.name
+    if name.endswith("-"):
+        return [
+            ConfigProblem(
+                "fleet.name",
+                name,
+                "must end with a letter or digit on Azure: the Service Bus queue is named after the "
+                "fleet, and queue names end with a letter or digit",
+            )
+        ]
+    if config.state.cache and "--" in name:
+        return [
+            ConfigProblem(
+                "fleet.name",
+                name,
+                "must not contain '--' on Azure when fleet.state.cache=true: the cache is named "
+                "after the fleet, and Azure Cache for Redis names can't contain consecutive hyphens",
+            )
+        ]
+    return []
+
+
 def validate(config: FleetConfig) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
+    problems = name_problems(config)
     if config.queue.max_receive_count > SERVICE_BUS_MAX_DELIVERY_COUNT:
         problems.append(
             ConfigProblem(
@@ -140,6 +169,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     return problems
+
 
 #: Provider settings an Azure stack cannot do without, checked before anything is registered.
 REQUIRED_SETTINGS = {

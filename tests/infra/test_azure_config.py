@@ -55,6 +55,26 @@ def test_vm_size_that_is_not_an_azure_size() -> None:
     ]
 
 
+def test_fleet_name_ending_with_a_hyphen() -> None:
+    # The neutral pattern allows it; the Service Bus queue (named after the fleet) does not.
+    assert errors({"name": "moodring-"}) == [
+        "agentfleet: fleet.name=moodring- must end with a letter or digit on Azure: the Service Bus "
+        "queue is named after the fleet, and queue names end with a letter or digit"
+    ]
+
+
+def test_fleet_name_with_consecutive_hyphens_and_a_cache() -> None:
+    assert errors({"name": "mood--ring", "state": {"cache": True}}) == [
+        "agentfleet: fleet.name=mood--ring must not contain '--' on Azure when fleet.state.cache=true: "
+        "the cache is named after the fleet, and Azure Cache for Redis names can't contain consecutive "
+        "hyphens"
+    ]
+
+
+def test_fleet_name_with_consecutive_hyphens_is_fine_without_a_cache() -> None:
+    load_fleet_config("azure", deep_merge(BASE_FLEET, {"name": "mood--ring"}))
+
+
 def test_every_azure_problem_is_reported_at_once() -> None:
     found = errors(
         {
