@@ -84,15 +84,21 @@ def kubeconfig(
 
 
 def node_service_account(
-    names: Names, where: Placement, opts: pulumi.ResourceOptions
+    names: Names, where: Placement, opts: pulumi.ResourceOptions, iam_api: pulumi.Resource | None = None
 ) -> tuple[gcp.serviceaccount.Account, gcp.projects.IAMMember]:
-    """Nodes run as a minimal account (logs, metrics, image pulls), not the default compute account."""
+    """Nodes run as a minimal account (logs, metrics, image pulls), not the default compute account.
+
+    Creating a service account needs the IAM API on, so the account waits for it (a fresh project
+    answers "IAM API has not been used in project" otherwise).
+    """
     account = gcp.serviceaccount.Account(
         f"{names.fleet}-nodes",
         account_id=names.account_id("nodes"),
         display_name=f"agentfleet {names.fleet} GKE nodes",
         project=where.project,
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[iam_api] if iam_api is not None else [])
+        ),
     )
     grant = gcp.projects.IAMMember(
         f"{names.fleet}-nodes-default-node-role",
@@ -123,10 +129,25 @@ def _node_config(
 
 
 def create_cluster(
-    config: FleetConfig, names: Names, where: Placement, opts: pulumi.ResourceOptions, api: pulumi.Resource
+    config: FleetConfig,
+    names: Names,
+    where: Placement,
+    opts: pulumi.ResourceOptions,
+    api: pulumi.Resource,
+    *,
+    iam_api: pulumi.Resource | None = None,
+    compute_api: pulumi.Resource | None = None,
 ) -> Cluster:
-    account, grant = node_service_account(names, where, opts)
+    """The cluster (or the existing one) and the agent pool.
+
+    `api` is the GKE API; `iam_api` gates the node service account and `compute_api` the Cloud
+    Router and NAT (Compute Engine resources), so a fresh project enables each API first.
+    """
+    account, grant = node_service_account(names, where, opts, iam_api)
     after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    after_compute = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=[api, *([compute_api] if compute_api is not None else [])])
+    )
     ready: list[pulumi.Resource] = []
     created: gcp.container.Cluster | None = None
 
@@ -138,7 +159,7 @@ def create_cluster(
             project=where.project,
             region=where.region,
             network=network,
-            opts=after_api,
+            opts=after_compute,
         )
         gcp.compute.RouterNat(
             f"{names.fleet}-nat",
@@ -148,7 +169,7 @@ def create_cluster(
             router=router.name,
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            opts=after_api,
+            opts=after_compute,
         )
         created = gcp.container.Cluster(
             names.fleet,

@@ -1,9 +1,10 @@
 """GCP: one `FleetConfig` -> Pub/Sub + Firestore/GCS(/Memorystore) + GKE + KEDA, as children of the fleet.
 
-The order follows the dependencies: APIs, the queue, state, identities, the cluster and its
-agent pool, then the Kubernetes objects through a provider bound to that cluster, then the
-autoscaler and the alerts. Each module has one job; this one wires them and returns the
-`FleetResources` the component exports (docs/DESIGN.md, "Stack outputs").
+The order follows the dependencies: APIs, the queue, state, the cluster and its agent pool,
+identities (their Workload Identity bindings need the cluster's workload pool), then the Kubernetes
+objects through a provider bound to that cluster, then the autoscaler and the alerts. Each module
+has one job; this one wires them and returns the `FleetResources` the component exports
+(docs/DESIGN.md, "Stack outputs").
 """
 
 from __future__ import annotations
@@ -33,8 +34,25 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
     kept = state.create_state(
         config, names, where, network_id(where.project, cluster.network_name(config)), opts, enabled
     )
-    who = identity.create_identity(names, where, queue, kept, opts, enabled["iam"])
-    gke = cluster.create_cluster(config, names, where, opts, enabled["container"])
+    gke = cluster.create_cluster(
+        config,
+        names,
+        where,
+        opts,
+        enabled["container"],
+        iam_api=enabled["iam"],
+        compute_api=enabled["compute"],
+    )
+    # The Workload Identity pool exists once the new cluster does (an existing one already has it).
+    who = identity.create_identity(
+        names,
+        where,
+        queue,
+        kept,
+        opts,
+        enabled["iam"],
+        workload_pool_ready=[gke.created] if gke.created is not None else [],
+    )
 
     env = workload.container_environment(
         config,

@@ -5,15 +5,21 @@ service account (GSA): the GSA grants `roles/iam.workloadIdentityUser` to the me
 `serviceAccount:PROJECT.svc.id.goog[NAMESPACE/KSA]`, and the KSA carries the
 `iam.gke.io/gcp-service-account` annotation (workload.py). No keys exist anywhere.
 
-The GSA holds only this fleet's roles, each granted on the resource itself: subscriber on the
-subscription, publisher on the dead-letter topic (the runtime publishes permanent failures there),
-object admin on the bucket, and Firestore user conditioned on the one database the fleet uses
-(Firestore has no per-collection IAM). KEDA's operator gets its own GSA with Monitoring Viewer,
-which is all the Prometheus-API query for the backlog needs.
+The GSA holds only this fleet's roles, each granted on the resource itself: subscriber and viewer
+on the subscription (the runtime's readiness check reads the subscription with `subscriptions.get`,
+which the subscriber role does not include), publisher on the dead-letter topic (the runtime
+publishes permanent failures there), object admin on the bucket, and Firestore user conditioned on
+the one database the fleet uses (Firestore has no per-collection IAM). KEDA's operator gets its own
+GSA with Monitoring Viewer, which is all the Prometheus-API query for the backlog needs.
+
+The workload pool `PROJECT.svc.id.goog` only exists once a cluster with Workload Identity does: a
+`workloadIdentityUser` binding created before it fails with "Identity Pool does not exist", so the
+two bindings wait for the new cluster (`workload_pool_ready`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -24,6 +30,8 @@ from providers.gcp.settings import KEDA_NAMESPACE, KEDA_OPERATOR_KSA, Names, Pla
 from providers.gcp.state import State
 
 WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
+#: What the agent holds on its subscription: pull/ack/modify, and `subscriptions.get` for `/ready`.
+SUBSCRIPTION_ROLES = ("roles/pubsub.subscriber", "roles/pubsub.viewer")
 
 
 @dataclass
@@ -55,8 +63,12 @@ def create_identity(
     state: State,
     opts: pulumi.ResourceOptions,
     api: pulumi.Resource,
+    workload_pool_ready: Sequence[pulumi.Resource] = (),
 ) -> Identity:
     after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    after_pool = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=list(workload_pool_ready))
+    )
     agent = gcp.serviceaccount.Account(
         f"{names.fleet}-agent",
         account_id=names.account_id("agent"),
@@ -68,17 +80,20 @@ def create_identity(
         f"{names.fleet}-agent-workload-identity",
         agent,
         workload_identity_member(where.project, names.namespace, names.ksa),
-        opts,
+        after_pool,
     )
     grants: list[pulumi.Resource] = [
         gcp.pubsub.SubscriptionIAMMember(
-            f"{names.fleet}-agent-subscriber",
+            f"{names.fleet}-agent-{role.rsplit('.', 1)[1]}",
             project=where.project,
             subscription=queue.subscription.name,
-            role="roles/pubsub.subscriber",
+            role=role,
             member=agent.member,
             opts=opts,
-        ),
+        )
+        for role in SUBSCRIPTION_ROLES
+    ]
+    grants.append(
         gcp.pubsub.TopicIAMMember(
             f"{names.fleet}-agent-dead-letter-publisher",
             project=where.project,
@@ -86,8 +101,8 @@ def create_identity(
             role="roles/pubsub.publisher",
             member=agent.member,
             opts=opts,
-        ),
-    ]
+        )
+    )
     if state.bucket is not None:
         grants.append(
             gcp.storage.BucketIAMMember(
@@ -125,7 +140,7 @@ def create_identity(
         f"{names.fleet}-keda-workload-identity",
         keda,
         workload_identity_member(where.project, KEDA_NAMESPACE, KEDA_OPERATOR_KSA),
-        opts,
+        after_pool,
     )
     grants.append(
         gcp.projects.IAMMember(

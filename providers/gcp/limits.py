@@ -9,6 +9,9 @@ reported in one message and nothing is half-created:
   hour (`spec.behavior.scaleDown.stabilizationWindowSeconds <= 3600`, kedacore/keda#4976), and
   the fleet name becomes a namespace and service-account ids, which must end in a letter or digit.
 - GKE: one agent must fit on one node of `gcp.machine_type`.
+- Names: the fleet name starts the Pub/Sub topic and subscription ids (which must not start with
+  "goog") and the bucket name (which must not start with "goog" nor contain "google"), and it is
+  the Kubernetes namespace, which must not be one the cluster already has or KEDA's.
 
 The sizing helpers (`agent_resources`, `pods_per_node`, `node_bounds`) live here too, so the node
 pool bounds that follow from the fleet size can be tested without any SDK.
@@ -45,6 +48,10 @@ DAEMONSET_CPU_MILLI = 300
 DAEMONSET_MEMORY_MIB = 400
 
 _K8S_NAME_END = re.compile(r"[a-z0-9]$")
+#: Namespaces a GKE cluster already has, and KEDA's (settings.KEDA_NAMESPACE); the fleet's own
+#: namespace is created and deleted with the stack, so it must not be one of them.
+RESERVED_NAMESPACES = ("default", "keda")
+RESERVED_NAMESPACE_PREFIXES = ("kube-", "gke-")
 _MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+){0,2}$")
 _PREDEFINED = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<kind>standard|highmem|highcpu)-(?P<cpus>[0-9]+)$")
 _CUSTOM = re.compile(r"^(?:[a-z][a-z0-9]*-)?custom-(?P<cpus>[0-9]+)-(?P<mem>[0-9]+)$")
@@ -109,6 +116,24 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 config.name,
                 "must end with a lowercase letter or digit on GCP "
                 "(it names the Kubernetes namespace and the Google service accounts)",
+            )
+        )
+    if config.name.startswith("goog") or "google" in config.name:
+        problems.append(
+            ConfigProblem(
+                "fleet.name",
+                config.name,
+                "must not start with 'goog' or contain 'google' on GCP "
+                "(Google reserves them in Pub/Sub topic and Cloud Storage bucket names)",
+            )
+        )
+    if config.name in RESERVED_NAMESPACES or config.name.startswith(RESERVED_NAMESPACE_PREFIXES):
+        problems.append(
+            ConfigProblem(
+                "fleet.name",
+                config.name,
+                "must not be 'default' or 'keda' or start with 'kube-' or 'gke-' on GCP "
+                "(it names the fleet's own Kubernetes namespace)",
             )
         )
     if not _MACHINE_TYPE.match(g.machine_type):
@@ -242,6 +267,7 @@ def agent_resources() -> dict[str, dict[str, str]]:
         "requests": {"cpu": f"{AGENT_CPU_REQUEST_MILLI}m", "memory": f"{AGENT_MEMORY_REQUEST_MIB}Mi"},
         "limits": {"cpu": f"{AGENT_CPU_LIMIT_MILLI}m", "memory": f"{AGENT_MEMORY_LIMIT_MIB}Mi"},
     }
+
 
 #: Provider settings a GCP stack cannot do without, checked before anything is registered.
 REQUIRED_SETTINGS = {

@@ -113,4 +113,3 @@ def invoke(token: str, args: Mapping[str, Any], config: Mapping[str, str]) -> di
             "workloadIdentityConfigs": [{"workloadPool": f"{project}.svc.id.goog"}],
         }
     raise NotImplementedError(f"providers/gcp/mocks.py has no answer for invoke {token}")
-

@@ -60,3 +60,13 @@ def test_bucket_has_uniform_access_and_public_access_prevention() -> None:
     assert bucket["uniformBucketLevelAccess"] is True
     assert bucket["publicAccessPrevention"] == "enforced"
     assert bucket["location"] == REGION.upper()
+
+
+def test_compute_and_iam_resources_wait_for_their_apis_on_a_fresh_project() -> None:
+    s = gcp_synth()
+    compute = s.named("moodring-api-compute")
+    iam = s.named("moodring-api-iam")
+    for token in ("gcp:compute/router:Router", "gcp:compute/routerNat:RouterNat"):
+        assert compute.urn in s.one(token).depends_on, token
+    for account in s.of_type("gcp:serviceaccount/account:Account"):
+        assert iam.urn in account.depends_on, account.name

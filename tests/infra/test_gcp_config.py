@@ -49,6 +49,31 @@ def _error(fleet: dict) -> str:
             "(it names the Kubernetes namespace and the Google service accounts)",
         ),
         (
+            {"name": "google-recon"},
+            "agentfleet: fleet.name=google-recon must not start with 'goog' or contain 'google' on GCP "
+            "(Google reserves them in Pub/Sub topic and Cloud Storage bucket names)",
+        ),
+        (
+            {"name": "my-google-bot"},
+            "agentfleet: fleet.name=my-google-bot must not start with 'goog' or contain 'google' on GCP "
+            "(Google reserves them in Pub/Sub topic and Cloud Storage bucket names)",
+        ),
+        (
+            {"name": "keda"},
+            "agentfleet: fleet.name=keda must not be 'default' or 'keda' or start with 'kube-' or 'gke-' "
+            "on GCP (it names the fleet's own Kubernetes namespace)",
+        ),
+        (
+            {"name": "default"},
+            "agentfleet: fleet.name=default must not be 'default' or 'keda' or start with 'kube-' or "
+            "'gke-' on GCP (it names the fleet's own Kubernetes namespace)",
+        ),
+        (
+            {"name": "kube-system"},
+            "agentfleet: fleet.name=kube-system must not be 'default' or 'keda' or start with 'kube-' or "
+            "'gke-' on GCP (it names the fleet's own Kubernetes namespace)",
+        ),
+        (
             {"gcp": {"machine_type": "e2-micro"}},
             "agentfleet: fleet.gcp.machine_type=e2-micro is too small for one agent (needs 250m CPU and "
             "512Mi memory besides GKE's reservations); use e.g. 'e2-standard-2'",
@@ -72,6 +97,13 @@ def _error(fleet: dict) -> str:
 )
 def test_bad_gcp_value_is_reported_exactly(fleet: dict, message: str) -> None:
     assert _error(fleet) == message
+
+
+def test_keda_namespace_is_reserved_for_fleet_names() -> None:
+    from providers.gcp.limits import RESERVED_NAMESPACES
+    from providers.gcp.settings import KEDA_NAMESPACE
+
+    assert KEDA_NAMESPACE in RESERVED_NAMESPACES
 
 
 def test_every_gcp_problem_is_reported_at_once() -> None:

@@ -44,6 +44,7 @@ def test_agent_roles_are_granted_on_this_fleets_resources_only() -> None:
     found = {(r.type.split(":")[-1], r.inputs["role"]): r for r in grants}
     assert set(found) == {
         ("SubscriptionIAMMember", "roles/pubsub.subscriber"),
+        ("SubscriptionIAMMember", "roles/pubsub.viewer"),
         ("TopicIAMMember", "roles/pubsub.publisher"),
         ("BucketIAMMember", "roles/storage.objectAdmin"),
         ("IAMMember", "roles/datastore.user"),
@@ -60,6 +61,33 @@ def test_agent_roles_are_granted_on_this_fleets_resources_only() -> None:
     assert condition["expression"] == f'resource.name == "projects/{PROJECT}/databases/(default)"'
 
 
+def test_agent_may_read_its_subscription_for_the_readiness_ping() -> None:
+    # /ready calls backend.ping() -> subscriptions.get, which roles/pubsub.subscriber lacks
+    # (it has only subscriptions.consume and topics.attachSubscription): without the viewer role on
+    # the subscription no agent pod ever turns Ready and the Deployment's rollout times out.
+    s = gcp_synth()
+    viewer = s.named("moodring-agent-viewer")
+    assert viewer.type == "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"
+    assert (viewer.inputs["role"], viewer.inputs["member"]) == ("roles/pubsub.viewer", AGENT_MEMBER)
+    assert viewer.inputs["subscription"] == s.named("moodring-agents").outputs["name"]
+    assert s.named("moodring-deployment").depends_on.count(viewer.urn) == 1
+
+
+def test_workload_identity_bindings_wait_for_the_new_clusters_workload_pool() -> None:
+    # PROJECT.svc.id.goog exists only once a cluster with Workload Identity does; a binding made
+    # before it fails with "Identity Pool does not exist" on the first `pulumi up`.
+    s = gcp_synth()
+    cluster = s.one("gcp:container/cluster:Cluster")
+    for name in ("moodring-agent-workload-identity", "moodring-keda-workload-identity"):
+        assert cluster.urn in s.named(name).depends_on, name
+
+
+def test_workload_identity_bindings_on_an_existing_cluster_need_no_new_cluster() -> None:
+    s = gcp_synth({"gcp": {"cluster": "shared-gke"}})
+    assert s.of_type("gcp:container/cluster:Cluster") == []
+    assert s.named("moodring-agent-workload-identity").inputs["role"] == "roles/iam.workloadIdentityUser"
+
+
 def test_no_agent_grants_for_state_the_fleet_does_not_have() -> None:
     s = gcp_synth({"state": {"table": False, "bucket": False}})
     roles = {
@@ -67,7 +95,7 @@ def test_no_agent_grants_for_state_the_fleet_does_not_have() -> None:
         for r in s.resources
         if r.type.endswith("IAMMember") and r.inputs.get("member") == AGENT_MEMBER
     }
-    assert roles == {"roles/pubsub.subscriber", "roles/pubsub.publisher"}
+    assert roles == {"roles/pubsub.subscriber", "roles/pubsub.viewer", "roles/pubsub.publisher"}
     assert s.of_type("gcp:storage/bucket:Bucket") == []
     assert s.outputs["state_table"] is None and s.outputs["bucket"] is None
 
