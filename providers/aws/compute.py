@@ -63,10 +63,28 @@ def architecture(instance_type: str) -> str:
     return "arm64" if re.match(r"^[a-z-]*?\d+[a-z]*g", family) else "x86_64"
 
 
+#: Sizes every family of SPOT_TWINS offers (t3/t3a also share nano..medium). Beyond these the
+#: siblings differ (c5 has 9xlarge, c5a 8xlarge; m6a/c6a/r6a have 48xlarge, the i-types not; m7a
+#: and c7a have medium, m7i and c7i not; metal variants differ): an override naming an instance
+#: type that does not exist is refused by Auto Scaling, so larger sizes get no twin.
+SPOT_TWIN_SIZES = {"large", "xlarge", "2xlarge", "4xlarge"}
+SPOT_TWIN_SMALL_SIZES = {"nano", "micro", "small", "medium"}
+#: EC2's limit on a launch template (version) description.
+LAUNCH_TEMPLATE_DESCRIPTION_MAX = 255
+
+
 def spot_instance_types(instance_type: str) -> list[str]:
     family, _, size = instance_type.partition(".")
     twin = SPOT_TWINS.get(family)
-    return [instance_type] + ([f"{twin}.{size}"] if twin else [])
+    shared = size in SPOT_TWIN_SIZES or (family in ("t3", "t3a") and size in SPOT_TWIN_SMALL_SIZES)
+    return [instance_type] + ([f"{twin}.{size}"] if twin and shared else [])
+
+
+def template_description(fleet: str, image: str) -> str:
+    """What the template runs, cut to EC2's 255 characters (an ECR image with a digest can be longer)."""
+    text = f"agentfleet {fleet} agent running {image}"
+    limit = LAUNCH_TEMPLATE_DESCRIPTION_MAX
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def agent_ami(instance_type: str) -> str:
@@ -106,7 +124,7 @@ def build_compute(
     template = aws.ec2.LaunchTemplate(
         names("agent-template"),
         name=names.launch_template,
-        description=f"agentfleet {config.name} agent running {config.agent.image}",
+        description=template_description(config.name, config.agent.image),
         image_id=agent_ami(instance_type),
         instance_type=instance_type,
         iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=instance_profile_arn),

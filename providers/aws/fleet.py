@@ -70,8 +70,8 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         instance_profile_arn=identity.instance_profile.arn,
         security_group_id=net.agents_security_group.id,
         subnet_ids=net.private_subnet_ids,
-        # The first agent must find its permissions in place.
-        depends_on=[identity.data_policy],
+        # The first agent must find its permissions, and its subnet's routes, in place.
+        depends_on=[identity.data_policy, *net.ready],
     )
     group = agents.group
     lifecycle_policy = iam.attach_lifecycle_policy(parent, config.name, identity.role, group.arn)

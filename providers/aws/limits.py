@@ -2,7 +2,11 @@
 
 Sources: SQS developer guide (visibility 0-43,200 s, retention 60 s-14 days, maxReceiveCount
 1-1,000), EC2 Auto Scaling lifecycle hooks (heartbeat 30-7,200 s), EC2 user data (16 KB before
-base64, which holds the agent's environment next to its setup).
+base64, which holds the agent's environment next to its setup), and the naming rules of the
+resources named after the fleet (names.py) that a legal fleet name can still break: EC2 security
+group names must not start with `sg-`; an ElastiCache replication group id must not end with a
+hyphen or contain two in a row; S3 reserves the bucket name prefixes `xn--`, `sthree-` and
+`amzn-s3-demo-`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ USER_DATA_MAX_BYTES = 16_384
 #: What the user's own `agent.env` may take of the user data; the units, scripts and the
 #: contract's variables (queue URLs, names) use well under the other half.
 USER_ENV_MAX_BYTES = 8_192
+
+
+SECURITY_GROUP_RESERVED_PREFIX = "sg-"
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+CACHE_ID_SUFFIX = "-cache"  # names.py: FleetNames.cache
 
 
 def env_bytes(env: dict[str, str]) -> int:
@@ -76,6 +85,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 "group of agents cannot allocate (and Spot does not offer)",
             )
         )
+    problems += _name_problems(config)
     size = env_bytes(a.env)
     if size > USER_ENV_MAX_BYTES:
         problems.append(
@@ -85,6 +95,41 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 f"(bytes of KEY=VALUE lines) must be <= {USER_ENV_MAX_BYTES} on AWS: "
                 f"EC2 user data is limited to {USER_DATA_MAX_BYTES} bytes "
                 "and the agent's own setup uses the rest",
+            )
+        )
+    return problems
+
+
+def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
+    name = config.name
+    problems: list[ConfigProblem] = []
+    if name.startswith(SECURITY_GROUP_RESERVED_PREFIX):
+        problems.append(
+            ConfigProblem(
+                "fleet.name",
+                name,
+                f"must not start with '{SECURITY_GROUP_RESERVED_PREFIX}' on AWS: it names the agents' "
+                "security group, and EC2 reserves that prefix for security group ids",
+            )
+        )
+    cache_id = f"{name}{CACHE_ID_SUFFIX}"
+    if config.state.cache and "--" in cache_id:
+        problems.append(
+            ConfigProblem(
+                "fleet.name",
+                name,
+                "must not end with '-' or contain '--' on AWS with state.cache: it names the ElastiCache "
+                f"replication group ({cache_id}), whose id may not contain two hyphens in a row",
+            )
+        )
+    reserved = next((p for p in S3_RESERVED_PREFIXES if name.startswith(p)), None)
+    if config.state.bucket and reserved is not None:
+        problems.append(
+            ConfigProblem(
+                "fleet.name",
+                name,
+                f"must not start with '{reserved}' on AWS with state.bucket: it begins the S3 bucket name, "
+                "and S3 reserves that prefix",
             )
         )
     return problems

@@ -14,6 +14,17 @@ group; the subnets are used as given and their egress is the user's business.
 
 Either way agents get no public IP (launch template) and their security group has no ingress
 rule at all: nothing from the internet, nothing from the VPC.
+
+Zones are the region's standard Availability Zones only (`opt-in-status: opt-in-not-required`): an
+account that opted in to a Local Zone would otherwise get it first in the sorted list ("us-east-1-bos-1a"
+sorts before "us-east-1a"), and Local Zones offer neither NAT gateways nor interface endpoints.
+
+`Network.ready` are the resources the agents' first boot needs in place (the private subnets' route
+to the NAT gateway, the endpoints): the Auto Scaling group waits for them, or a first agent started
+before its subnet has a route cannot install Docker or pull its image.
+
+EC2 accepts only `a-zA-Z0-9 ._-:/()#,@[]+=&;{}!$*` in security group (rule) descriptions: no
+apostrophes.
 """
 
 from __future__ import annotations
@@ -40,6 +51,8 @@ class Network:
     private_subnet_ids: list[pulumi.Input[str]]
     agents_security_group: aws.ec2.SecurityGroup
     children: dict[str, pulumi.Resource] = field(default_factory=dict)
+    #: What must exist before the first agent boots (routes, endpoints); empty for the user's network.
+    ready: list[pulumi.Resource] = field(default_factory=list)
 
 
 def build_network(parent: pulumi.Resource, config: FleetConfig, region: str) -> Network:
@@ -80,7 +93,10 @@ def _agents_security_group(
 
 def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Network:
     fleet = names.fleet
-    zones = aws.get_availability_zones(state="available").names[:ZONES]
+    zones = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+    ).names[:ZONES]
     if len(zones) < ZONES:
         raise ValueError(
             f"agentfleet: region {region} has {len(zones)} available zones; a new VPC needs {ZONES}"
@@ -143,10 +159,12 @@ def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Ne
         tags=tags(fleet, Name=names("private")),
         opts=opts,
     )
-    for i, subnet in enumerate(private):
+    ready: list[pulumi.Resource] = [
         aws.ec2.RouteTableAssociation(
             names(f"private-{i + 1}-rt"), subnet_id=subnet.id, route_table_id=private_rt.id, opts=opts
         )
+        for i, subnet in enumerate(private)
+    ]
 
     sg = _agents_security_group(names, vpc.id, opts)
     children: dict[str, pulumi.Resource] = {
@@ -182,7 +200,7 @@ def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Ne
         ip_protocol="tcp",
         from_port=HTTPS,
         to_port=HTTPS,
-        description="HTTPS from this fleet's agents",
+        description="HTTPS from the agents of this fleet",
         opts=opts,
     )
     children["sqs_endpoint"] = aws.ec2.VpcEndpoint(
@@ -196,9 +214,11 @@ def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Ne
         tags=tags(fleet, Name=names("sqs")),
         opts=opts,
     )
+    ready += [children["s3_endpoint"], children["dynamodb_endpoint"], children["sqs_endpoint"]]
     return Network(
         vpc_id=vpc.id,
         private_subnet_ids=[s.id for s in private],
         agents_security_group=sg,
         children=children,
+        ready=ready,
     )

@@ -164,7 +164,7 @@ def _cache(
         ip_protocol="tcp",
         from_port=REDIS_PORT,
         to_port=REDIS_PORT,
-        description="Redis (TLS) from this fleet's agents",
+        description="Redis (TLS) from the agents of this fleet",
         opts=opts,
     )
     cache = aws.elasticache.ReplicationGroup(

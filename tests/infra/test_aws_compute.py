@@ -119,6 +119,37 @@ def test_spot_twins_only_where_a_same_size_sibling_exists() -> None:
     assert spot_instance_types("t4g.small") == ["t4g.small"]
 
 
+@pytest.mark.parametrize(
+    "instance_type",
+    # c5a has no 9xlarge/18xlarge, c5 no 8xlarge; m6i/c6i/r6i stop at 32xlarge; m7i/c7i have no
+    # medium; m5a has no metal: Auto Scaling refuses an override naming a type that does not exist.
+    ["c5.9xlarge", "c5a.8xlarge", "m6a.48xlarge", "c6a.48xlarge", "m7a.medium", "c7a.medium", "m5.metal"],
+)
+def test_no_spot_twin_for_a_size_the_sibling_family_does_not_offer(instance_type: str) -> None:
+    assert spot_instance_types(instance_type) == [instance_type]
+
+
+def test_spot_twins_for_sizes_both_families_offer() -> None:
+    assert spot_instance_types("m7a.large") == ["m7a.large", "m7i.large"]
+    assert spot_instance_types("c5.4xlarge") == ["c5.4xlarge", "c5a.4xlarge"]
+    assert spot_instance_types("t3a.nano") == ["t3a.nano", "t3.nano"]
+
+
+def test_launch_template_description_fits_ec2s_255_characters_for_a_long_image() -> None:
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/" + "team/" * 30 + "agent@sha256:" + "a" * 64
+    description = aws_synth({"agent": {"image": image}}).one(TEMPLATE).inputs["description"]
+    assert len(description) == 255
+    assert description.startswith("agentfleet moodring agent running 123456789012.dkr.ecr.")
+
+
+def test_group_waits_for_the_private_routes_and_endpoints_so_the_first_agent_can_pull_its_image() -> None:
+    s = aws_synth()
+    depends = s.one(GROUP).depends_on
+    for name in ("moodring-private-1-rt", "moodring-private-2-rt", "moodring-s3-endpoint",
+                 "moodring-dynamodb-endpoint", "moodring-sqs-endpoint"):  # fmt: skip
+        assert s.named(name).urn in depends, name
+
+
 def test_agent_environment_is_the_contract_with_this_fleets_resources() -> None:
     s = aws_synth({"state": {"cache": True}})
     env = agent_env(s)

@@ -14,6 +14,16 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 
+def test_new_vpc_uses_only_standard_availability_zones_never_local_zones() -> None:
+    # An opted-in Local Zone ("us-east-1-bos-1a") sorts before "us-east-1a" and has no NAT gateway.
+    token = "aws:index/getAvailabilityZones:getAvailabilityZones"
+    calls = [args for called, args in aws_synth().invokes if called == token]
+    assert calls
+    for args in calls:
+        assert args["state"] == "available"
+        assert {"name": "opt-in-status", "values": ["opt-in-not-required"]} in args["filters"]
+
+
 def test_new_vpc_has_private_subnets_in_two_zones_without_public_ips() -> None:
     s = aws_synth()
     vpc = s.one("aws:ec2/vpc:Vpc")

@@ -72,6 +72,44 @@ def test_preview_where_the_cloud_computes_every_output_still_registers_everythin
     ("fleet", "message"),
     [
         (
+            {"name": "sg-pricing"},
+            "agentfleet: fleet.name=sg-pricing must not start with 'sg-' on AWS: it names the agents' "
+            "security group, and EC2 reserves that prefix for security group ids",
+        ),
+        (
+            {"name": "price--bot", "state": {"cache": True}},
+            "agentfleet: fleet.name=price--bot must not end with '-' or contain '--' on AWS with "
+            "state.cache: it names the ElastiCache replication group (price--bot-cache), whose id may not "
+            "contain two hyphens in a row",
+        ),
+        (
+            {"name": "pricing-", "state": {"cache": True}},
+            "agentfleet: fleet.name=pricing- must not end with '-' or contain '--' on AWS with state.cache: "
+            "it names the ElastiCache replication group (pricing--cache), whose id may not contain two "
+            "hyphens in a row",
+        ),
+        (
+            {"name": "sthree-agents"},
+            "agentfleet: fleet.name=sthree-agents must not start with 'sthree-' on AWS with state.bucket: "
+            "it begins the S3 bucket name, and S3 reserves that prefix",
+        ),
+    ],
+)
+def test_a_fleet_name_an_aws_resource_rejects_stops_the_program(fleet: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as err:
+        synth("aws", fleet)
+    assert str(err.value) == message
+
+
+def test_a_double_hyphen_is_fine_on_aws_without_a_cache() -> None:
+    s = synth("aws", {"name": "price--bot", "state": {"cache": False}})
+    assert s.one("aws:autoscaling/group:Group").inputs["name"] == "price--bot-agents"
+
+
+@pytest.mark.parametrize(
+    ("fleet", "message"),
+    [
+        (
             {"queue": {"visibility_timeout_seconds": 50000}},
             "agentfleet: fleet.queue.visibility_timeout_seconds=50000 must be <= 43200 "
             "(SQS's 12-hour visibility limit)",
