@@ -29,6 +29,8 @@ MASTER_CIDR = "172.16.0.32/28"
 #: Label and taint that keep agent pods and other pods apart.
 POOL_LABEL = "agentfleet.io/fleet"
 SYSTEM_MACHINE_TYPE = "e2-standard-2"
+#: `initial_node_count` is per zone on a regional cluster.
+SYSTEM_INITIAL_NODES_PER_ZONE = 1
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"
 OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -198,12 +200,18 @@ def create_cluster(
             project=where.project,
             cluster=created.name,
             location=where.region,
+            # Nodes from the start (one per zone): kube-system and KEDA's Helm release (atomic,
+            # 5-minute wait) must not hang on a scale-up from zero. The autoscaler owns the size
+            # afterwards, and a changed initial count would replace the pool, so it is ignored.
+            initial_node_count=SYSTEM_INITIAL_NODES_PER_ZONE,
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=1, total_max_node_count=3, location_policy="BALANCED"
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[grant], ignore_changes=["initialNodeCount"])
+            ),
         )
         ready.append(system_pool)
         cluster_name: pulumi.Output[str] = created.name

@@ -70,3 +70,12 @@ def test_compute_and_iam_resources_wait_for_their_apis_on_a_fresh_project() -> N
         assert compute.urn in s.one(token).depends_on, token
     for account in s.of_type("gcp:serviceaccount/account:Account"):
         assert iam.urn in account.depends_on, account.name
+
+
+def test_system_pool_starts_with_nodes_and_keeps_them_across_updates() -> None:
+    # Without an initial count the pool is created empty, and kube-system and KEDA's atomic Helm
+    # release wait on a scale-up from zero; initialNodeCount forces replacement, so it is ignored.
+    pool = gcp_synth().named("moodring-system-pool")
+    assert pool.inputs["initialNodeCount"] == 1
+    assert pool.inputs["autoscaling"]["totalMinNodeCount"] == 1
+    assert "initialNodeCount" in pool.ignore_changes
