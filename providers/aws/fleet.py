@@ -44,6 +44,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
     identity = iam.build_identity(
         parent,
         config.name,
+        region=region,
         queue_arn=queues.queue.arn,
         dead_letter_arn=queues.dead_letter_queue.arn,
         table_arn=data.table.arn if data.table else None,

@@ -156,6 +156,7 @@ def build_identity(
     parent: pulumi.Resource,
     fleet: str,
     *,
+    region: str,
     queue_arn: pulumi.Input[str],
     dead_letter_arn: pulumi.Input[str],
     table_arn: pulumi.Input[str] | None,
@@ -167,13 +168,15 @@ def build_identity(
     opts = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         names("agent-role"),
-        name=names.role,
+        name=names.role(region),
         description=f"agentfleet {fleet} agents: this fleet's queue, state, logs and lifecycle only",
         assume_role_policy=assume_role_policy(),
         tags=tags(fleet),
         opts=opts,
     )
-    profile = aws.iam.InstanceProfile(names("agent-profile"), name=names.role, role=role.name, opts=opts)
+    profile = aws.iam.InstanceProfile(
+        names("agent-profile"), name=names.role(region), role=role.name, opts=opts
+    )
     document = pulumi.Output.all(queue_arn, dead_letter_arn, table_arn, bucket_arn, log_group_arn).apply(
         lambda a: json.dumps(
             data_policy(

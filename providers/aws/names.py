@@ -3,6 +3,11 @@
 Names are explicit, not auto-generated, so that a rename is a visible choice in the config (and
 a replacement in the preview), and so that the names resources refer to before they exist (the
 user data names the Auto Scaling group and its lifecycle hook) are known up front.
+
+Most of these resources are regional. IAM roles and instance profiles, and CloudWatch dashboards,
+are global to the account, so their names carry the region too: a fleet of the same name in a
+second region of the account (a prod stack copied from dev with another `aws:region`) would
+otherwise fail on `EntityAlreadyExists`, or silently take over the other fleet's dashboard.
 """
 
 from __future__ import annotations
@@ -47,9 +52,13 @@ class FleetNames:
     def lifecycle_hook(self) -> str:
         return f"{self.fleet}-drain"
 
-    @property
-    def role(self) -> str:
-        return f"{self.fleet}-agent"
+    def role(self, region: str) -> str:
+        """The agents' IAM role and instance profile (global: carries the region)."""
+        return f"{self.fleet}-agent-{region}"
+
+    def dashboard(self, region: str) -> str:
+        """The fleet's CloudWatch dashboard (global: carries the region)."""
+        return f"agentfleet-{self.fleet}-{region}"
 
     @property
     def log_group(self) -> str:

@@ -9,8 +9,9 @@
   fleet is not keeping up, or not running. Capped at half the retention, so it fires well before
   SQS deletes unprocessed work.
 - Dead-letter queue not empty: a handler gave up on a message; someone should read it.
-- Dashboard `{fleet}`: backlog (waiting, in flight, oldest age), agents (in service, desired,
-  pending, terminating), throughput (messages deleted = done, per minute) and the DLQ.
+- Dashboard `agentfleet-{fleet}-{region}` (dashboards are global to the account): backlog
+  (waiting, in flight, oldest age), agents (in service, desired, pending, terminating), throughput
+  (messages deleted = done, per minute) and the DLQ.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def build_dashboard(
     )
     return aws.cloudwatch.Dashboard(
         names("dashboard"),
-        dashboard_name=f"agentfleet-{config.name}",
+        dashboard_name=names.dashboard(region),
         dashboard_body=body,
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -38,6 +38,26 @@ def test_names_derive_from_the_fleet_name() -> None:
     assert all(r.name.startswith("invoices") for r in s.resources)
 
 
+def test_account_global_names_carry_the_region_so_the_same_fleet_fits_in_two_regions() -> None:
+    # IAM roles / instance profiles and CloudWatch dashboards are global to the account: the same
+    # fleet in a second region must not collide with (or silently overwrite) the first one's.
+    global_names = {
+        ("aws:iam/role:Role", "name"),
+        ("aws:iam/instanceProfile:InstanceProfile", "name"),
+        ("aws:cloudwatch/dashboard:Dashboard", "dashboardName"),
+    }
+    east = aws_synth()
+    west = synth("aws", {}, **{"aws:region": "eu-west-1"})
+    for typ, key in global_names:
+        assert east.one(typ).inputs[key].endswith("-us-east-1")
+        assert west.one(typ).inputs[key].endswith("-eu-west-1")
+    assert east.one("aws:iam/role:Role").inputs["name"] == "moodring-agent-us-east-1"
+    assert (
+        east.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardName"]
+        == "agentfleet-moodring-us-east-1"
+    )
+
+
 def test_only_the_aws_sdk_is_used() -> None:
     s = aws_synth()
     assert {r.type.split(":")[0] for r in s.resources} == {"agentfleet", "aws"}
