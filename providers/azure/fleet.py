@@ -168,9 +168,12 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         "diagnostics": obs.diagnostics,
         **{f"alert_{key.replace('-', '_')}": a for key, a in obs.alerts.items()},
     }
-    for key, res in (("table", state.table), ("container", state.container), ("cache", state.cache)):
+    for key, res in (("table", state.table), ("container", state.container)):
         if res is not None:
             children[key] = res
+    if state.cache is not None:
+        children["cache"] = state.cache.cluster
+        children["cache_database"] = state.cache.database
     return FleetResources(
         queue=bus.queue.name,
         dead_letter_queue=bus.queue.name.apply(lambda q: f"{q}/$DeadLetterQueue"),

@@ -14,17 +14,21 @@ import uuid
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, redis
+from pulumi_azure_native import authorization, managedidentity, redisenterprise
 
 from components.config import FleetConfig
+from providers.azure.state import Cache
 
 #: Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
 SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-#: Azure Cache for Redis data-plane access policy (not an RBAC role).
-REDIS_ACCESS_POLICY = "Data Contributor"
+#: Azure Managed Redis data-plane access policy (not an RBAC role): "default" is the only one.
+REDIS_ACCESS_POLICY = "default"
+#: The assignment's own name: the API allows letters and digits only (^[A-Za-z0-9]{1,60}$), so it
+#: is set rather than left to auto-naming (which would add a '-'-joined suffix).
+REDIS_ASSIGNMENT_NAME = "agents"
 
 _NAMESPACE = uuid.UUID("5b0e7c0a-8f3e-4d59-9b8e-6a1f0c2d4e11")  # agentfleet's uuid5 namespace
 
@@ -98,16 +102,17 @@ def grant_cache(
     parent: pulumi.Resource,
     name: str,
     identity: managedidentity.UserAssignedIdentity,
-    cache: redis.Redis,
+    cache: Cache,
     resource_group: pulumi.Input[str],
-) -> redis.AccessPolicyAssignment:
-    """Entra ID data access to the cache: Redis uses access policies instead of RBAC roles."""
-    return redis.AccessPolicyAssignment(
+) -> redisenterprise.AccessPolicyAssignment:
+    """Entra ID data access to the cache's database: Redis uses access policies, not RBAC roles."""
+    return redisenterprise.AccessPolicyAssignment(
         name,
+        access_policy_assignment_name=REDIS_ASSIGNMENT_NAME,
         access_policy_name=REDIS_ACCESS_POLICY,
-        cache_name=cache.name,
+        cluster_name=cache.cluster.name,
+        database_name=cache.database.name,
         resource_group_name=resource_group,
-        object_id=identity.principal_id,
-        object_id_alias=identity.name,
+        user=redisenterprise.AccessPolicyAssignmentPropertiesUserArgs(object_id=identity.principal_id),
         opts=pulumi.ResourceOptions(parent=parent),
     )

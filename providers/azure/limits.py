@@ -95,7 +95,7 @@ def name_problems(config: FleetConfig) -> list[ConfigProblem]:
     """Fleet names the neutral pattern allows but Azure's naming rules don't.
 
     The Service Bus queue is named after the fleet, and queue names must end with a letter or
-    digit; Azure Cache for Redis names (`<name>-cache...`) can't contain consecutive hyphens.
+    digit; Azure Managed Redis names (`<name>-cache...`) can't contain consecutive hyphens.
     """
     name = config.name
     if name.endswith("-"):
@@ -113,7 +113,7 @@ def name_problems(config: FleetConfig) -> list[ConfigProblem]:
                 "fleet.name",
                 name,
                 "must not contain '--' on Azure when fleet.state.cache=true: the cache is named "
-                "after the fleet, and Azure Cache for Redis names can't contain consecutive hyphens",
+                "after the fleet, and Azure Managed Redis names can't contain consecutive hyphens",
             )
         ]
     return []

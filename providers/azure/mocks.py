@@ -4,8 +4,8 @@ Each resource gets the ARM id Azure would give it, built from its own name and i
 names (so "this role assignment's scope is that queue" can be asserted on real-looking ids), its
 auto-generated name when the program leaves the name to Pulumi (name + 8 hex characters, as
 azure-native's auto-naming does), and the computed outputs the program reads: Service Bus
-`serviceBusEndpoint`, storage `primaryEndpoints`, identity `principalId`/`clientId`, Redis
-`hostName`/`sslPort`, and so on.
+`serviceBusEndpoint`, storage `primaryEndpoints`, identity `principalId`/`clientId`, Managed Redis
+`hostName` and its database's `port`, and so on.
 """
 
 from __future__ import annotations
@@ -84,18 +84,27 @@ def _container(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return _provider(i, f"Microsoft.Storage/storageAccounts/{acct}/blobServices/default/containers/{n}"), {}
 
 
-def _redis(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    return _provider(i, f"Microsoft.Cache/redis/{n}"), {
-        "hostName": f"{n}.redis.cache.windows.net",
-        "port": 6379,
-        "sslPort": 6380,
+def _redis_cluster(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    location = i.get("location", DEFAULT_LOCATION)
+    return _provider(i, f"Microsoft.Cache/redisEnterprise/{n}"), {
+        "hostName": f"{n}.{location}.redis.azure.net",
+        "provisioningState": "Succeeded",
+        "resourceState": "Running",
+    }
+
+
+def _redis_database(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    cluster = i.get("clusterName", "unknown")
+    return _provider(i, f"Microsoft.Cache/redisEnterprise/{cluster}/databases/{n}"), {
+        "port": i.get("port", 10000),
         "provisioningState": "Succeeded",
     }
 
 
 def _redis_policy(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    cache = i.get("cacheName", "unknown")
-    return _provider(i, f"Microsoft.Cache/redis/{cache}/accessPolicyAssignments/{n}"), {}
+    cluster, db = i.get("clusterName", "unknown"), i.get("databaseName", "unknown")
+    path = f"Microsoft.Cache/redisEnterprise/{cluster}/databases/{db}/accessPolicyAssignments/{n}"
+    return _provider(i, path), {"provisioningState": "Succeeded"}
 
 
 def _network(kind: str) -> Builder:
@@ -168,8 +177,9 @@ RESOURCES: dict[str, tuple[str, Builder]] = {
     "azure-native:storage:StorageAccount": ("accountName", _storage_account),
     "azure-native:storage:Table": ("tableName", _table),
     "azure-native:storage:BlobContainer": ("containerName", _container),
-    "azure-native:redis:Redis": ("name", _redis),
-    "azure-native:redis:AccessPolicyAssignment": ("accessPolicyAssignmentName", _redis_policy),
+    "azure-native:redisenterprise:RedisEnterprise": ("clusterName", _redis_cluster),
+    "azure-native:redisenterprise:Database": ("databaseName", _redis_database),
+    "azure-native:redisenterprise:AccessPolicyAssignment": ("accessPolicyAssignmentName", _redis_policy),
     "azure-native:network:NetworkSecurityGroup": (
         "networkSecurityGroupName",
         _network("networkSecurityGroups"),

@@ -28,13 +28,14 @@ KEY_SETTINGS: dict[str, list[str]] = {
     ],
     "azure-native:storage:Table": ["tableName"],
     "azure-native:storage:BlobContainer": ["containerName", "publicAccess"],
-    "azure-native:redis:Redis": [
-        "sku.name",
-        "enableNonSslPort",
-        "minimumTlsVersion",
-        "disableAccessKeyAuthentication",
+    "azure-native:redisenterprise:RedisEnterprise": ["sku.name", "minimumTlsVersion", "publicNetworkAccess"],
+    "azure-native:redisenterprise:Database": [
+        "clientProtocol",
+        "port",
+        "clusteringPolicy",
+        "accessKeysAuthentication",
     ],
-    "azure-native:redis:AccessPolicyAssignment": ["accessPolicyName", "objectId"],
+    "azure-native:redisenterprise:AccessPolicyAssignment": ["accessPolicyName", "user.objectId"],
     "azure-native:network:NetworkSecurityGroup": [
         "securityRules[*].name",
         "securityRules[*].access",
@@ -57,6 +58,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
         f"{_VM}.priority",
         f"{_VM}.evictionPolicy",
         f"{_VM}.scheduledEventsProfile.terminateNotificationProfile.notBeforeTimeout",
+        f"{_VM}.extensionProfile.extensions[*].typeHandlerVersion",
         f"{_VM}.extensionProfile.extensions[*].settings.requestPath",
         f"{_VM}.extensionProfile.extensions[*].settings.port",
         f"{_VM}.osProfile.linuxConfiguration.disablePasswordAuthentication",

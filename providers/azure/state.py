@@ -1,9 +1,13 @@
 """Agent state: a storage account (TLS 1.2, HTTPS only, no public blobs, no shared keys) holding
-the state table and a blob container, and an optional Azure Cache for Redis (TLS only, Entra ID).
+the state table and a blob container, and an optional Azure Managed Redis (TLS only, Entra ID).
 
 Storage account names are global, 3-24 lowercase letters and digits. The name is the fleet name
 without dashes plus a hash of the resource group's id, so it is stable across `pulumi up` runs
 (as ARM's `uniqueString(resourceGroup().id)` is) and distinct between stacks.
+
+The cache is Azure Managed Redis (`Microsoft.Cache/redisEnterprise`), not Azure Cache for Redis
+(`Microsoft.Cache/redis`): that service is retiring (Basic/Standard/Premium end 2028-09-30) and
+no longer lets new customers create caches, so a first `pulumi up` would be refused.
 """
 
 from __future__ import annotations
@@ -13,12 +17,17 @@ import re
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import redis, storage
+from pulumi_azure_native import redisenterprise, storage
 
 from components.config import FleetConfig
 
 TABLE_SUFFIX = "state"  # table names: alphanumeric, 3-63, letter first
 CONTAINER_NAME = "agentfleet"
+#: Azure Managed Redis: the smallest SKU; one database, which must be named "default", on the
+#: TLS port 10000; EnterpriseCluster so that a plain (non-cluster) Redis client works.
+CACHE_SKU = redisenterprise.SkuName.BALANCED_B0
+CACHE_DATABASE = "default"
+CACHE_PORT = 10_000
 
 
 def account_name(fleet_name: str, resource_group_id: str) -> str:
@@ -33,11 +42,17 @@ def table_name(fleet_name: str) -> str:
 
 
 @dataclass
+class Cache:
+    cluster: redisenterprise.RedisEnterprise
+    database: redisenterprise.Database
+
+
+@dataclass
 class State:
     account: storage.StorageAccount
     table: storage.Table | None
     container: storage.BlobContainer | None
-    cache: redis.Redis | None
+    cache: Cache | None
 
     @property
     def table_url(self) -> pulumi.Output[str] | None:
@@ -59,11 +74,11 @@ class State:
 
     @property
     def cache_url(self) -> pulumi.Output[str] | None:
-        """`rediss://HOST:6380`: TLS only; the agent authenticates with an Entra ID token."""
+        """`rediss://HOST:10000`: TLS only; the agent authenticates with an Entra ID token."""
         if self.cache is None:
             return None
-        return pulumi.Output.all(self.cache.host_name, self.cache.ssl_port).apply(
-            lambda v: f"rediss://{v[0]}:{v[1]}"
+        return pulumi.Output.all(self.cache.cluster.host_name, self.cache.database.port).apply(
+            lambda v: f"rediss://{v[0]}:{v[1] or CACHE_PORT}"
         )
 
 
@@ -112,16 +127,27 @@ def build_state(
         )
     cache = None
     if config.state.cache:
-        cache = redis.Redis(
+        cluster = redisenterprise.RedisEnterprise(
             f"{name}-cache",
             resource_group_name=resource_group,
             location=location,
-            sku=redis.SkuArgs(name="Basic", family="C", capacity=0),
-            enable_non_ssl_port=False,
-            minimum_tls_version="1.2",
-            # Entra ID auth only: the agents' identity gets an access policy (identity.py).
-            disable_access_key_authentication=True,
-            redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(aad_enabled="true"),
+            sku=redisenterprise.SkuArgs(name=CACHE_SKU),
+            minimum_tls_version=redisenterprise.TlsVersion.TLS_VERSION_1_2,
+            # Reached over its public endpoint: TLS and Entra ID only (no private endpoint yet).
+            public_network_access=redisenterprise.PublicNetworkAccess.ENABLED,
             opts=opts,
         )
+        database = redisenterprise.Database(
+            f"{name}-cache-db",
+            database_name=CACHE_DATABASE,
+            cluster_name=cluster.name,
+            resource_group_name=resource_group,
+            client_protocol=redisenterprise.Protocol.ENCRYPTED,
+            port=CACHE_PORT,
+            clustering_policy=redisenterprise.ClusteringPolicy.ENTERPRISE_CLUSTER,
+            # Entra ID auth only: the agents' identity gets an access policy assignment (identity.py).
+            access_keys_authentication=redisenterprise.AccessKeysAuthentication.DISABLED,
+            opts=opts,
+        )
+        cache = Cache(cluster=cluster, database=database)
     return State(account=account, table=table, container=container, cache=cache)

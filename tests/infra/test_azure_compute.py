@@ -226,8 +226,9 @@ def test_custom_data_without_table_or_bucket_leaves_them_out() -> None:
 
 def test_custom_data_names_the_cache_when_there_is_one() -> None:
     s = synth("azure", {"state": {"cache": True}})
-    cache = s.one("azure-native:redis:Redis")
-    assert env_file(s)[contract.CACHE] == f"rediss://{cache.outputs['hostName']}:6380"
+    cache = s.one("azure-native:redisenterprise:RedisEnterprise")
+    # Azure Managed Redis: NAME.REGION.redis.azure.net, TLS on port 10000.
+    assert env_file(s)[contract.CACHE] == f"rediss://{cache.outputs['hostName']}:10000"
 
 
 def test_custom_data_runs_the_configured_image(stack: Synthesis) -> None:

@@ -66,7 +66,7 @@ def test_fleet_name_ending_with_a_hyphen() -> None:
 def test_fleet_name_with_consecutive_hyphens_and_a_cache() -> None:
     assert errors({"name": "mood--ring", "state": {"cache": True}}) == [
         "agentfleet: fleet.name=mood--ring must not contain '--' on Azure when fleet.state.cache=true: "
-        "the cache is named after the fleet, and Azure Cache for Redis names can't contain consecutive "
+        "the cache is named after the fleet, and Azure Managed Redis names can't contain consecutive "
         "hyphens"
     ]
 

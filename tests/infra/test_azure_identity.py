@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agentfleet.synth import Recorded, Synthesis
@@ -83,7 +85,17 @@ def test_no_storage_roles_without_table_or_bucket() -> None:
 
 def test_cache_access_policy_for_this_identity_on_this_cache() -> None:
     s = synth("azure", {"state": {"cache": True}})
-    policy = s.one("azure-native:redis:AccessPolicyAssignment").inputs
-    assert policy["objectId"] == s.one(IDENTITY).outputs["principalId"]
-    assert policy["cacheName"] == s.one("azure-native:redis:Redis").outputs["name"]
-    assert policy["accessPolicyName"] == "Data Contributor"
+    policy = s.one("azure-native:redisenterprise:AccessPolicyAssignment").inputs
+    assert policy["user"] == {"objectId": s.one(IDENTITY).outputs["principalId"]}
+    assert policy["clusterName"] == s.one("azure-native:redisenterprise:RedisEnterprise").outputs["name"]
+    assert policy["databaseName"] == s.one("azure-native:redisenterprise:Database").outputs["name"]
+    # Azure Managed Redis supports only the "default" access policy, and the assignment's name
+    # must be letters and digits only (^[A-Za-z0-9]{1,60}$), which auto-naming would break.
+    assert policy["accessPolicyName"] == "default"
+    assert re.fullmatch(r"[A-Za-z0-9]{1,60}", policy["accessPolicyAssignmentName"])
+
+
+def test_scale_set_waits_for_the_cache_access_policy() -> None:
+    s = synth("azure", {"state": {"cache": True}})
+    policy = s.one("azure-native:redisenterprise:AccessPolicyAssignment")
+    assert policy.urn in s.one("azure-native:compute:VirtualMachineScaleSet").depends_on

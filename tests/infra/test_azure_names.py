@@ -36,7 +36,9 @@ RULES: dict[str, tuple[int, int, str, str]] = {
     "azure-native:storage:StorageAccount": (3, 24, r"[a-z0-9]+", "global, lowercase letters and digits"),
     "azure-native:storage:Table": (3, 63, r"[A-Za-z][A-Za-z0-9]*", "alphanumeric, letter first"),
     "azure-native:storage:BlobContainer": (3, 63, r"[a-z0-9](?!.*--)[a-z0-9-]*[a-z0-9]", "container"),
-    "azure-native:redis:Redis": (1, 63, r"(?!.*--)" + _ALNUM_HYPHEN, "global, no consecutive hyphens"),
+    "azure-native:redisenterprise:RedisEnterprise": (1, 60, r"(?!.*--)" + _ALNUM_HYPHEN, "no '--'"),
+    "azure-native:redisenterprise:Database": (7, 7, "default", "the only database name allowed"),
+    "azure-native:redisenterprise:AccessPolicyAssignment": (1, 60, r"[A-Za-z0-9]+", "letters, digits"),
     "azure-native:network:NetworkSecurityGroup": (1, 80, _NET, "network"),
     "azure-native:network:VirtualNetwork": (2, 64, _NET, "network"),
     "azure-native:network:Subnet": (1, 80, _NET, "network"),
@@ -49,7 +51,6 @@ RULES: dict[str, tuple[int, int, str, str]] = {
     "azure-native:monitor:AutoscaleSetting": (1, 260, _GENERIC, "autoscale setting"),
     "azure-native:monitor:MetricAlert": (1, 260, _GENERIC, "metric alert"),
     "azure-native:monitor:DiagnosticSetting": (1, 260, _GENERIC, "diagnostic setting"),
-    "azure-native:redis:AccessPolicyAssignment": (1, 260, _GENERIC, "access policy assignment"),
 }  # fmt: skip
 
 

@@ -12,7 +12,8 @@ QUEUE = "azure-native:servicebus:Queue"
 ACCOUNT = "azure-native:storage:StorageAccount"
 TABLE = "azure-native:storage:Table"
 CONTAINER = "azure-native:storage:BlobContainer"
-REDIS = "azure-native:redis:Redis"
+REDIS = "azure-native:redisenterprise:RedisEnterprise"
+REDIS_DB = "azure-native:redisenterprise:Database"
 RG = "azure-native:resources:ResourceGroup"
 
 
@@ -99,15 +100,31 @@ def test_stack_outputs_point_at_this_fleet(stack: Synthesis) -> None:
 
 
 def test_no_cache_unless_asked(stack: Synthesis) -> None:
-    assert stack.of_type(REDIS) == []
+    assert stack.of_type(REDIS) == [] and stack.of_type(REDIS_DB) == []
+    assert stack.of_type("azure-native:redis:Redis") == []
+
+
+def test_cache_is_azure_managed_redis_not_the_retiring_azure_cache_for_redis() -> None:
+    # Azure Cache for Redis (Microsoft.Cache/redis) is retiring and refuses new customers' caches.
+    s = synth("azure", {"state": {"cache": True}})
+    assert s.of_type("azure-native:redis:Redis") == []
+    cluster = s.one(REDIS).inputs
+    assert cluster["sku"] == {"name": "Balanced_B0"}
+    assert cluster["publicNetworkAccess"] == "Enabled"  # required by the API, Enabled or Disabled
 
 
 def test_cache_is_tls_only_with_entra_auth() -> None:
-    cache = synth("azure", {"state": {"cache": True}}).one(REDIS).inputs
-    assert cache["enableNonSslPort"] is False
-    assert cache["minimumTlsVersion"] == "1.2"
-    assert cache["disableAccessKeyAuthentication"] is True
-    assert cache["redisConfiguration"]["aadEnabled"] == "true"
+    s = synth("azure", {"state": {"cache": True}})
+    assert s.one(REDIS).inputs["minimumTlsVersion"] == "1.2"
+    db = s.one(REDIS_DB)
+    assert db.inputs["clusterName"] == s.one(REDIS).outputs["clusterName"]
+    # Azure Managed Redis has exactly one database, and it must be called "default".
+    assert db.inputs["databaseName"] == "default"
+    assert db.inputs["clientProtocol"] == "Encrypted"
+    assert db.inputs["port"] == 10_000
+    assert db.inputs["accessKeysAuthentication"] == "Disabled"
+    # One endpoint that a plain (non-cluster) Redis client can use.
+    assert db.inputs["clusteringPolicy"] == "EnterpriseCluster"
 
 
 def test_resource_group_is_in_the_configured_location() -> None:
