@@ -187,7 +187,7 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "id": region,
             "region": region,
             "names": [f"{region}{s}" for s in suffixes],
-            "zoneIds": [f"use1-az{i + 1}" for i in range(len(suffixes))],
+            "zoneIds": [f"{_short(region)}-az{i + 1}" for i in range(len(suffixes))],
             "groupNames": [region],
             "state": args.get("state", "available"),
         }

@@ -53,6 +53,20 @@ def test_metric_math_reads_this_queue_and_this_group() -> None:
     assert stat("agents")["dimensions"] == [{"name": "AutoScalingGroupName", "value": group_name}]
 
 
+def test_metric_periods_are_ones_each_api_accepts() -> None:
+    # Target tracking's MetricStat.Period takes only 10, 30 or 60 s; an alarm's period 10, 30 or a
+    # multiple of 60. A change to the policy's metric period must not slip past either.
+    s = aws_synth()
+    tracked = metrics_by_id(s.named("moodring-backlog-per-agent").inputs)
+    periods = [m["metricStat"]["period"] for m in tracked.values() if "metricStat" in m]
+    assert len(periods) == 3 and all(p in (10, 30, 60) for p in periods)
+    for alarm in s.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        inputs = alarm.inputs
+        alarm_periods = [q["metric"]["period"] for q in inputs.get("metricQueries", []) if "metric" in q]
+        alarm_periods += [inputs["period"]] if "period" in inputs else []
+        assert alarm_periods and all(p in (10, 30) or p % 60 == 0 for p in alarm_periods), alarm.name
+
+
 def test_scale_from_zero_alarm_drives_the_exact_capacity_policy() -> None:
     s = aws_synth()
     alarm = s.named("moodring-work-at-zero").inputs
