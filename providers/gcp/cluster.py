@@ -10,6 +10,12 @@ The agent pool's autoscaling bounds follow the fleet size: just enough nodes for
 max_agents pods of the size limits.py gives one agent. Auto-repair and auto-upgrade are on; Spot
 VMs when `compute.spot`. Agent pods are steered onto it by a label and a taint, so system pods
 never land on Spot nodes and agents never crowd the system pool.
+
+A private cluster's control plane may reach its nodes only on 443 and 10250 (GKE's own firewall
+rule), but it calls KEDA's metrics server (the `external.metrics.k8s.io` APIService, port 6443)
+and KEDA's admission webhooks (9443) on the pods themselves. A firewall rule opens exactly those
+two ports from the control plane's range to the system pool, which runs KEDA; without it the HPA
+gets no backlog metric and never scales past one pod. An existing cluster must allow them already.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ SYSTEM_MACHINE_TYPE = "e2-standard-2"
 SYSTEM_INITIAL_NODES_PER_ZONE = 1
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"
 OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+#: Ports the control plane calls on KEDA's pods: metrics server (APIService) and admission webhooks.
+KEDA_CONTROL_PLANE_PORTS = ("6443", "9443")
 
 
 @dataclass
@@ -112,11 +120,21 @@ def node_service_account(
     return account, grant
 
 
+def system_node_tag(names: Names) -> str:
+    """The network tag on the system pool's nodes, which the KEDA firewall rule targets."""
+    return f"agentfleet-{names.fleet}-system"
+
+
 def _node_config(
-    machine_type: str, spot: bool, account: gcp.serviceaccount.Account, fleet: str | None
+    machine_type: str,
+    spot: bool,
+    account: gcp.serviceaccount.Account,
+    fleet: str | None,
+    tags: list[str] | None = None,
 ) -> gcp.container.NodePoolNodeConfigArgs:
     return gcp.container.NodePoolNodeConfigArgs(
         machine_type=machine_type,
+        tags=tags,
         spot=spot,
         service_account=account.email,
         oauth_scopes=[OAUTH_SCOPE],
@@ -208,12 +226,24 @@ def create_cluster(
                 total_min_node_count=1, total_max_node_count=3, location_policy="BALANCED"
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None),
+            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None, [system_node_tag(names)]),
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[grant], ignore_changes=["initialNodeCount"])
             ),
         )
-        ready.append(system_pool)
+        keda_firewall = gcp.compute.Firewall(
+            f"{names.fleet}-keda-from-control-plane",
+            name=f"{names.fleet}-keda-from-control-plane",
+            project=where.project,
+            network=network,
+            direction="INGRESS",
+            source_ranges=[MASTER_CIDR],
+            target_tags=[system_node_tag(names)],
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(KEDA_CONTROL_PLANE_PORTS))],
+            description="GKE control plane to KEDA's metrics server and admission webhooks",
+            opts=after_compute,
+        )
+        ready.extend([system_pool, keda_firewall])
         cluster_name: pulumi.Output[str] = created.name
         config_text = kubeconfig(created.name, created.endpoint, created.master_auth.cluster_ca_certificate)
     else:

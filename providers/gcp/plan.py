@@ -39,6 +39,13 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "natIpAllocateOption",
         "sourceSubnetworkIpRangesToNat",
     ],
+    "gcp:compute/firewall:Firewall": [
+        "name",
+        "network",
+        "sourceRanges",
+        "allows[*].ports",
+        "targetTags",
+    ],
     "gcp:container/cluster:Cluster": [
         "name",
         "location",
@@ -59,6 +66,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "autoscaling.totalMaxNodeCount",
         "autoscaling.locationPolicy",
         "nodeConfig.taints[*].value",
+        "nodeConfig.tags",
     ],
     "gcp:monitoring/alertPolicy:AlertPolicy": [
         "displayName",

@@ -79,3 +79,24 @@ def test_system_pool_starts_with_nodes_and_keeps_them_across_updates() -> None:
     assert pool.inputs["initialNodeCount"] == 1
     assert pool.inputs["autoscaling"]["totalMinNodeCount"] == 1
     assert "initialNodeCount" in pool.ignore_changes
+
+
+def test_private_control_plane_may_reach_kedas_metrics_server_and_webhooks() -> None:
+    # GKE's own rule lets a private control plane reach nodes on 443 and 10250 only; the
+    # external-metrics APIService (KEDA metrics server, 6443) and KEDA's webhooks (9443) are called
+    # on the pods, so without this rule the HPA never gets the backlog metric.
+    s = gcp_synth({"gcp": {"network": "agents-vpc"}})
+    cluster = s.one("gcp:container/cluster:Cluster")
+    rule = s.one("gcp:compute/firewall:Firewall")
+    assert rule.inputs["network"] == cluster.inputs["network"] == "agents-vpc"
+    assert rule.inputs["direction"] == "INGRESS"
+    assert rule.inputs["sourceRanges"] == [cluster.inputs["privateClusterConfig"]["masterIpv4CidrBlock"]]
+    assert rule.inputs["allows"] == [{"protocol": "tcp", "ports": ["6443", "9443"]}]
+    system = s.named("moodring-system-pool")
+    assert rule.inputs["targetTags"] == system.inputs["nodeConfig"]["tags"] == ["agentfleet-moodring-system"]
+    assert rule.urn in s.one("kubernetes:helm.sh/v3:Release").depends_on
+    assert s.named("moodring-api-compute").urn in rule.depends_on
+
+
+def test_existing_cluster_gets_no_firewall_rule() -> None:
+    assert gcp_synth({"gcp": {"cluster": "shared-gke"}}).of_type("gcp:compute/firewall:Firewall") == []

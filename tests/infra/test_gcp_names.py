@@ -2,7 +2,8 @@
 
 Fleet names are 3-24 chars (components/config.py). Each rule below is the service's own:
 Pub/Sub ids (3-255 chars, letter first, not "goog..."), service account ids (6-30), GKE cluster and
-node pool names (<= 40), Compute Engine router / NAT names (RFC 1035, <= 63), Memorystore instance
+node pool names (<= 40), Compute Engine router / NAT / firewall names and network tags (RFC 1035,
+<= 63), Memorystore instance
 ids (<= 40), Cloud Storage bucket names (3-63, no "goog" prefix, no "google"), Kubernetes namespace
 names and label values (DNS-1123 labels, <= 63), other object names (DNS-1123 subdomains, <= 253),
 and IAM condition titles (<= 100).
@@ -65,11 +66,17 @@ def test_gke_cluster_and_node_pool_names_fit_40_chars() -> None:
         assert GKE_NAME.match(name), name
 
 
-def test_router_and_nat_names_are_rfc1035() -> None:
+def test_router_nat_and_firewall_names_and_network_tags_are_rfc1035() -> None:
     s = _longest()
-    for token in ("gcp:compute/router:Router", "gcp:compute/routerNat:RouterNat"):
+    for token in (
+        "gcp:compute/router:Router",
+        "gcp:compute/routerNat:RouterNat",
+        "gcp:compute/firewall:Firewall",
+    ):
         name = s.one(token).inputs["name"]
         assert RFC1035.match(name), name
+    for tag in s.one("gcp:compute/firewall:Firewall").inputs["targetTags"]:
+        assert RFC1035.match(tag), tag
 
 
 def test_memorystore_instance_id_fits_40_chars() -> None:
