@@ -6,7 +6,8 @@ What makes it a well-behaved fleet rather than a group of VMs:
 - automatic instance repairs replace agents that stay unhealthy, after a grace period derived
   from the warm-up (the API's minimum is 10 minutes, so shorter warm-ups get PT10M);
 - a terminate notification (Scheduled Events) whose not-before timeout covers the drain, so a
-  scale-in waits for the agent to finish its work (it approves the event when done);
+  scale-in waits for the agent to finish its work (it approves the event when done); not on Spot,
+  where Azure doesn't allow it;
 - a rolling upgrade policy with surge: a new image (new custom data) rolls out in batches of
   fresh VMs, old ones drained and deleted after their replacements are healthy;
 - `sku.capacity` in ignore_changes: the autoscale setting owns the instance count, and a second
@@ -72,6 +73,22 @@ def health_extension(config: FleetConfig) -> compute.VirtualMachineScaleSetExten
             "intervalInSeconds": 5,  # API: 5-60
             "numberOfProbes": 3,  # API: 1-24
         },
+    )
+
+
+def scheduled_events(config: FleetConfig) -> compute.ScheduledEventsProfileArgs | None:
+    """The terminate notification that gives a scaled-in agent its drain, or None on Spot.
+
+    Azure: "Terminate notifications cannot be enabled on Spot instances." A Spot agent still
+    watches Scheduled Events, for the `Preempt` of an eviction (about 30 s of notice).
+    """
+    if config.compute.spot:
+        return None
+    return compute.ScheduledEventsProfileArgs(
+        terminate_notification_profile=compute.TerminateNotificationProfileArgs(
+            enable=True,
+            not_before_timeout=limits.iso_duration(limits.terminate_notification_seconds(config)),
+        )
     )
 
 
@@ -142,12 +159,7 @@ def build_scale_set(
         extension_profile=compute.VirtualMachineScaleSetExtensionProfileArgs(
             extensions=[health_extension(config)]
         ),
-        scheduled_events_profile=compute.ScheduledEventsProfileArgs(
-            terminate_notification_profile=compute.TerminateNotificationProfileArgs(
-                enable=True,
-                not_before_timeout=limits.iso_duration(limits.terminate_notification_seconds(config)),
-            )
-        ),
+        scheduled_events_profile=scheduled_events(config),
         diagnostics_profile=compute.DiagnosticsProfileArgs(
             boot_diagnostics=compute.BootDiagnosticsArgs(enabled=True)  # managed storage
         ),

@@ -164,6 +164,15 @@ def test_spot_sets_priority_eviction_and_price_cap() -> None:
     assert (p["priority"], p["evictionPolicy"], p["billingProfile"]) == ("Spot", "Delete", {"maxPrice": -1})
 
 
+def test_spot_has_no_terminate_notification() -> None:
+    # Azure: "Terminate notifications cannot be enabled on Spot instances."
+    s = synth("azure", {"compute": {"spot": True}, "azure": {"vm_size": "Standard_D2as_v5"}})
+    notice = profile(s).get("scheduledEventsProfile", {}).get("terminateNotificationProfile", {})
+    assert notice.get("enable") is not True
+    # The agent still watches Scheduled Events: a Spot eviction arrives there as Preempt.
+    assert env_file(s)[contract.LIFECYCLE] == "azure-scheduled-events"
+
+
 def test_no_public_ip_and_the_nsg_on_every_nic(stack: Synthesis) -> None:
     nsg = stack.one("azure-native:network:NetworkSecurityGroup")
     subnet = stack.one("azure-native:network:Subnet")
