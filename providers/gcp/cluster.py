@@ -8,7 +8,8 @@ with the `container.getCluster` invoke and only gets the agent pool.
 
 The agent pool's autoscaling bounds follow the fleet size: just enough nodes for min_agents ..
 max_agents pods of the size limits.py gives one agent. Auto-repair and auto-upgrade are on; Spot
-VMs when `compute.spot`. Agent pods are steered onto it by a label and a taint, so system pods
+VMs when `compute.spot`. When the agent image is in Artifact Registry, the nodes' account gets
+reader on that one repository. Agent pods are steered onto it by a label and a taint, so system pods
 never land on Spot nodes and agents never crowd the system pool.
 
 A private cluster's control plane may reach its nodes only on 443 and 10250 (GKE's own firewall
@@ -20,6 +21,7 @@ gets no backlog metric and never scales past one pod. An existing cluster must a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -39,6 +41,10 @@ SYSTEM_MACHINE_TYPE = "e2-standard-2"
 SYSTEM_INITIAL_NODES_PER_ZONE = 1
 NODE_ROLE = "roles/container.defaultNodeServiceAccount"
 OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+IMAGE_PULL_ROLE = "roles/artifactregistry.reader"
+_ARTIFACT_REGISTRY_IMAGE = re.compile(
+    r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[a-z][-a-z0-9]*)/(?P<repository>[a-z0-9][-a-z0-9]*)/"
+)
 #: Ports the control plane calls on KEDA's pods: metrics server (APIService) and admission webhooks.
 KEDA_CONTROL_PLANE_PORTS = ("6443", "9443")
 
@@ -118,6 +124,36 @@ def node_service_account(
         opts=opts,
     )
     return account, grant
+
+
+def artifact_registry_repository(image: str) -> tuple[str, str, str] | None:
+    """(location, project, repository) of an Artifact Registry image, None for any other registry."""
+    m = _ARTIFACT_REGISTRY_IMAGE.match(image)
+    return (m.group("location"), m.group("project"), m.group("repository")) if m else None
+
+
+def image_pull_grant(
+    image: str, names: Names, account: gcp.serviceaccount.Account, opts: pulumi.ResourceOptions
+) -> gcp.artifactregistry.RepositoryIamMember | None:
+    """Reader on the agent image's Artifact Registry repository for the nodes, which pull it.
+
+    `roles/container.defaultNodeServiceAccount` carries no Artifact Registry read, so without this
+    an image in a private repository never pulls (ImagePullBackOff) and the rollout times out.
+    Public registries (ghcr.io, Docker Hub) need nothing.
+    """
+    found = artifact_registry_repository(image)
+    if found is None:
+        return None
+    location, project, repository = found
+    return gcp.artifactregistry.RepositoryIamMember(
+        f"{names.fleet}-nodes-image-pull",
+        project=project,
+        location=location,
+        repository=repository,
+        role=IMAGE_PULL_ROLE,
+        member=account.member,
+        opts=opts,
+    )
 
 
 def system_node_tag(names: Names) -> str:
@@ -260,6 +296,7 @@ def create_cluster(
             found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate),
         )
 
+    pull = image_pull_grant(config.agent.image, names, account, opts)
     low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, config.gcp.machine_type)
     agent_pool = gcp.container.NodePool(
         f"{names.fleet}-agent-pool",
@@ -272,7 +309,9 @@ def create_cluster(
         ),
         management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
         node_config=_node_config(config.gcp.machine_type, config.compute.spot, account, config.name),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[grant, *([pull] if pull is not None else [])])
+        ),
     )
     ready.append(agent_pool)
     return Cluster(

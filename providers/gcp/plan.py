@@ -32,6 +32,13 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "gcp:serviceaccount/account:Account": ["accountId"],
     "gcp:serviceaccount/iAMMember:IAMMember": ["serviceAccountId", "role", "member"],
     "gcp:projects/iAMMember:IAMMember": ["role", "member", "condition.expression"],
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": [
+        "location",
+        "project",
+        "repository",
+        "role",
+        "member",
+    ],
     "gcp:compute/router:Router": ["name", "network", "region"],
     "gcp:compute/routerNat:RouterNat": [
         "name",

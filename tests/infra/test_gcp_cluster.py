@@ -100,3 +100,24 @@ def test_private_control_plane_may_reach_kedas_metrics_server_and_webhooks() -> 
 
 def test_existing_cluster_gets_no_firewall_rule() -> None:
     assert gcp_synth({"gcp": {"cluster": "shared-gke"}}).of_type("gcp:compute/firewall:Firewall") == []
+
+
+def test_nodes_may_pull_an_agent_image_from_its_artifact_registry_repository() -> None:
+    # The node account's default role has no Artifact Registry read: a private image never pulls.
+    image = "europe-west1-docker.pkg.dev/acme-images/agents/moodring-agent:1.4.2"
+    s = gcp_synth({"agent": {"image": image}})
+    pull = s.named("moodring-nodes-image-pull")
+    assert pull.type == "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+    assert (pull.inputs["location"], pull.inputs["project"], pull.inputs["repository"]) == (
+        "europe-west1",
+        "acme-images",
+        "agents",
+    )
+    assert pull.inputs["role"] == "roles/artifactregistry.reader"
+    assert pull.inputs["member"] == s.named("moodring-nodes").outputs["member"]
+    assert pull.urn in s.named("moodring-agent-pool").depends_on
+
+
+def test_public_registry_images_need_no_pull_grant() -> None:
+    s = gcp_synth()
+    assert s.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember") == []
