@@ -20,6 +20,9 @@ APIS = {
     "redis": "redis.googleapis.com",
     "monitoring": "monitoring.googleapis.com",
     "iam": "iam.googleapis.com",
+    # Workload Identity: the GKE metadata server exchanges a pod's token for its Google service
+    # account's through this API; while it is off every pod's Google call fails with 403.
+    "iamcredentials": "iamcredentials.googleapis.com",
 }
 
 

@@ -43,7 +43,8 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         iam_api=enabled["iam"],
         compute_api=enabled["compute"],
     )
-    # The Workload Identity pool exists once the new cluster does (an existing one already has it).
+    # The Workload Identity pool exists once the new cluster does (an existing one already has it),
+    # and pods exchange tokens through the IAM Credentials API.
     who = identity.create_identity(
         names,
         where,
@@ -51,7 +52,10 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         kept,
         opts,
         enabled["iam"],
-        workload_pool_ready=[gke.created] if gke.created is not None else [],
+        workload_identity_after=[
+            *([gke.created] if gke.created is not None else []),
+            enabled["iamcredentials"],
+        ],
     )
 
     env = workload.container_environment(

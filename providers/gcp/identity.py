@@ -14,7 +14,8 @@ GSA with Monitoring Viewer, which is all the Prometheus-API query for the backlo
 
 The workload pool `PROJECT.svc.id.goog` only exists once a cluster with Workload Identity does: a
 `workloadIdentityUser` binding created before it fails with "Identity Pool does not exist", so the
-two bindings wait for the new cluster (`workload_pool_ready`).
+two bindings wait for the new cluster, and for the IAM Credentials API the token exchange goes
+through (`workload_identity_after`); the pods that use them wait for the bindings.
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ def create_identity(
     state: State,
     opts: pulumi.ResourceOptions,
     api: pulumi.Resource,
-    workload_pool_ready: Sequence[pulumi.Resource] = (),
+    workload_identity_after: Sequence[pulumi.Resource] = (),
 ) -> Identity:
     after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
     after_pool = pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(depends_on=list(workload_pool_ready))
+        opts, pulumi.ResourceOptions(depends_on=list(workload_identity_after))
     )
     agent = gcp.serviceaccount.Account(
         f"{names.fleet}-agent",

@@ -130,3 +130,17 @@ def test_nodes_run_as_a_minimal_account_not_the_default_compute_one() -> None:
         "roles/container.defaultNodeServiceAccount",
         nodes.outputs["member"],
     )
+
+
+def test_workload_identity_token_exchange_api_is_on_before_the_bindings() -> None:
+    # Pods impersonate their Google service account through the IAM Service Account Credentials
+    # API; while it is off the metadata server answers 403 to every token request.
+    s = gcp_synth()
+    api = next(
+        r
+        for r in s.of_type("gcp:projects/service:Service")
+        if r.inputs["service"] == "iamcredentials.googleapis.com"
+    )
+    assert api.inputs["disableOnDestroy"] is False
+    for name in ("moodring-agent-workload-identity", "moodring-keda-workload-identity"):
+        assert api.urn in s.named(name).depends_on, name
