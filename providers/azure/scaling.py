@@ -8,7 +8,7 @@ Azure Monitor autoscale has no target tracking; it has threshold rules. The clou
 | --- | --- | --- | --- |
 | backlog-high | per instance, average | > target_backlog_per_agent | +1 agent |
 | backlog-burst | per instance, average | > 2 x target | +100 % (doubles the fleet) |
-| start-from-zero | queue total, maximum | >= 1 message waiting | raise to exactly 1 agent |
+| start-from-zero | queue total, maximum | >= 1 message waiting | exactly 1 agent (min_agents 0 only) |
 | backlog-low | per instance, maximum | < target | -1 agent, after scale_in_cooldown_seconds |
 
 ActiveMessages counts messages waiting *and* locked by agents, so busy agents are counted, as the
@@ -18,7 +18,10 @@ the scale-out threshold) holds a scale-in that would immediately be undone.
 
 A per-instance ratio has no value at zero agents, which is why scale-from-zero is its own rule
 on the queue total. Its action is ExactCount 1 on an Increase rule, so it only ever lifts an
-empty fleet to one agent and is a no-op for a running fleet.
+empty fleet to one agent and is a no-op for a running fleet. It exists only when min_agents is 0:
+Azure evaluates scale-in rules only when no scale-out rule fires, and this rule fires whenever a
+message is in the queue, so with it a fleet shrinks only once the queue has been empty for the
+whole window.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def rules(
         )
         return monitor.ScaleRuleArgs(metric_trigger=trigger, scale_action=action)
 
-    return [
+    out = [
         # backlog-high: more than target messages per agent -> one more agent.
         rule(op.GREATER_THAN, target, True, agg.AVERAGE,
              monitor.ScaleActionArgs(direction=up, type=kind.CHANGE_COUNT, value="1", cooldown=out_cooldown)),
@@ -119,14 +122,22 @@ def rules(
         rule(op.GREATER_THAN, 2 * target, True, agg.AVERAGE,
              monitor.ScaleActionArgs(direction=up, type=kind.PERCENT_CHANGE_COUNT, value="100",
                                      cooldown=out_cooldown)),
-        # start-from-zero: any message waiting in the queue (a total, not a ratio) -> at least one agent.
-        rule(op.GREATER_THAN_OR_EQUAL, float(policy.scale_from_zero_threshold), False, agg.MAXIMUM,
-             monitor.ScaleActionArgs(direction=up, type=kind.EXACT_COUNT, value="1", cooldown=out_cooldown)),
-        # backlog-low: under target per agent for the whole window -> one agent fewer.
-        rule(op.LESS_THAN, target, True, agg.MAXIMUM,
-             monitor.ScaleActionArgs(direction=down, type=kind.CHANGE_COUNT, value="1",
-                                     cooldown=in_cooldown)),
     ]  # fmt: skip
+    if policy.scales_to_zero:
+        # start-from-zero: any message waiting in the queue (a total, not a ratio) -> at least one
+        # agent. Only for fleets that can be at zero: while a scale-out rule fires, Azure does not
+        # evaluate scale-in rules at all, and this one fires whenever the queue holds a message.
+        out.append(
+            rule(op.GREATER_THAN_OR_EQUAL, float(policy.scale_from_zero_threshold), False, agg.MAXIMUM,
+                 monitor.ScaleActionArgs(direction=up, type=kind.EXACT_COUNT, value="1",
+                                         cooldown=out_cooldown))
+        )  # fmt: skip
+    # backlog-low: under target per agent for the whole window -> one agent fewer.
+    out.append(
+        rule(op.LESS_THAN, target, True, agg.MAXIMUM,
+             monitor.ScaleActionArgs(direction=down, type=kind.CHANGE_COUNT, value="1", cooldown=in_cooldown))
+    )  # fmt: skip
+    return out
 
 
 def build_autoscale(

@@ -129,6 +129,19 @@ def test_scale_from_zero_starts_one_agent_on_the_queue_total(stack: Synthesis) -
     assert start["scaleAction"]["value"] == "1"
 
 
+def test_no_start_from_zero_rule_when_the_fleet_never_is_at_zero() -> None:
+    # Azure evaluates scale-in rules only when no scale-out rule fires; the start-from-zero rule
+    # fires whenever a message is in the queue, so with it a busy fleet could never scale in.
+    s = synth("azure", {"scaling": {**SCALING, "min_agents": 2}})
+    assert [r["scaleAction"]["type"] for r in rules(s) if r["scaleAction"]["direction"] == "Increase"] == [
+        "ChangeCount",
+        "PercentChangeCount",
+    ]
+    for r in rules(s):
+        assert r["metricTrigger"]["dividePerInstance"] is True  # every rule is per agent
+    assert rule(s, "Decrease", "ChangeCount")["metricTrigger"]["threshold"] == 7
+
+
 def test_a_second_fleet_watches_its_own_queue() -> None:
     s = synth("azure", {"name": "othername"})
     queue = s.one(QUEUE)
