@@ -5,7 +5,8 @@ the lock, so that is not an error); max delivery count >= 1; message TTL at leas
 VMSS terminate notification: not-before timeout 5-15 minutes, so the drain (plus the shutdown
 margin) must fit in 15. Autoscale cooldowns: 1 minute to 1 week. Automatic instance repairs:
 grace period 10-90 minutes. Spot VMs: no B-series sizes. Names: the queue is the fleet name, so it
-must end with a letter or digit; a Redis name can't contain '--'.
+must end with a letter or digit; a Redis name can't contain '--'; public endpoint names can't
+contain 'microsoft' or 'windows' or start with 'login'.
 
 The duration helpers here turn the config's seconds into the ISO 8601 strings the Azure APIs
 want, with the APIs' own floors and ceilings applied in one place.
@@ -30,6 +31,12 @@ REPAIR_GRACE_MAX_SECONDS = 5_400
 #: Autoscale scale action cooldown: "between 1 week and 1 minute in ISO 8601 format".
 AUTOSCALE_COOLDOWN_MIN_SECONDS = 60
 AUTOSCALE_COOLDOWN_MAX_SECONDS = 604_800
+
+#: "Resolve reserved resource name errors": resources with a public endpoint (the Service Bus
+#: namespace, the storage account, the Redis cluster) can't have these anywhere in their name ...
+RESERVED_SUBSTRINGS = ("microsoft", "windows")
+#: ... nor start with these.
+RESERVED_PREFIXES = ("login",)
 
 VM_SIZE_PATTERN = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_-]+$")
 #: Azure Spot VMs are not offered on B-series (burstable) sizes.
@@ -94,10 +101,25 @@ def scale_in_cooldown_seconds(config: FleetConfig) -> int:
 def name_problems(config: FleetConfig) -> list[ConfigProblem]:
     """Fleet names the neutral pattern allows but Azure's naming rules don't.
 
-    The Service Bus queue is named after the fleet, and queue names must end with a letter or
-    digit; Azure Managed Redis names (`<name>-cache...`) can't contain consecutive hyphens.
+    Names of resources with a public endpoint can't hold Azure's reserved words; the Service Bus
+    queue is named after the fleet, and queue names must end with a letter or digit; Azure Managed
+    Redis names (`<name>-cache...`) can't contain consecutive hyphens.
     """
     name = config.name
+    reserved = [w for w in RESERVED_SUBSTRINGS if w in name] + [
+        w for w in RESERVED_PREFIXES if name.startswith(w)
+    ]
+    if reserved:
+        word = reserved[0]
+        return [
+            ConfigProblem(
+                "fleet.name",
+                name,
+                f"must not contain {word!r} on Azure: the Service Bus namespace and storage account are "
+                "named after the fleet, and Azure refuses public endpoint names with 'microsoft' or "
+                "'windows' anywhere or 'login' at the start (ReservedResourceName)",
+            )
+        ]
     if name.endswith("-"):
         return [
             ConfigProblem(

@@ -71,6 +71,20 @@ def test_fleet_name_with_consecutive_hyphens_and_a_cache() -> None:
     ]
 
 
+@pytest.mark.parametrize(("name", "word"), [("windows-agents", "windows"), ("my-microsoft1", "microsoft"),
+                                            ("login-fleet", "login")])  # fmt: skip
+def test_fleet_name_with_a_word_azure_reserves(name: str, word: str) -> None:
+    assert errors({"name": name}) == [
+        f"agentfleet: fleet.name={name} must not contain '{word}' on Azure: the Service Bus namespace and "
+        "storage account are named after the fleet, and Azure refuses public endpoint names with "
+        "'microsoft' or 'windows' anywhere or 'login' at the start (ReservedResourceName)"
+    ]
+
+
+def test_fleet_name_with_login_later_on_is_fine() -> None:
+    load_fleet_config("azure", deep_merge(BASE_FLEET, {"name": "my-login-fleet"}))
+
+
 def test_fleet_name_with_consecutive_hyphens_is_fine_without_a_cache() -> None:
     load_fleet_config("azure", deep_merge(BASE_FLEET, {"name": "mood--ring"}))
 
