@@ -45,7 +45,7 @@ from providers.gcp.settings import KEDA_NAMESPACE, Names, Placement
 
 KEDA_CHART = "keda"
 KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
-KEDA_CHART_VERSION = "2.21.1"
+KEDA_CHART_VERSION = "2.20.2"  # a chart release seen deployed in public repos (Helm `keda-2.20.2`)
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
 #: Seconds between two KEDA checks of the trigger (its `pollingInterval`).
