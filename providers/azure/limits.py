@@ -106,7 +106,8 @@ def name_problems(config: FleetConfig) -> list[ConfigProblem]:
     Redis names (`<name>-cache...`) can't contain consecutive hyphens.
     """
     name = config.name
-    reserved = [w for w in RESERVED_SUBSTRINGS if w in name] + [
+    # The storage account's name is the fleet name without its hyphens: "win-dows" counts too.
+    reserved = [w for w in RESERVED_SUBSTRINGS if w in name.replace("-", "")] + [
         w for w in RESERVED_PREFIXES if name.startswith(w)
     ]
     if reserved:

@@ -71,8 +71,15 @@ def test_fleet_name_with_consecutive_hyphens_and_a_cache() -> None:
     ]
 
 
-@pytest.mark.parametrize(("name", "word"), [("windows-agents", "windows"), ("my-microsoft1", "microsoft"),
-                                            ("login-fleet", "login")])  # fmt: skip
+RESERVED_NAMES = [
+    ("windows-agents", "windows"),
+    ("my-microsoft1", "microsoft"),
+    ("win-dows-agents", "windows"),  # the storage account's name drops the hyphens
+    ("login-fleet", "login"),
+]
+
+
+@pytest.mark.parametrize(("name", "word"), RESERVED_NAMES)
 def test_fleet_name_with_a_word_azure_reserves(name: str, word: str) -> None:
     assert errors({"name": name}) == [
         f"agentfleet: fleet.name={name} must not contain '{word}' on Azure: the Service Bus namespace and "
