@@ -203,6 +203,9 @@ def plan(
         err.print(escape(str(exc)))
         raise typer.Exit(2) from None
     cloud = engine_config.get("agentfleet:cloud")
+    if config is not None:
+        # Name the plan after the file: Pulumi.prod.yaml -> "prod", fleet.yaml -> "fleet".
+        stack = config.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml") or stack
     try:
         from agentfleet.synth import synthesize
 
