@@ -32,6 +32,7 @@ class HealthState:
         draining: Callable[[], bool],
         stale_after: float = 60.0,
         ping_every: float = 5.0,
+        ping_every_when_ok: float = 60.0,
     ) -> None:
         self.backend = backend
         self.registry = registry
@@ -40,9 +41,13 @@ class HealthState:
         self.heartbeat = heartbeat
         self.draining = draining
         self.stale_after = stale_after
+        # A failing backend is re-checked quickly; a reachable one rarely. Probes hit /ready every
+        # few seconds on every agent, and a broker "get queue" call is an admin operation with a
+        # per-project quota (Pub/Sub: GetSubscription) that a large fleet would otherwise exhaust.
         self.ping_every = ping_every
+        self.ping_every_when_ok = max(ping_every, ping_every_when_ok)
         self._pinged_at = -1e9
-        self._ping_error: str | None = None
+        self._ping_error: str | None = "not checked yet"
         self._lock = threading.Lock()
 
     def alive(self) -> tuple[bool, str]:
@@ -53,7 +58,8 @@ class HealthState:
 
     def _backend_error(self) -> str | None:
         with self._lock:
-            if time.monotonic() - self._pinged_at >= self.ping_every:
+            every = self.ping_every if self._ping_error is not None else self.ping_every_when_ok
+            if time.monotonic() - self._pinged_at >= every:
                 try:
                     self.backend.ping()
                     self._ping_error = None

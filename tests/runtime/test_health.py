@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from agent.backends.base import Message
 from agent.backends.sqlite import SqliteBackend
@@ -175,3 +176,42 @@ def test_in_flight_gauge_shows_running_handlers(tmp_path: Path) -> None:
 def test_unknown_path_is_404(served: tuple[Running, HealthServer]) -> None:
     _, server = served
     assert get(server.port, "/nope")[0] == 404
+
+
+class _CountingBroker(SqliteBackend):
+    """A real SQLite backend whose ping can be made to fail, counting the calls."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.pings = 0
+        self.down = False
+
+    def ping(self) -> None:
+        self.pings += 1
+        if self.down:
+            raise ConnectionError("broker unreachable")
+
+
+def test_a_reachable_backend_is_pinged_rarely_and_a_failing_one_soon(tmp_path: Path) -> None:
+    broker = _CountingBroker(tmp_path / "q.db")
+    state = HealthState(
+        broker,
+        CollectorRegistry(),
+        warmup_seconds=0,
+        heartbeat=time.monotonic,
+        draining=lambda: False,
+        ping_every=0.05,
+        ping_every_when_ok=0.5,
+    )
+    assert state.ready()[0] and broker.pings == 1
+    for _ in range(5):  # probes every 20 ms: answered from the last ping, not a broker call each
+        time.sleep(0.02)
+        assert state.ready()[0]
+    assert broker.pings == 1
+    broker.down = True
+    wait_until(lambda: not state.ready()[0], 2, "the failure is noticed within the quiet interval")
+    failing_at = broker.pings
+    time.sleep(0.12)
+    assert not state.ready()[0] and broker.pings > failing_at  # re-checked at the short interval
+    broker.down = False
+    wait_until(lambda: state.ready()[0], 2, "ready again once the broker answers")
