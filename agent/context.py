@@ -36,9 +36,9 @@ class Resources:
         if not self.cache_url:
             raise MissingResource(f"ctx.cache: this fleet has no cache ({contract.CACHE} is not set)")
         if self._cache is None:
-            import redis  # the `cache` extra; imported only when a handler uses the cache
+            from agent.cache import open_cache  # redis (the `cache` extra) only when first used
 
-            self._cache = redis.Redis.from_url(self.cache_url)
+            self._cache = open_cache(self.cache_url)
         return self._cache
 
     def close(self) -> None:
