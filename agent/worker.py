@@ -75,6 +75,7 @@ class Worker:
         self._slot_freed = threading.Event()
         self._stopping = threading.Event()
         self._in_flight = 0
+        self._settling = 0  # handlers done, acks batched and not yet confirmed by the broker
         self._given_back = 0
         self._stop_requested_at: float | None = None
         self._process = chain(self.middleware, self._run_handler)
@@ -148,11 +149,18 @@ class Worker:
     # -- internals -------------------------------------------------------------------------------
 
     def _room(self) -> int | None:
-        """How many messages to receive now, or None while the buffer is still well stocked."""
+        """How many messages to receive now, or None while the buffer is still well stocked.
+
+        While every handler is busy the loop tops up once half a batch fits — or, when the
+        prefetch is deep enough, waits until a whole batch fits with a message per handler still
+        buffered: a fast handler's agent then receives 10 per request instead of ~5 (half the
+        receive requests, which SQS bills) without running dry while the receive is on its way.
+        An idle handler never waits: then any room is worth a receive."""
         outstanding = self._buffer.qsize() + self.in_flight
         capacity = self.concurrency + self.prefetch
         room = capacity - outstanding
-        if outstanding >= self.concurrency and room < min(MAX_BATCH, capacity) // 2:
+        batch = max(min(MAX_BATCH, capacity) // 2, min(MAX_BATCH, self.prefetch - self.concurrency))
+        if outstanding >= self.concurrency and room < max(1, batch):
             return None
         return room
 
@@ -169,7 +177,11 @@ class Worker:
                 self._give_back(message)
                 continue
             try:
-                self._process(message)
+                outcome = self._process(message)
+                if outcome.settling is not None:
+                    with self._lock:
+                        self._settling += 1
+                    outcome.settling.add_done_callback(self._settled)
             except Exception as e:  # a bug in a layer (or a broken log pipe) must not kill the thread
                 with contextlib.suppress(Exception):
                     self._log.error("processing crashed", message_id=message.id, error=repr(e))
@@ -178,6 +190,10 @@ class Worker:
                     self._in_flight -= 1
                 if self._room() is not None:  # wake the loop only when it has something to do
                     self._slot_freed.set()
+
+    def _settled(self, _: object) -> None:
+        with self._lock:
+            self._settling -= 1
 
     def _run_handler(self, message: Message) -> Outcome:
         ctx = Context(message, self.resources, self._log)
@@ -225,9 +241,12 @@ class Worker:
             while t.is_alive() and time.monotonic() < deadline:
                 self.heartbeat = time.monotonic()  # draining is alive: /healthz stays green
                 t.join(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
-        unfinished = self.in_flight
-        for layer in self.middleware:
+        # Innermost first: the retries layer sends the acks still waiting for their batch while the
+        # lease keeper still holds those messages; only then does the lease keeper stop.
+        for layer in reversed(self.middleware):
             layer.close()
+        with self._lock:  # still running, or finished with their ack unconfirmed
+            unfinished = self._in_flight + self._settling
         self.invoker.close()
         report = DrainReport(self._given_back, unfinished, time.monotonic() - start)
         self._log.info(

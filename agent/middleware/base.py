@@ -4,11 +4,17 @@ A layer sees every received batch (`after_receive`), every unstarted message dra
 (`given_back`), and wraps each message's processing (`process(message, call_next)`). The innermost
 call runs the handler and never raises: it reports the handler's exception in the `Outcome`, which
 the retries layer turns into ack / release-with-backoff / dead-letter.
+
+A settlement may still be on its way when `process` returns: a batched ack (SQS DeleteMessageBatch)
+is sent a moment later by the acker's thread. Such an outcome is `SETTLING` and carries a future
+of the final outcome; layers that act on the final result (log, metrics, lease) use
+`when_settled`, which runs at once for an outcome that is already final.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from agent.backends.base import Message
@@ -20,6 +26,7 @@ DEAD_LETTERED = "dead_lettered"  # PermanentError, max deliveries, or a crash lo
 LEASE_LOST = "lease_lost"  # the lease ended before we could settle: the broker will redeliver
 SETTLE_FAILED = "settle_failed"  # the broker kept failing the ack/release; the lease will expire
 RAISED = "raised"  # (innermost only) the handler raised; not yet settled
+SETTLING = "settling"  # the handler succeeded and its ack is batched: `settling` gives the final outcome
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,23 @@ class Outcome:
     retry_delay: int | None = None
     #: Why it was dead-lettered (DEAD_LETTERED), or why settling failed (LEASE_LOST, SETTLE_FAILED).
     reason: str | None = None
+    #: For SETTLING: resolves (never raises) to the final outcome once the broker answered.
+    settling: Future[Outcome] | None = None
 
     def but(self, **changes: object) -> Outcome:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
 Call = Callable[[Message], Outcome]
+
+
+def when_settled(outcome: Outcome, then: Callable[[Outcome], None]) -> None:
+    """Run `then` with the final outcome: now if it is final, else when its settlement completes
+    (on the thread that completes it)."""
+    if outcome.settling is None:
+        then(outcome)
+    else:
+        outcome.settling.add_done_callback(lambda done: then(done.result()))
 
 
 class Middleware:

@@ -5,8 +5,8 @@ waits in the prefetch buffer is protected too. Each lease is renewed early, at `
 (1/3) of the visibility timeout, by a full timeout: a renewal that comes late (a busy machine, a
 slow broker call) still lands long before the lease ends (renewing at the last second is what
 fails on Service Bus). Renewals run in parallel on a few threads, so a slow broker call for one
-message does not make the next message's renewal late. Renewal stops when the message is settled,
-given back, or its lease is lost.
+message does not make the next message's renewal late. Renewal stops when the message is settled
+(for a batched ack: when the broker has answered), given back, or its lease is lost.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
 from agent.logging import get_logger
-from agent.middleware.base import Call, Middleware, Outcome
+from agent.middleware.base import Call, Middleware, Outcome, when_settled
 
 
 class LeaseKeeper(Middleware):
@@ -54,9 +54,13 @@ class LeaseKeeper(Middleware):
 
     def process(self, message: Message, call_next: Call) -> Outcome:
         try:
-            return call_next(message)
-        finally:
+            outcome = call_next(message)
+        except BaseException:
             self._untrack(message)
+            raise
+        # A batched ack is still on its way: keep the lease until the broker has answered.
+        when_settled(outcome, lambda _: self._untrack(message))
+        return outcome
 
     def _untrack(self, message: Message) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
-"""One JSON log line per message outcome: message id, delivery count, duration, result."""
+"""One JSON log line per message outcome: message id, delivery count, duration (handler start to
+settlement), result."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 
 from agent.backends.base import Message
 from agent.logging import get_logger
-from agent.middleware.base import SUCCEEDED, Call, Middleware, Outcome
+from agent.middleware.base import SUCCEEDED, Call, Middleware, Outcome, when_settled
 
 
 class OutcomeLog(Middleware):
@@ -16,6 +17,11 @@ class OutcomeLog(Middleware):
     def process(self, message: Message, call_next: Call) -> Outcome:
         start = time.perf_counter()
         outcome = call_next(message)
+        # Written when the delivery is really settled: a batched ack is logged once SQS answered.
+        when_settled(outcome, lambda final: self._write(message, final, start))
+        return outcome
+
+    def _write(self, message: Message, outcome: Outcome, start: float) -> None:
         fields: dict[str, object] = {
             "message_id": message.id,
             "delivery_count": message.delivery_count,
@@ -32,4 +38,3 @@ class OutcomeLog(Middleware):
             self.log.info("message", **fields)
         else:
             self.log.warning("message", **fields)
-        return outcome

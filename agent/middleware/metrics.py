@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from agent.backends.base import Message
-from agent.middleware.base import DEAD_LETTERED, SUCCEEDED, Call, Middleware, Outcome
+from agent.middleware.base import DEAD_LETTERED, SUCCEEDED, Call, Middleware, Outcome, when_settled
 
 
 class Metrics(Middleware):
@@ -50,13 +50,16 @@ class Metrics(Middleware):
             self.in_flight.dec()
         if outcome.handler_seconds:
             self.duration.observe(outcome.handler_seconds)
+        when_settled(outcome, self._count)
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
         if outcome.result == SUCCEEDED:
             self.succeeded.inc()
         elif outcome.error is not None:
             self.failed.inc()
         if outcome.result == DEAD_LETTERED:
             self.dead_lettered.inc()
-        return outcome
 
     def extended(self) -> None:
         self.lease_extensions.inc()

@@ -4,6 +4,9 @@ dead-letter on PermanentError, on a handler that cannot import its code, or afte
 
 Broker calls that fail transiently (BackendError) are retried a few times, so a blip during an
 ack does not turn finished work into a redelivery.
+
+Where the backend can delete in batches (SQS), successful deliveries are acked through an
+`AckBatcher`: the outcome is SETTLING until the broker confirmed the batch (agent/middleware/acks.py).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from collections.abc import Callable
 
 from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
 from agent.handler import PermanentError
+from agent.middleware.acks import AckBatcher, BatchAcks
 from agent.middleware.base import (
     DEAD_LETTERED,
     LEASE_LOST,
     RETRIED,
     SETTLE_FAILED,
+    SETTLING,
     SUCCEEDED,
     Call,
     Middleware,
@@ -42,13 +47,20 @@ class Retries(Middleware):
         max_backoff: float = 300.0,
         settle_attempts: int = 6,
         settle_pause: float = 0.05,
+        batch_acks: bool = True,
+        ack_delay: float = 0.05,
     ) -> None:
+        """`batch_acks`: ack through an AckBatcher when the backend can (`ack_batch`); an ack then
+        waits at most `ack_delay` seconds for its batch to fill."""
         self.backend = backend
         self.max_receive_count = max_receive_count
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.settle_attempts = settle_attempts
         self.settle_pause = settle_pause
+        self.acks: AckBatcher | None = None
+        if batch_acks and isinstance(backend, BatchAcks):
+            self.acks = AckBatcher(backend, max_delay=ack_delay, attempts=settle_attempts, pause=settle_pause)
 
     def backoff(self, delivery_count: int) -> int:
         """Seconds before the next delivery: min_backoff · 2^(n-1), capped at max_backoff, with
@@ -86,7 +98,11 @@ class Retries(Middleware):
         outcome = call_next(message)
         error = outcome.error
         if error is None:
-            return self._settle(lambda: self.backend.ack(message), outcome.but(result=SUCCEEDED))
+            done = outcome.but(result=SUCCEEDED)
+            pending = self.acks.submit(message, done) if self.acks is not None else None
+            if pending is not None:
+                return outcome.but(result=SETTLING, settling=pending)
+            return self._settle(lambda: self.backend.ack(message), done)
         if isinstance(error, PermanentError):
             return self._dead_letter(message, f"PermanentError: {error}"[:1000], outcome)
         if isinstance(error, ImportError):
@@ -102,3 +118,8 @@ class Retries(Middleware):
         return self._settle(
             lambda: self.backend.release(message, delay), outcome.but(result=RETRIED, retry_delay=delay)
         )
+
+    def close(self) -> None:
+        """Send the acks still waiting for their batch (the drain), then stop the batcher."""
+        if self.acks is not None:
+            self.acks.close()

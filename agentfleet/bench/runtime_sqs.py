@@ -1,16 +1,18 @@
 """The runtime's overhead on SQS: one agent process (no-op handler) against a bare boto3
-receive/delete loop, both consuming the same number of messages from a moto server over HTTP.
-Target: the agent reaches at least 0.9x the bare loop's rate.
+receive/delete loop, all consuming the same number of messages from one fresh moto server over
+HTTP, each from its own queue. Target: the agent reaches at least 0.9x the bare loop's rate.
 
 The agent is the real runtime (`agentfleet agent run`, AGENTFLEET_BACKEND=sqs, concurrency 1)
-pointed at moto with boto3's AWS_ENDPOINT_URL_SQS; the bare loop is what a hand-written worker
-does: receive up to 10 with long polling, delete each message one by one. Both rates run from
-the first message finished to the last (no start-up counted), on one fresh moto server; the
-agent's are read from its own per-message log lines, so nothing polls moto while it works.
-A third figure runs the bare loop's shape through `SqsBackend` alone, to separate the backend's
-cost from the worker's: moto is one GIL-bound process, so the worker's overlapping of receives
-(loop thread) and deletes (handler thread), a gain against the real, latency-bound service,
-only adds contention here.
+pointed at moto with boto3's AWS_ENDPOINT_URL_SQS. It receives 10 at a time and deletes with
+DeleteMessageBatch (its ack batcher), so the bare loop it is held to does the same: receive up to
+10 with long polling, delete them with one DeleteMessageBatch. The classic hand-written loop that
+deletes each message with its own DeleteMessage is measured too, and the agent's ratio to it
+reported beside the target figure (batching is most of that lead; it is not overhead saved).
+Every rate runs from the first message finished to the last (no start-up counted); the agent's
+is read from its own per-message log lines — written only once SQS confirmed the delete — so
+nothing polls moto while it works. A last figure runs the agent's calls through `SqsBackend`
+alone (receive 10, `ack_batch`), without the worker, to separate the backend's cost from the
+worker's.
 """
 
 from __future__ import annotations
@@ -143,8 +145,8 @@ def agent_rate(endpoint: str, messages: int) -> float:
 
 
 def bare_rate(endpoint: str, messages: int) -> float:
-    """The hand-written loop: receive 10 with long polling, delete each, until the queue is empty.
-    Timed like the agent: from the first message finished to the last."""
+    """The classic hand-written loop: receive 10 with long polling, delete each with its own
+    DeleteMessage, until the queue is empty. Timed like the agent: first message finished to last."""
     sqs = _client(endpoint)
     url = _filled_queue(sqs, messages)
     done = 0
@@ -160,9 +162,31 @@ def bare_rate(endpoint: str, messages: int) -> float:
     return (done - 1) / max(time.perf_counter() - first, 1e-9)
 
 
+def bare_batch_rate(endpoint: str, messages: int) -> float:
+    """The same loop with the agent's delete call: receive 10, delete them with one
+    DeleteMessageBatch. Timed like the agent: from the first batch confirmed to the last."""
+    sqs = _client(endpoint)
+    url = _filled_queue(sqs, messages)
+    done = 0
+    first: float | None = None
+    while done < messages:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not got:
+            continue
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        response = sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        if response.get("Failed"):
+            raise RuntimeError(f"DeleteMessageBatch failed entries: {response['Failed']}")
+        done += len(got)
+        if first is None:
+            first = time.perf_counter()
+    assert first is not None
+    return (done - 1) / max(time.perf_counter() - first, 1e-9)
+
+
 def backend_rate(endpoint: str, messages: int) -> float:
-    """The bare loop's shape through agentfleet's SqsBackend (receive 10, ack each): the backend's
-    own cost, without the worker's threads."""
+    """The agent's calls through agentfleet's SqsBackend alone (receive 10, `ack_batch`): the
+    backend's own cost, without the worker's threads."""
     from agent.backends.sqs import SqsBackend
 
     sqs = _client(endpoint)
@@ -170,11 +194,15 @@ def backend_rate(endpoint: str, messages: int) -> float:
     done = 0
     first: float | None = None
     while done < messages:
-        for message in backend.receive(10, 1):
-            backend.ack(message)
-            done += 1
-            if first is None:
-                first = time.perf_counter()
+        got = backend.receive(10, 1)
+        if not got:
+            continue
+        errors = [e for e in backend.ack_batch(got) if e is not None]
+        if errors:
+            raise RuntimeError(f"ack_batch failed: {errors}")
+        done += len(got)
+        if first is None:
+            first = time.perf_counter()
     assert first is not None
     return (done - 1) / max(time.perf_counter() - first, 1e-9)
 
@@ -184,17 +212,25 @@ def run(quick: bool) -> list[Figure]:
     process, endpoint = _moto_server()
     try:
         bare = bare_rate(endpoint, messages)
+        bare_batch = bare_batch_rate(endpoint, messages)
         alone = backend_rate(endpoint, messages)
         ours = agent_rate(endpoint, messages)
     finally:
         process.terminate()
         process.wait(timeout=20)
-    ratio = ours / bare
+    ratio = ours / bare_batch
     return [
         Figure(NAME, f"agent, no-op handler, SQS on moto ({messages} msgs)", ours, "msg/s"),
-        Figure(NAME, f"bare boto3 receive/delete loop ({messages} msgs)", bare, "msg/s"),
-        Figure(NAME, f"SqsBackend alone, same loop ({messages} msgs)", alone, "msg/s"),
+        Figure(NAME, f"bare boto3 loop, DeleteMessageBatch ({messages} msgs)", bare_batch, "msg/s"),
+        Figure(NAME, f"bare boto3 loop, DeleteMessage each ({messages} msgs)", bare, "msg/s"),
+        Figure(NAME, f"SqsBackend alone, receive + ack_batch ({messages} msgs)", alone, "msg/s"),
         Figure(
-            NAME, "agent / bare loop", ratio, "x", target=f">= {TARGET_RATIO:g}x", met=ratio >= TARGET_RATIO
+            NAME,
+            "agent / bare loop (both DeleteMessageBatch)",
+            ratio,
+            "x",
+            target=f">= {TARGET_RATIO:g}x",
+            met=ratio >= TARGET_RATIO,
         ),
+        Figure(NAME, "agent / bare loop deleting one by one", ours / bare, "x"),
     ]

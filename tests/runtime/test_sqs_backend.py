@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from agent.backends.base import BackendError, LeaseLost
+from agent.backends.base import BackendError, LeaseLost, Message
 from agent.backends.sqs import (
     MAX_VISIBILITY_SECONDS,
     ORIGINAL_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
     SqsBackend,
+    SqsReceipt,
     clamp_visibility,
     from_settings,
 )
@@ -237,4 +238,100 @@ def test_the_worker_over_sqs_on_moto(moto_server: MotoServer) -> None:
         dead[0]["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
         == "PermanentError: order 42 has no customer"
     )
+    assert backend.stats() == type(backend.stats())(waiting=0, in_flight=0, dead_lettered=0)
+
+
+# -- batched deletes ---------------------------------------------------------------------------
+
+
+def test_ack_batch_deletes_ten_per_call(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server)
+    for i in range(12):
+        backend.send(f"m{i}".encode())
+    got: list[Message] = []
+    while len(got) < 12:
+        got.extend(backend.receive(10, 1))
+    assert backend.ack_batch(got) == [None] * 12
+    batches = [kwargs["Entries"] for name, kwargs in backend.client.calls if name == "delete_message_batch"]
+    assert [len(entries) for entries in batches] == [10, 2]
+    assert not [c for c in backend.client.calls if c[0] == "delete_message"]
+    assert backend.stats() == type(backend.stats())(waiting=0, in_flight=0, dead_lettered=0)
+
+
+def test_ack_batch_reports_a_rejected_receipt_as_lease_lost_for_that_entry_only(
+    moto_server: MotoServer,
+) -> None:
+    backend, _, _ = make_backend(moto_server)
+    for body in (b"a", b"b"):
+        backend.send(body)
+    got: list[Message] = []
+    while len(got) < 2:
+        got.extend(backend.receive(10, 1))
+    stranger = Message(id="x", body=b"", delivery_count=1, receipt=SqsReceipt("not-a-receipt-handle", 0.0))
+    results = backend.ack_batch([got[0], stranger, got[1]])
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], LeaseLost) and "ReceiptHandleIsInvalid" in str(results[1])
+    assert backend.stats().in_flight == 0 and backend.stats().waiting == 0
+
+
+class _BatchAnswers:
+    """A client whose DeleteMessageBatch answers are scripted (server-side entry failures and
+    missing entries cannot be provoked on moto)."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+
+    def delete_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        return self.response
+
+
+def test_ack_batch_marks_server_faults_and_unanswered_entries_for_retry() -> None:
+    response = {
+        "Successful": [{"Id": "0"}],
+        "Failed": [
+            {"Id": "1", "SenderFault": False, "Code": "InternalError", "Message": "try again"},
+            {"Id": "2", "SenderFault": True, "Code": "AccessDenied", "Message": "no"},
+        ],
+    }  # and no word about entry 3
+    backend = SqsBackend(_BatchAnswers(response), "http://127.0.0.1:9/123456789012/q")
+    messages = [
+        Message(id=str(i), body=b"", delivery_count=1, receipt=SqsReceipt(f"h{i}", 0.0)) for i in range(4)
+    ]
+    results = backend.ack_batch(messages)
+    assert results[0] is None
+    assert isinstance(results[1], BackendError)
+    assert results[2] is not None and not isinstance(results[2], (BackendError, LeaseLost)), "not retried"
+    assert isinstance(results[3], BackendError)
+
+
+def test_the_worker_over_sqs_deletes_in_batches_and_drain_sends_the_last_ones(
+    moto_server: MotoServer,
+) -> None:
+    from agent.middleware.retries import Retries
+    from tests.runtime.harness import make_worker, running, sample, wait_until
+
+    backend, _, _ = make_backend(moto_server, visibility_timeout=30)
+    for i in range(25):
+        backend.send(f"m{i}".encode())
+    handled: list[bytes] = []
+    run = make_worker(backend, lambda m, ctx: handled.append(m.body), visibility_timeout=30, wait_seconds=1.0)
+    retries = run.worker.middleware[-1]
+    assert isinstance(retries, Retries) and retries.acks is not None
+    retries.acks.max_delay = 300.0  # full batches go out at once; the last 5 only with the drain
+    with running(run):
+        wait_until(lambda: len(handled) == 25, 30, "25 messages handled")
+        wait_until(
+            lambda: sample(run.metrics, "agentfleet_messages_succeeded_total") == 20, 10, "two batches"
+        )
+        time.sleep(0.5)
+        assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 20, "5 acks wait for their batch"
+        assert backend.stats().in_flight == 5, "... and their messages are still ours"
+    (report,) = run.report
+    assert report.clean
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 25
+    batches = [
+        len(kwargs["Entries"]) for name, kwargs in backend.client.calls if name == "delete_message_batch"
+    ]
+    assert batches == [10, 10, 5]
+    assert "delete_message" not in [name for name, _ in backend.client.calls]
     assert backend.stats() == type(backend.stats())(waiting=0, in_flight=0, dead_lettered=0)

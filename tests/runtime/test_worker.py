@@ -20,6 +20,7 @@ from agent.backends.sqlite import SqliteBackend
 from agent.cli import run_agent
 from agent.context import Context
 from agent.handler import PermanentError
+from agent.middleware.lease import LeaseKeeper
 from agent.middleware.retries import Retries
 from agent.settings import Settings, SettingsError
 from tests.runtime.harness import make_worker, running, sample, settled, wait_until
@@ -366,3 +367,185 @@ def test_unimportable_handler_is_a_startup_error_naming_agentfleet_handler(
     err = capsys.readouterr().err
     assert contract.HANDLER in err and handler in err
     assert queue.stats().waiting == 1, "an agent that cannot start must not touch the queue"
+
+
+# -- batched acks -----------------------------------------------------------------------------
+
+
+class BatchAcking(SqliteBackend):
+    """A broker that deletes in batches (like SQS's DeleteMessageBatch): records each batch; can
+    hold a batch until `gate` opens; `entry_errors` maps a body to the errors its next acks get
+    (an entry the "broker" fails is not deleted); `call_errors` fail whole calls."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[list[bytes]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entry_errors: dict[bytes, list[BaseException]] = {}
+        self.call_errors: list[BaseException] = []
+
+    def ack_batch(self, messages: Any) -> list[BaseException | None]:
+        self.gate.wait(10)
+        self.batches.append([m.body for m in messages])
+        if self.call_errors:
+            raise self.call_errors.pop(0)
+        results: list[BaseException | None] = []
+        for m in messages:
+            errors = self.entry_errors.get(m.body)
+            if errors:
+                results.append(errors.pop(0))
+                continue
+            try:
+                super().ack(m)
+                results.append(None)
+            except LeaseLost as e:
+                results.append(e)
+        return results
+
+
+def retries_layer(run: Any) -> Retries:
+    layer = run.worker.middleware[-1]
+    assert isinstance(layer, Retries) and layer.acks is not None, "the backend's acks are batched"
+    return layer
+
+
+def test_acks_go_out_in_batches_of_ten(tmp_path: Path) -> None:
+    queue = BatchAcking(tmp_path / "queue.db", visibility_timeout=5)
+    queue.send_many(str(i).encode() for i in range(30))
+    with running(make_worker(queue, lambda m, ctx: None, visibility_timeout=5)) as run:
+        wait_until(lambda: settled(queue), 10, "all messages acked")
+        wait_until(lambda: sample(run.metrics, "agentfleet_messages_succeeded_total") == 30, 5, "the count")
+    assert sum(len(b) for b in queue.batches) == 30
+    assert len(queue.batches) <= 6, (
+        f"acks should share calls, got batch sizes {[len(b) for b in queue.batches]}"
+    )
+    assert max(len(b) for b in queue.batches) == 10
+
+
+def test_a_lone_ack_is_sent_by_the_timer_without_waiting_for_a_full_batch(tmp_path: Path) -> None:
+    queue = BatchAcking(tmp_path / "queue.db", visibility_timeout=5)
+    queue.send(b"alone")
+    with running(make_worker(queue, lambda m, ctx: None, visibility_timeout=5)):
+        start = time.monotonic()
+        wait_until(lambda: settled(queue), 5, "the lone ack")
+        assert time.monotonic() - start < 2
+    assert queue.batches == [[b"alone"]]
+
+
+def test_success_is_not_reported_before_the_broker_confirmed_the_ack(tmp_path: Path) -> None:
+    queue = BatchAcking(tmp_path / "queue.db", visibility_timeout=2)
+    queue.gate.clear()  # the broker sits on the delete
+    queue.send(b"work")
+    handled = threading.Event()
+    run = make_worker(queue, lambda m, ctx: handled.set(), visibility_timeout=2)
+    lease = run.worker.middleware[2]
+    assert isinstance(lease, LeaseKeeper)
+    with running(run):
+        assert handled.wait(5)
+        time.sleep(2.5)  # longer than the lease: the keeper must still be renewing it
+        assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 0
+        assert queue.stats().in_flight == 1, "not deleted yet, and still leased to us"
+        assert lease.tracked() == 1 and sample(run.metrics, "agentfleet_lease_extensions_total") >= 1
+        queue.gate.set()
+        wait_until(lambda: sample(run.metrics, "agentfleet_messages_succeeded_total") == 1, 5, "success")
+        wait_until(lambda: lease.tracked() == 0, 5, "the lease let go")
+    assert settled(queue)
+
+
+def test_drain_sends_the_acks_still_waiting_for_their_batch(tmp_path: Path) -> None:
+    queue = BatchAcking(tmp_path / "queue.db", visibility_timeout=30)
+    queue.send_many([b"a", b"b", b"c"])
+    handled: list[bytes] = []
+    run = make_worker(queue, lambda m, ctx: handled.append(m.body), visibility_timeout=30)
+    retries_layer(run).acks.max_delay = 300.0  # type: ignore[union-attr]  # only the drain sends them
+    with running(run):
+        wait_until(lambda: len(handled) == 3 and run.worker.in_flight == 0, 5, "the three handlers")
+        assert queue.batches == [] and queue.stats().in_flight == 3, "acks held back, messages still leased"
+    (report,) = run.report
+    assert report.clean
+    assert sorted(sum(queue.batches, [])) == [b"a", b"b", b"c"]
+    assert settled(queue), "drain flushed the pending acks before the worker returned"
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 3
+
+
+def test_partial_batch_failure_retries_transient_entries_and_leaves_lost_leases_to_redeliver(
+    tmp_path: Path,
+) -> None:
+    queue = BatchAcking(tmp_path / "queue.db", visibility_timeout=1)
+    queue.entry_errors = {
+        b"blip": [BackendError("InternalError")],  # fails once, then deleted on the retry
+        b"lost": [LeaseLost("ReceiptHandleIsInvalid")],  # the broker no longer holds that delivery
+    }
+    queue.call_errors = [BackendError("connection reset by peer")]  # the first whole call fails
+    queue.send_many([b"ok-1", b"blip", b"lost", b"ok-2"])
+    deliveries: Counter[bytes] = Counter()
+    run = make_worker(queue, lambda m, ctx: deliveries.update([m.body]), visibility_timeout=1)
+    with running(run):
+        wait_until(lambda: settled(queue) and deliveries[b"lost"] == 2, 15, "the lost one's redelivery")
+        time.sleep(1.5)  # a lease's worth: nothing else comes back
+    assert deliveries == Counter({b"ok-1": 1, b"blip": 1, b"lost": 2, b"ok-2": 1})
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 4, (
+        "the lost delivery is not a success"
+    )
+    assert sample(run.metrics, "agentfleet_messages_in_flight") == 0
+
+
+def test_an_ack_that_keeps_failing_is_given_up_and_the_message_comes_back(tmp_path: Path) -> None:
+    queue = BatchAcking(tmp_path / "queue.db", visibility_timeout=1)
+    queue.entry_errors = {b"work": [BackendError("InternalError")] * 6}  # every try of delivery 1
+    queue.send(b"work")
+    runs: list[int] = []
+    run = make_worker(queue, lambda m, ctx: runs.append(m.delivery_count), visibility_timeout=1)
+    with running(run):
+        wait_until(lambda: settled(queue) and len(runs) == 2, 15, "the redelivery to be acked")
+    assert runs == [1, 2]
+    assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1, "only the acked delivery"
+    assert sample(run.metrics, "agentfleet_messages_in_flight") == 0
+    assert run.report[0].clean
+
+
+class CountsReceives(SqliteBackend):
+    """Records how many messages each receive asked for and got."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.receives: list[tuple[int, int]] = []
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[Message]:
+        got = super().receive(max_messages, wait_seconds)
+        if got:
+            self.receives.append((max_messages, len(got)))
+        return got
+
+
+def test_a_fast_handler_receives_full_batches_of_ten(tmp_path: Path) -> None:
+    queue = CountsReceives(tmp_path / "queue.db", visibility_timeout=30)
+    queue.send_many(str(i).encode() for i in range(200))
+    with running(make_worker(queue, lambda m, ctx: None, visibility_timeout=30)):
+        wait_until(lambda: settled(queue), 20, "all messages")
+    sizes = [got for _, got in queue.receives]
+    assert sum(sizes) == 200
+    # The first receives, before the handler's speed is known, take what fits; then 10 each
+    # (the last one takes what is left).
+    assert sizes[2:-1] == [10] * len(sizes[2:-1]), f"receive sizes {sizes}"
+
+
+def test_slow_handlers_still_top_up_before_the_buffer_runs_dry(tmp_path: Path) -> None:
+    queue = CountsReceives(tmp_path / "queue.db", visibility_timeout=30)
+    queue.send_many(str(i).encode() for i in range(40))
+    buffered_at_receive: list[int] = []
+    run = make_worker(queue, lambda m, ctx: time.sleep(0.2), visibility_timeout=30, concurrency=4)
+    original = queue.receive
+
+    def receive(max_messages: int, wait_seconds: float) -> list[Message]:
+        buffered_at_receive.append(run.worker._buffer.qsize())
+        return original(max_messages, wait_seconds)
+
+    queue.receive = receive  # type: ignore[method-assign]
+    with running(run):
+        wait_until(lambda: settled(queue), 20, "all messages")
+    # prefetch = 4 x 0.5 s / 0.2 s = 10: a full batch would only fit with the buffer empty, so
+    # the loop keeps topping up half batches while work is still buffered.
+    assert max(m for m, _ in queue.receives[3:]) <= 10
+    assert sum(1 for b in buffered_at_receive[3:] if b > 0) >= len(buffered_at_receive[3:]) // 2
