@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,3 +336,59 @@ def test_the_worker_over_sqs_deletes_in_batches_and_drain_sends_the_last_ones(
     assert batches == [10, 10, 5]
     assert "delete_message" not in [name for name, _ in backend.client.calls]
     assert backend.stats() == type(backend.stats())(waiting=0, in_flight=0, dead_lettered=0)
+
+
+def test_sigterm_to_an_agent_over_sqs_loses_nothing_and_logs_no_success_before_the_delete(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A real `agentfleet agent run` over moto, SIGTERMed mid-work: acks waiting for their batch
+    are sent before it exits, every message is either deleted (and logged `succeeded`) or visible
+    again, and no message logged `succeeded` is still in the queue."""
+    import signal
+
+    from agent import contract
+    from tests.runtime.harness import agent_env, start_agent, wait_until
+
+    backend, sqs, _ = make_backend(moto_server, visibility_timeout=60)
+    bodies = [f"job-{i}" for i in range(60)]
+    for body in bodies:
+        backend.send(body.encode())
+    env = agent_env(
+        tmp_path / "unused.db",
+        extra={
+            contract.BACKEND: "sqs",
+            contract.QUEUE: backend.queue_url,
+            contract.REGION: moto_server.region,
+            contract.HANDLER: "tests.runtime.handlers:slow_handler",
+            contract.CONCURRENCY: 3,
+            contract.VISIBILITY_TIMEOUT: 60,  # a message neither deleted nor given back stays hidden
+            contract.DRAIN_TIMEOUT: 10,
+            "DRAIN_TEST_SECONDS": 0.05,
+            "RUNTIME_TEST_LOG": tmp_path / "runs.db",
+            "AWS_ENDPOINT_URL_SQS": moto_server.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        },
+    )
+    log = tmp_path / "agent.log"
+
+    def succeeded() -> set[str]:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        return {
+            e["message_id"] for e in lines if e.get("event") == "message" and e.get("result") == "succeeded"
+        }
+
+    agent = start_agent(env, log)
+    try:
+        wait_until(lambda: log.exists() and len(succeeded()) >= 15, 60, "some work done")
+    finally:
+        agent.send_signal(signal.SIGTERM)
+    assert agent.wait(timeout=20) == 0, log.read_text()[-2000:]
+    done = succeeded()
+    assert backend.stats().in_flight == 0, "every held message was deleted or given back"
+    left: set[str] = set()
+    while got := sqs.receive_message(QueueUrl=backend.queue_url, MaxNumberOfMessages=10).get("Messages"):
+        left.update(m["MessageId"] for m in got)
+    assert left, "the SIGTERM landed mid-work: some messages were given back"
+    assert not done & left, "a message logged as succeeded was not deleted"
+    assert len(done) + len(left) == len(bodies), "nothing lost"
