@@ -46,6 +46,12 @@ class Item:
     version: int
 
 
+def check_put_conditions(if_absent: bool, if_version: int | None) -> None:
+    """`put` takes one condition at most; every store refuses both the same way."""
+    if if_absent and if_version is not None:
+        raise ValueError("put: choose if_absent or if_version, not both")
+
+
 class StateStore(abc.ABC):
     """A key-value store with conditional writes."""
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.state.base import ConflictError, Item, StateError, StateStore
+from agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -59,8 +59,7 @@ class DynamoDBStore(StateStore):
         if_absent: bool = False,
         if_version: int | None = None,
     ) -> Item:
-        if if_absent and if_version is not None:
-            raise ValueError("put: choose if_absent or if_version, not both")
+        check_put_conditions(if_absent, if_version)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "Key": {KEY_ATTRIBUTE: {"S": key}},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Generic, TypeVar
 
-from agent.state.base import ConflictError, Item, StateError, StateStore
+from agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
 
 #: What a read hands to the next conditional write: an ETag, an update time.
 Token = TypeVar("Token")
@@ -49,8 +49,7 @@ class OptimisticStore(StateStore, Generic[Token]):
         if_absent: bool = False,
         if_version: int | None = None,
     ) -> Item:
-        if if_absent and if_version is not None:
-            raise ValueError("put: choose if_absent or if_version, not both")
+        check_put_conditions(if_absent, if_version)
         if if_absent:
             return self._create(key, value)
         for _ in range(RACE_RETRIES):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.backends.sqlite import connect, create_schema
-from agent.state.base import ConflictError, Item, StateError, StateStore
+from agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -66,8 +66,7 @@ class SqliteStateStore(StateStore):
         if_absent: bool = False,
         if_version: int | None = None,
     ) -> Item:
-        if if_absent and if_version is not None:
-            raise ValueError("put: give if_absent or if_version, not both")
+        check_put_conditions(if_absent, if_version)
         data = json.dumps(value, separators=(",", ":"))
         if if_absent:
             rows = self._fetch(
