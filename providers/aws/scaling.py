@@ -87,24 +87,47 @@ def capacity_from_zero(policy: ScalingPolicy, visible: int) -> int | None:
     raise AssertionError("steps must cover every value above the threshold")
 
 
-def _sqs_metric(
-    metric_id: str, metric_name: str, queue_name: pulumi.Input[str], period: int
+def _tracked_metric(
+    metric_id: str,
+    namespace: str,
+    metric_name: str,
+    dimension: tuple[str, pulumi.Input[str]],
+    stat: str,
+    period: int,
 ) -> TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs:
+    """One input of the target-tracking metric math (not returned: the expression is)."""
     return TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
         id=metric_id,
         return_data=False,
         metric_stat=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
-            stat="Sum",
+            stat=stat,
             period=period,
             metric=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
-                namespace="AWS/SQS",
+                namespace=namespace,
                 metric_name=metric_name,
                 dimensions=[
                     TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
-                        name="QueueName", value=queue_name
+                        name=dimension[0], value=dimension[1]
                     )
                 ],
             ),
+        ),
+    )
+
+
+def _alarm_metric(
+    metric_id: str, namespace: str, metric_name: str, dimension: tuple[str, pulumi.Input[str]], period: int
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """One input of an alarm's metric math, at its maximum over the period."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=metric_id,
+        return_data=False,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions={dimension[0]: dimension[1]},
+            stat="Maximum",
+            period=period,
         ),
     )
 
@@ -119,23 +142,9 @@ def build_target_tracking(
 ) -> aws.autoscaling.Policy:
     names = FleetNames(fleet)
     period = policy.metric_period_seconds
-    agents = TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
-        id="agents",
-        return_data=False,
-        metric_stat=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
-            stat="Average",
-            period=period,
-            metric=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
-                namespace="AWS/AutoScaling",
-                metric_name=IN_SERVICE,
-                dimensions=[
-                    TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
-                        name="AutoScalingGroupName", value=group_name
-                    )
-                ],
-            ),
-        ),
-    )
+    queue = ("QueueName", queue_name)
+    group = ("AutoScalingGroupName", group_name)
+    agents = _tracked_metric("agents", "AWS/AutoScaling", IN_SERVICE, group, "Average", period)
     ratio = TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
         id="backlog_per_agent", label="Backlog per agent", expression=BACKLOG_PER_AGENT, return_data=True
     )
@@ -149,8 +158,8 @@ def build_target_tracking(
             disable_scale_in=False,
             customized_metric_specification=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
                 metrics=[
-                    _sqs_metric("visible", VISIBLE, queue_name, period),
-                    _sqs_metric("inflight", IN_FLIGHT, queue_name, period),
+                    _tracked_metric("visible", "AWS/SQS", VISIBLE, queue, "Sum", period),
+                    _tracked_metric("inflight", "AWS/SQS", IN_FLIGHT, queue, "Sum", period),
                     agents,
                     ratio,
                 ]
@@ -208,27 +217,9 @@ def build_scale_from_zero(
         evaluation_periods=1,
         treat_missing_data="notBreaching",
         metric_queries=[
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id="visible",
-                return_data=False,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/SQS",
-                    metric_name=VISIBLE,
-                    dimensions={"QueueName": queue_name},
-                    stat="Maximum",
-                    period=period,
-                ),
-            ),
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id="agents",
-                return_data=False,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/AutoScaling",
-                    metric_name=IN_SERVICE,
-                    dimensions={"AutoScalingGroupName": group_name},
-                    stat="Maximum",
-                    period=period,
-                ),
+            _alarm_metric("visible", "AWS/SQS", VISIBLE, ("QueueName", queue_name), period),
+            _alarm_metric(
+                "agents", "AWS/AutoScaling", IN_SERVICE, ("AutoScalingGroupName", group_name), period
             ),
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id="waiting_at_zero",
