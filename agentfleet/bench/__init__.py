@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
@@ -30,6 +31,16 @@ class Figure:
     unit: str
     target: str = ""
     met: bool | None = None
+
+
+def stop_process(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 20) -> None:
+    """End a benchmark's helper process (consumer, agent, moto server): SIGTERM, then SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def bench(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent import contract
-from agentfleet.bench import Figure
+from agentfleet.bench import Figure, stop_process
 
 NAME = "runtime_sqlite"
 TARGET_RATIO = 2.0
@@ -51,11 +51,7 @@ def _rate(
                 raise RuntimeError(f"consumer left {left} of {total} messages after {timeout:.0f}s")
             time.sleep(0.005)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 def agentfleet_rate(messages: int, workdir: Path) -> float:

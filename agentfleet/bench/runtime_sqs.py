@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import contract
-from agentfleet.bench import Figure
+from agentfleet.bench import Figure, stop_process
 
 NAME = "runtime_sqs"
 TARGET_RATIO = 0.9
@@ -111,11 +111,7 @@ def _agent_consumed_rate(total: int, process: subprocess.Popen[bytes], timeout: 
                     return (total - 1) / max(stamps[-1] - stamps[0], 1e-9)
         raise RuntimeError(f"agent exited with {process.poll()} after {len(stamps)} of {total} messages")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 def agent_rate(endpoint: str, messages: int) -> float:
@@ -216,8 +212,7 @@ def run(quick: bool) -> list[Figure]:
         alone = backend_rate(endpoint, messages)
         ours = agent_rate(endpoint, messages)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_process(process)
     ratio = ours / bare_batch
     return [
         Figure(NAME, f"agent, no-op handler, SQS on moto ({messages} msgs)", ours, "msg/s"),
