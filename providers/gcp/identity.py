@@ -57,6 +57,33 @@ def _bind(
     )
 
 
+def _workload_account(
+    names: Names,
+    where: Placement,
+    role: str,
+    description: str,
+    kubernetes_account: tuple[str, str],
+    after_api: pulumi.ResourceOptions,
+    after_pool: pulumi.ResourceOptions,
+) -> tuple[gcp.serviceaccount.Account, gcp.serviceaccount.IAMMember]:
+    """A Google service account and the Workload Identity binding that lets the Kubernetes
+    service account `(namespace, name)` act as it."""
+    account = gcp.serviceaccount.Account(
+        f"{names.fleet}-{role}",
+        account_id=names.account_id(role),
+        display_name=f"agentfleet {names.fleet} {description}",
+        project=where.project,
+        opts=after_api,
+    )
+    binding = _bind(
+        f"{names.fleet}-{role}-workload-identity",
+        account,
+        workload_identity_member(where.project, *kubernetes_account),
+        after_pool,
+    )
+    return account, binding
+
+
 def create_identity(
     names: Names,
     where: Placement,
@@ -70,18 +97,8 @@ def create_identity(
     after_pool = pulumi.ResourceOptions.merge(
         opts, pulumi.ResourceOptions(depends_on=list(workload_identity_after))
     )
-    agent = gcp.serviceaccount.Account(
-        f"{names.fleet}-agent",
-        account_id=names.account_id("agent"),
-        display_name=f"agentfleet {names.fleet} agents",
-        project=where.project,
-        opts=after_api,
-    )
-    agent_binding = _bind(
-        f"{names.fleet}-agent-workload-identity",
-        agent,
-        workload_identity_member(where.project, names.namespace, names.ksa),
-        after_pool,
+    agent, agent_binding = _workload_account(
+        names, where, "agent", "agents", (names.namespace, names.ksa), after_api, after_pool
     )
     grants: list[pulumi.Resource] = [
         gcp.pubsub.SubscriptionIAMMember(
@@ -130,17 +147,13 @@ def create_identity(
             )
         )
 
-    keda = gcp.serviceaccount.Account(
-        f"{names.fleet}-keda",
-        account_id=names.account_id("keda"),
-        display_name=f"agentfleet {names.fleet} KEDA operator (reads the backlog metric)",
-        project=where.project,
-        opts=after_api,
-    )
-    keda_binding = _bind(
-        f"{names.fleet}-keda-workload-identity",
-        keda,
-        workload_identity_member(where.project, KEDA_NAMESPACE, KEDA_OPERATOR_KSA),
+    keda, keda_binding = _workload_account(
+        names,
+        where,
+        "keda",
+        "KEDA operator (reads the backlog metric)",
+        (KEDA_NAMESPACE, KEDA_OPERATOR_KSA),
+        after_api,
         after_pool,
     )
     grants.append(
