@@ -14,7 +14,7 @@ import pulumi
 from pulumi_azure_native import resources
 
 from agent import contract
-from components.config import ConfigError, ConfigProblem, FleetConfig, agent_environment
+from components.config import FleetConfig, agent_environment
 from components.fleet import FleetResources
 from components.policy import ScalingPolicy
 from providers.azure.compute import build_scale_set
@@ -41,19 +41,9 @@ AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
 
 
 def location_setting() -> str:
-    """`azure-native:location`, required: every resource of the fleet lives there."""
-    location = pulumi.Config("azure-native").get("location")
-    if not location:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    "azure-native:location",
-                    location,
-                    "must be set for an Azure stack: pulumi config set azure-native:location westeurope",
-                )
-            ]
-        )
-    return location
+    """`azure-native:location`: every resource of the fleet lives there. Its presence is checked
+    with the fleet config, before anything is registered (`REQUIRED_SETTINGS` in limits.py)."""
+    return pulumi.Config("azure-native").require("location")
 
 
 def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> dict[str, str]:

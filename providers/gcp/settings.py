@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import ConfigError, ConfigProblem, FleetConfig
+from components.config import FleetConfig
 
 #: Namespace the program installs KEDA into (one KEDA per cluster: see scaling.py).
 KEDA_NAMESPACE = "keda"
@@ -72,20 +72,10 @@ class Names:
 
 
 def placement() -> Placement:
-    """`gcp:project` and `gcp:region`, or a ConfigError naming the missing keys."""
+    """`gcp:project` and `gcp:region`. Their presence is checked with the fleet config, before
+    anything is registered (`REQUIRED_SETTINGS` in limits.py)."""
     gcp = pulumi.Config("gcp")
-    project, region = gcp.get("project"), gcp.get("region")
-    problems = []
-    if not project:
-        problems.append(ConfigProblem("gcp:project", project, "must be set to the Google Cloud project id"))
-    if not region:
-        problems.append(
-            ConfigProblem("gcp:region", region, "must be set to a Google Cloud region such as europe-west1")
-        )
-    if problems:
-        raise ConfigError(problems)
-    assert project is not None and region is not None
-    return Placement(project=project, region=region)
+    return Placement(project=gcp.require("project"), region=gcp.require("region"))
 
 
 def names(config: FleetConfig) -> Names:
