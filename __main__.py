@@ -1,9 +1,9 @@
-"""agentfleet's Pulumi program. All logic lives in `components/`; see components/program.py."""
+"""agentfleet's Pulumi program. All logic lives in the `agentfleet` package; see components/program.py."""
 
 import sys
 
-from components.config import ConfigError
-from components.program import main
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.program import main
 
 try:
     main()

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from agent import contract
-from agent.settings import Settings, SettingsError
+from agentfleet.agent import contract
+from agentfleet.agent.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from agent.health import HealthServer
-    from agent.lifecycle.base import TerminationWatcher
-    from agent.worker import Worker
+    from agentfleet.agent.health import HealthServer
+    from agentfleet.agent.lifecycle.base import TerminationWatcher
+    from agentfleet.agent.worker import Worker
 
 agent_app = typer.Typer(
     name="agent",
@@ -36,15 +36,15 @@ class StartupError(RuntimeError):
 
 def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWatcher]:
     """Everything `run` needs, opened from settings: (worker, health server, watcher)."""
-    from agent.backends import open_backend
-    from agent.bucket import open_bucket
-    from agent.context import Resources
-    from agent.handler import HandlerLoadError, Invoker, load_handler
-    from agent.health import HealthServer, HealthState
-    from agent.lifecycle import open_watcher
-    from agent.middleware import default_layers
-    from agent.state import open_state
-    from agent.worker import Worker
+    from agentfleet.agent.backends import open_backend
+    from agentfleet.agent.bucket import open_bucket
+    from agentfleet.agent.context import Resources
+    from agentfleet.agent.handler import HandlerLoadError, Invoker, load_handler
+    from agentfleet.agent.health import HealthServer, HealthState
+    from agentfleet.agent.lifecycle import open_watcher
+    from agentfleet.agent.middleware import default_layers
+    from agentfleet.agent.state import open_state
+    from agentfleet.agent.worker import Worker
 
     try:
         handler = load_handler(settings.handler)
@@ -96,8 +96,8 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
 
 def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     """Read the environment contract, start the agent, drain on SIGTERM; the process exit code."""
-    from agent.drain import run_until_drained
-    from agent.logging import configure_logging, get_logger
+    from agentfleet.agent.drain import run_until_drained
+    from agentfleet.agent.logging import configure_logging, get_logger
 
     configure_logging()
     log = get_logger(component="agent")

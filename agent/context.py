@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent import contract
-from agent.state.base import Once
+from agentfleet.agent import contract
+from agentfleet.agent.state.base import Once
 
 if TYPE_CHECKING:
     import structlog
 
-    from agent.backends.base import Message
-    from agent.bucket.base import Bucket
-    from agent.state.base import StateStore
+    from agentfleet.agent.backends.base import Message
+    from agentfleet.agent.bucket.base import Bucket
+    from agentfleet.agent.state.base import StateStore
 
 
 class MissingResource(RuntimeError):
@@ -36,7 +36,7 @@ class Resources:
         if not self.cache_url:
             raise MissingResource(f"ctx.cache: this fleet has no cache ({contract.CACHE} is not set)")
         if self._cache is None:
-            from agent.cache import open_cache  # redis (the `cache` extra) only when first used
+            from agentfleet.agent.cache import open_cache  # redis (the `cache` extra) only when first used
 
             self._cache = open_cache(self.cache_url)
         return self._cache

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from agent.lifecycle.base import TerminationWatcher
-from agent.logging import get_logger
-from agent.worker import DrainReport, Worker
+from agentfleet.agent.lifecycle.base import TerminationWatcher
+from agentfleet.agent.logging import get_logger
+from agentfleet.agent.worker import DrainReport, Worker
 
 EXIT_CLEAN = 0
 EXIT_DRAIN_TIMEOUT = 1

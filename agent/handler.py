@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from agent import contract
+from agentfleet.agent import contract
 
 if TYPE_CHECKING:
-    from agent.backends.base import Message
-    from agent.context import Context
+    from agentfleet.agent.backends.base import Message
+    from agentfleet.agent.context import Context
 
 Handler = Callable[["Message", "Context"], Any]
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from agent.backends.base import QueueBackend
+from agentfleet.agent.backends.base import QueueBackend
 
 
 class HealthState:

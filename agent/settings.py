@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from agent import contract as c
+from agentfleet.agent import contract as c
 
 
 class SettingsError(ValueError):

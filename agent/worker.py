@@ -15,11 +15,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
-from agent.context import Context, Resources
-from agent.handler import Invoker
-from agent.logging import get_logger
-from agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agentfleet.agent.context import Context, Resources
+from agentfleet.agent.handler import Invoker
+from agentfleet.agent.logging import get_logger
+from agentfleet.agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
 
 #: The most messages one receive asks for (SQS's batch limit; fine for every backend).
 MAX_BATCH = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import agent_app
+from agentfleet.agent.cli import agent_app
 from agentfleet.bench import bench
 from agentfleet.local.cli import local_app
 from agentfleet.plan import plan

@@ -17,7 +17,6 @@ A bad config prints its one-line-per-problem message and exits 2.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +27,9 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
+
+from agentfleet.extras import require_extra
+from agentfleet.providers import TARGETS, target
 
 if TYPE_CHECKING:
     # Imported lazily below: the root CLI also starts `agentfleet agent run` inside agent images
@@ -68,14 +70,9 @@ def load_config(path: Path) -> dict[str, str]:
 
 def key_settings_for(cloud: str | None) -> dict[str, list[str]]:
     """The cloud's per-type list of settings to show (providers/<cloud>/plan.py), if it has one."""
-    if not cloud:
+    if cloud not in TARGETS:
         return {}
-    try:
-        module = importlib.import_module(f"providers.{cloud}.plan")
-    except ModuleNotFoundError:
-        return {}
-    settings = getattr(module, "KEY_SETTINGS", {})
-    return dict(settings) if isinstance(settings, Mapping) else {}
+    return dict(target(cloud).plan_settings)
 
 
 def lookup(value: Any, path: str) -> Any:
@@ -193,7 +190,8 @@ def plan(
     ] = False,
 ) -> None:
     """Show the resources a stack would create and their key settings, offline (Pulumi mocks)."""
-    from components.config import ConfigError
+    require_extra("infra", "plan")
+    from agentfleet.components.problems import ConfigError
 
     err = Console(stderr=True, soft_wrap=True)
     try:

@@ -12,7 +12,6 @@ queue's ARN) can be asserted on resolved values.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,9 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
+
+from agentfleet.providers import TARGETS, target
+from agentfleet.providers.base import TargetMocks
 
 PROJECT = "agentfleet"
 
@@ -84,17 +86,12 @@ class CloudMocks(pulumi_mocks.Mocks):
     """Answers the mock runtime with the chosen cloud's realistic outputs (providers/<cloud>/mocks.py)."""
 
     def __init__(self, cloud: str | None, config: Mapping[str, str]) -> None:
-        self._cloud_mocks: Any = None
-        if cloud in ("aws", "azure", "gcp"):
-            try:
-                self._cloud_mocks = importlib.import_module(f"providers.{cloud}.mocks")
-            except ModuleNotFoundError:
-                self._cloud_mocks = None
+        self._cloud_mocks: TargetMocks | None = target(cloud).mocks if cloud in TARGETS else None
         self.config = dict(config)
         self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        if self._cloud_mocks is not None and hasattr(self._cloud_mocks, "resource_outputs"):
+        if self._cloud_mocks is not None:
             rid, computed = self._cloud_mocks.resource_outputs(
                 args.typ, args.name, dict(args.inputs), self.config
             )
@@ -104,7 +101,7 @@ class CloudMocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
         self.invokes.append((args.token, dict(args.args)))
-        if self._cloud_mocks is not None and hasattr(self._cloud_mocks, "invoke"):
+        if self._cloud_mocks is not None:
             return self._cloud_mocks.invoke(args.token, dict(args.args), self.config), []
         raise NotImplementedError(f"no mock answer for invoke {args.token}")
 
@@ -180,7 +177,7 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
     Each call gets a fresh event loop and a fresh root stack, so runs never leak into each other
     (pulumi/pulumi#8280). Raises `ConfigError` for a bad config, before anything is registered.
     """
-    from components.program import main
+    from agentfleet.components.program import main
 
     cloud = config.get("agentfleet:cloud")
     mocks = CloudMocks(cloud, config)

@@ -8,34 +8,18 @@ the cloud (docs/DESIGN.md, "Stack outputs").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.config import ConfigError, ConfigProblem, FleetConfig, validate_for_cloud
-from components.policy import ScalingPolicy
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.problems import ConfigError, ConfigProblem
+from agentfleet.components.schema import FleetConfig
+from agentfleet.components.validation import check_cloud, validate_for_cloud
+from agentfleet.providers import Target
 
 TYPE_TOKEN = "agentfleet:index:ScalableAgentFleet"
-
-
-@dataclass
-class FleetResources:
-    """What a provider hands back: the contract's outputs plus the resources it made.
-
-    `queue` … `agent_group` are the stack outputs every cloud exports; `send_work` holds what an
-    operator needs to enqueue (queue URL, namespace + queue, topic). `children` exposes the
-    resources by role (e.g. "queue", "scaling_policy") so tests can assert on them directly —
-    component outputs are not observable under Pulumi's mocks.
-    """
-
-    queue: pulumi.Input[str]
-    dead_letter_queue: pulumi.Input[str]
-    state_table: pulumi.Input[str] | None
-    bucket: pulumi.Input[str] | None
-    agent_group: pulumi.Input[str]
-    send_work: dict[str, pulumi.Input[str]] = field(default_factory=dict)
-    children: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,7 +31,7 @@ class FleetArgs:
 
 
 class ScalableAgentFleet(pulumi.ComponentResource):
-    """An elastic, queue-driven agent fleet on AWS, Azure or GCP."""
+    """An elastic, queue-driven agent fleet on any registered target (providers/__init__.py)."""
 
     cloud: pulumi.Output[str]
     queue: pulumi.Output[str]
@@ -57,18 +41,16 @@ class ScalableAgentFleet(pulumi.ComponentResource):
     agent_group: pulumi.Output[str]
     send_work: dict[str, pulumi.Output[str]]
     policy: ScalingPolicy
-    children: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Validate before registering anything: a bad config must leave nothing half-created.
         validate_for_cloud(args.cloud, args.config)
-        _check_required_settings(args.cloud)
+        chosen = check_cloud(args.cloud)
+        _check_required_settings(chosen)
         super().__init__(TYPE_TOKEN, name, None, opts)
 
-        from providers import cloud_builder
-
         self.policy = ScalingPolicy.from_config(args.config)
-        built = cloud_builder(args.cloud)(self, args.config, self.policy)
+        built = chosen.build(self, args.config, self.policy)
 
         self.cloud = pulumi.Output.from_input(args.cloud)
         self.queue = pulumi.Output.from_input(built.queue)
@@ -77,7 +59,6 @@ class ScalableAgentFleet(pulumi.ComponentResource):
         self.bucket = pulumi.Output.from_input(built.bucket)
         self.agent_group = pulumi.Output.from_input(built.agent_group)
         self.send_work = {k: pulumi.Output.from_input(v) for k, v in built.send_work.items()}
-        self.children = built.children
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, Any]:
@@ -93,13 +74,11 @@ class ScalableAgentFleet(pulumi.ComponentResource):
         }
 
 
-def _check_required_settings(cloud: str) -> None:
-    """Fail early, naming the key, when a setting the cloud needs (`gcp:project`) is missing."""
-    from providers import required_settings
-
+def _check_required_settings(chosen: Target) -> None:
+    """Fail early, naming the key, when a provider setting the target needs is missing."""
     problems = [
         ConfigProblem(key, None, allowed)
-        for key, allowed in required_settings(cloud).items()
+        for key, allowed in chosen.required_settings.items()
         if not pulumi.runtime.get_config(key)
     ]
     if problems:

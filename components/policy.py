@@ -1,24 +1,25 @@
 """The cloud-neutral scaling policy: every scaling number, computed once from the config.
 
-Each cloud provider only *translates* a `ScalingPolicy` into its own resources (an AWS target
-tracking policy, an Azure autoscale setting, a Kubernetes HPA); the local fleet *runs* it through
-`LocalAutoscaler`. Keeping the arithmetic here is what makes "the same config behaves the same on
-every cloud" a property we can test in one place.
+Each target only *translates* a `ScalingPolicy` into its own resources (a target tracking policy,
+an autoscale setting, a ScaledObject); the local fleet *runs* it through `LocalAutoscaler`
+(agentfleet/local/scaling.py). Keeping the arithmetic here is what makes "the same config behaves
+the same on every cloud" a property we can test in one place.
 
 The model is backlog per agent: the fleet aims for `target_backlog_per_agent` messages per agent
 that counts, where the backlog is the messages waiting *plus* the ones being worked on. Counting
-in-flight messages keeps busy agents from being scaled in while they finish their work.
+in-flight messages decides how many agents the fleet needs; which agent goes on a scale-in is the
+platform's choice, so busy agents protect themselves (docs/DESIGN.md, "Busy agents").
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from components.config import FleetConfig
+from agentfleet.components.schema import FleetConfig
 
-#: Seconds between two metric samples the clouds' autoscalers look at (CloudWatch, Azure Monitor
-#: and Cloud Monitoring all publish queue metrics at one-minute granularity).
+#: Seconds between two metric samples the clouds' autoscalers look at (every supported cloud's
+#: monitoring service publishes queue metrics at one-minute granularity).
 METRIC_PERIOD_SECONDS = 60
 
 #: Extra time the platform waits beyond the agent's own drain timeout before killing it, so the
@@ -87,43 +88,3 @@ class ScalingPolicy:
         if counted_agents <= 0:
             return None
         return (max(waiting, 0) + max(in_flight, 0)) / counted_agents
-
-
-@dataclass
-class LocalAutoscaler:
-    """Runs a `ScalingPolicy` the way the clouds' autoscalers do, for the local fleet.
-
-    Scale-out is immediate (subject to the short scale-out cooldown); agents still warming up are
-    counted as capacity on the way, so a burst does not start max_agents agents while the first
-    few boot. Scale-in waits until `scale_in_cooldown_seconds` have passed since the last change
-    *and* the backlog has called for fewer agents for that long, and then steps down to what is
-    needed — the clouds' target tracking behaves the same way.
-    """
-
-    policy: ScalingPolicy
-    last_scale_out: float = field(default=-math.inf)
-    last_change: float = field(default=-math.inf)
-    low_since: float | None = None
-
-    def decide(self, now: float, waiting: int, in_flight: int, current: int) -> int:
-        """The number of agents there should be now. `current` counts warming and ready agents."""
-        p = self.policy
-        desired = p.desired_agents(waiting, in_flight)
-        if desired > current:
-            self.low_since = None
-            if current == 0 or now - self.last_scale_out >= p.scale_out_cooldown_seconds:
-                self.last_scale_out = now
-                self.last_change = now
-                return desired
-            return current
-        if desired < current:
-            if self.low_since is None:
-                self.low_since = now
-            quiet = min(now - self.low_since, now - self.last_change)
-            if quiet >= p.scale_in_cooldown_seconds:
-                self.last_change = now
-                self.low_since = None
-                return desired
-            return current
-        self.low_since = None
-        return current

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
-from components.config import load_fleet_config
-from components.fleet import FleetArgs, ScalableAgentFleet
+from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
+from agentfleet.components.validation import load_fleet_config
 
 
 def main() -> ScalableAgentFleet:

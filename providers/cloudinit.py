@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from agent.contract import LIFECYCLE, LIFECYCLES
+from agentfleet.agent.contract import LIFECYCLE, LIFECYCLES
 
 #: Where the agent's environment lives on the VM (root-only).
 ENV_FILE = "/etc/agentfleet/agent.env"

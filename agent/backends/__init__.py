@@ -9,15 +9,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 __all__ = ["BackendError", "LeaseLost", "Message", "QueueBackend", "QueueStats", "open_backend"]
 
 
 def open_backend(settings: Settings) -> QueueBackend:
-    module = importlib.import_module(f"agent.backends.{settings.backend}")
+    module = importlib.import_module(f"agentfleet.agent.backends.{settings.backend}")
     backend: QueueBackend = module.from_settings(settings)
     return backend

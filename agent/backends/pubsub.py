@@ -31,11 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
-from agent.logging import get_logger
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agentfleet.agent.logging import get_logger
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 MAX_ACK_DEADLINE = 600
 #: Attributes set on a permanently failed message published to the dead-letter topic.

@@ -38,10 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 #: Service Bus's longest lock.
 MAX_LOCK_SECONDS = 300

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend, QueueStats
 
 #: SQS hard limits.
 MAX_BATCH = 10
@@ -56,7 +56,7 @@ _TRANSIENT_CODES = frozenset(
 )
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from agent.bucket.base import Bucket, BucketError, ObjectNotFound
+from agentfleet.agent.bucket.base import Bucket, BucketError, ObjectNotFound
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 #: Queue backend name -> bucket module under agent.bucket.
 BUCKET_FOR_BACKEND = {"sqs": "s3", "servicebus": "blob", "pubsub": "gcs", "sqlite": "local"}
@@ -24,6 +24,6 @@ def open_bucket(settings: Settings) -> Bucket | None:
     """The bucket named by AGENTFLEET_BUCKET, or None when the fleet has none."""
     if not settings.bucket:
         return None
-    module = importlib.import_module(f"agent.bucket.{BUCKET_FOR_BACKEND[settings.backend]}")
+    module = importlib.import_module(f"agentfleet.agent.bucket.{BUCKET_FOR_BACKEND[settings.backend]}")
     bucket: Bucket = module.from_settings(settings)
     return bucket

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.bucket.base import Bucket, BucketError, ObjectNotFound
+from agentfleet.agent.bucket.base import Bucket, BucketError, ObjectNotFound
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
 
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 
 class BlobBucket(Bucket):

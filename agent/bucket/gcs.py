@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.bucket.base import Bucket, BucketError, ObjectNotFound
+from agentfleet.agent.bucket.base import Bucket, BucketError, ObjectNotFound
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 
 class GcsBucket(Bucket):

@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.bucket.base import Bucket, BucketError, ObjectNotFound
+from agentfleet.agent.bucket.base import Bucket, BucketError, ObjectNotFound
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 
 class LocalBucket(Bucket):

@@ -34,6 +34,6 @@ def open_cache(url: str, credential: Any = None) -> Any:
 
     if not needs_entra(url):
         return redis.Redis.from_url(url)
-    from agent.cache.entra import EntraRedisCredentials
+    from agentfleet.agent.cache.entra import EntraRedisCredentials
 
     return redis.Redis.from_url(url, credential_provider=EntraRedisCredentials(credential))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from agent.backends.base import Message
-from agent.context import Context
-from agent.handler import PermanentError
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.context import Context
+from agentfleet.agent.handler import PermanentError
 
 
 def handle(message: Message, ctx: Context) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from agent.lifecycle.base import NoWatcher, TerminationWatcher
+from agentfleet.agent.lifecycle.base import NoWatcher, TerminationWatcher
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 WATCHER_MODULES = {"aws-asg": "aws", "azure-scheduled-events": "azure"}
 
@@ -22,6 +22,6 @@ __all__ = ["NoWatcher", "TerminationWatcher", "open_watcher"]
 def open_watcher(settings: Settings) -> TerminationWatcher:
     if settings.lifecycle == "none":
         return NoWatcher()
-    module = importlib.import_module(f"agent.lifecycle.{WATCHER_MODULES[settings.lifecycle]}")
+    module = importlib.import_module(f"agentfleet.agent.lifecycle.{WATCHER_MODULES[settings.lifecycle]}")
     watcher: TerminationWatcher = module.from_settings(settings)
     return watcher

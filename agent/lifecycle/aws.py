@@ -27,11 +27,11 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.lifecycle.base import TerminationWatcher
-from agent.logging import get_logger
+from agentfleet.agent.lifecycle.base import TerminationWatcher
+from agentfleet.agent.logging import get_logger
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 DEFAULT_IMDS = "http://169.254.169.254"
 TOKEN_TTL_SECONDS = 21_600

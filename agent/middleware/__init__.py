@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agent.backends.base import QueueBackend
-from agent.middleware.base import Call, Middleware, Outcome, chain
-from agent.middleware.lease import LeaseKeeper
-from agent.middleware.logs import OutcomeLog
-from agent.middleware.metrics import Metrics
-from agent.middleware.retries import Retries
+from agentfleet.agent.backends.base import QueueBackend
+from agentfleet.agent.middleware.base import Call, Middleware, Outcome, chain
+from agentfleet.agent.middleware.lease import LeaseKeeper
+from agentfleet.agent.middleware.logs import OutcomeLog
+from agentfleet.agent.middleware.metrics import Metrics
+from agentfleet.agent.middleware.retries import Retries
 
 __all__ = [
     "Call",

@@ -25,9 +25,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from agent.backends.base import BackendError, LeaseLost, Message
-from agent.logging import get_logger
-from agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message
+from agentfleet.agent.logging import get_logger
+from agentfleet.agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
-from agent.backends.base import Message
+from agentfleet.agent.backends.base import Message
 
 #: Outcome.result values.
 SUCCEEDED = "succeeded"  # handler returned, message acked

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
-from agent.logging import get_logger
-from agent.middleware.base import Call, Middleware, Outcome, when_settled
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agentfleet.agent.logging import get_logger
+from agentfleet.agent.middleware.base import Call, Middleware, Outcome, when_settled
 
 
 class LeaseKeeper(Middleware):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from agent.backends.base import Message
-from agent.logging import get_logger
-from agent.middleware.base import SUCCEEDED, Call, Middleware, Outcome, when_settled
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.logging import get_logger
+from agentfleet.agent.middleware.base import SUCCEEDED, Call, Middleware, Outcome, when_settled
 
 
 class OutcomeLog(Middleware):

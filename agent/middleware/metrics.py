@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from agent.backends.base import Message
-from agent.middleware.base import DEAD_LETTERED, SUCCEEDED, Call, Middleware, Outcome, when_settled
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.middleware.base import DEAD_LETTERED, SUCCEEDED, Call, Middleware, Outcome, when_settled
 
 
 class Metrics(Middleware):

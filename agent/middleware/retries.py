@@ -15,10 +15,10 @@ import random
 import time
 from collections.abc import Callable
 
-from agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
-from agent.handler import PermanentError
-from agent.middleware.acks import AckBatcher, BatchAcks
-from agent.middleware.base import (
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.middleware.acks import AckBatcher, BatchAcks
+from agentfleet.agent.middleware.base import (
     DEAD_LETTERED,
     LEASE_LOST,
     RETRIED,

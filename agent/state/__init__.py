@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from agent.state.base import ConflictError, InProgressElsewhere, Item, Once, StateError, StateStore
+from agentfleet.agent.state.base import ConflictError, InProgressElsewhere, Item, Once, StateError, StateStore
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 #: Queue backend name -> state store module under agent.state.
 STORE_FOR_BACKEND = {"sqs": "dynamodb", "servicebus": "azuretable", "pubsub": "firestore", "sqlite": "sqlite"}
@@ -26,6 +26,6 @@ def open_state(settings: Settings) -> StateStore | None:
     if not settings.state:
         return None
     module_name = STORE_FOR_BACKEND[settings.backend]
-    module = importlib.import_module(f"agent.state.{module_name}")
+    module = importlib.import_module(f"agentfleet.agent.state.{module_name}")
     store: StateStore = module.from_settings(settings)
     return store

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agent.state.base import ConflictError, Item, StateError
-from agent.state.optimistic import OptimisticStore
+from agentfleet.agent.state.base import ConflictError, Item, StateError
+from agentfleet.agent.state.optimistic import OptimisticStore
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 PARTITION = "agentfleet"
 _FORBIDDEN = set("/\\#?%") | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}

@@ -17,10 +17,10 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 KEY_ATTRIBUTE = "key"
 VALUE_ATTRIBUTE = "value"

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agent.state.base import ConflictError, Item, StateError
-from agent.state.optimistic import OptimisticStore
+from agentfleet.agent.state.base import ConflictError, Item, StateError
+from agentfleet.agent.state.optimistic import OptimisticStore
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 
 def document_id(key: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Generic, TypeVar
 
-from agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
 
 #: What a read hands to the next conditional write: an ETag, an update time.
 Token = TypeVar("Token")

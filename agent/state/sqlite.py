@@ -12,11 +12,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.backends.sqlite import connect, create_schema
-from agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.backends.sqlite import connect, create_schema
+from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agentfleet.agent.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (

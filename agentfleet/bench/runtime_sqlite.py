@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent import contract
+from agentfleet.agent import contract
 from agentfleet.bench import Figure, stop_process
 
 NAME = "runtime_sqlite"
@@ -55,7 +55,7 @@ def _rate(
 
 
 def agentfleet_rate(messages: int, workdir: Path) -> float:
-    from agent.backends.sqlite import SqliteBackend
+    from agentfleet.agent.backends.sqlite import SqliteBackend
 
     path = workdir / "agentfleet.db"
     queue = SqliteBackend(path)
@@ -72,7 +72,7 @@ def agentfleet_rate(messages: int, workdir: Path) -> float:
         }
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", "from agent.cli import agent_app; agent_app()", "run"],
+        [sys.executable, "-c", "from agentfleet.agent.cli import agent_app; agent_app()", "run"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

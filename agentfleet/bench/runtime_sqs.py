@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from agent import contract
+from agentfleet.agent import contract
 from agentfleet.bench import Figure, stop_process
 
 NAME = "runtime_sqs"
@@ -131,7 +131,7 @@ def agent_rate(endpoint: str, messages: int) -> float:
         }
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", "from agent.cli import agent_app; agent_app()", "run"],
+        [sys.executable, "-c", "from agentfleet.agent.cli import agent_app; agent_app()", "run"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -183,7 +183,7 @@ def bare_batch_rate(endpoint: str, messages: int) -> float:
 def backend_rate(endpoint: str, messages: int) -> float:
     """The agent's calls through agentfleet's SqsBackend alone (receive 10, `ack_batch`): the
     backend's own cost, without the worker's threads."""
-    from agent.backends.sqs import SqsBackend
+    from agentfleet.agent.backends.sqs import SqsBackend
 
     sqs = _client(endpoint)
     backend = SqsBackend(sqs, _filled_queue(sqs, messages), visibility_timeout=300)

@@ -1,7 +1,7 @@
 """The local autoscaler: the shared scaling policy, run against the SQLite queue's real counts.
 
 Each tick reads the backend's `stats()` (waiting, in flight, dead-lettered), asks
-`components.policy.LocalAutoscaler.decide` — the same module the clouds' autoscaling resources
+`LocalAutoscaler.decide` (local/scaling.py), built from the same `ScalingPolicy` the clouds' resources
 are generated from — how many agents there should be, and tells the supervisor. Every tick is
 recorded as a `Sample`, which the live view, the report and the chart all read.
 """
@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.backends.base import QueueStats
+from agentfleet.agent.backends.base import QueueStats
+from agentfleet.local.scaling import LocalAutoscaler
 from agentfleet.local.supervisor import Supervisor
-from components.policy import LocalAutoscaler
 
 
 @dataclass(frozen=True)

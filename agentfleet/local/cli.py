@@ -19,13 +19,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.schema import FleetConfig
+from agentfleet.extras import require_extra
 from agentfleet.local import progress, sample_agent
 from agentfleet.local.autoscaler import AutoscalerLoop, Sample
 from agentfleet.local.chaos import Chaos
 from agentfleet.local.stack import DEFAULT_STATE_DIR, LocalPaths, load_fleet
 from agentfleet.local.store import open_local_bucket, open_queue
 from agentfleet.local.supervisor import AgentStartupError, Supervisor
-from components.config import ConfigError, FleetConfig
 
 local_app = typer.Typer(
     help="Run a fleet on this machine: SQLite queue and state, real agents, the clouds' scaling policy.",
@@ -270,6 +272,7 @@ def demo(
     ] = None,
 ) -> None:
     """The burst scenario: 0 → max → 0 agents, then a report; exits 1 if any task was lost or doubled."""
+    require_extra("local", "local demo")
     # Imported here: matplotlib is only needed by the demo, not by every `agentfleet` command.
     from agentfleet.local.demo import DemoOptions, demo_config, run_demo, work_seconds_of
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from agentfleet.components.problems import ConfigError, ConfigProblem
+from agentfleet.components.schema import FleetConfig
 from agentfleet.local import progress, sample_agent
 from agentfleet.local.autoscaler import AutoscalerLoop, Sample
 from agentfleet.local.chaos import Chaos
@@ -29,7 +31,6 @@ from agentfleet.local.report import DemoReport
 from agentfleet.local.stack import LocalPaths, load_config_file, stack_file
 from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
 from agentfleet.local.supervisor import AgentExit, Supervisor
-from components.config import ConfigError, ConfigProblem, FleetConfig
 
 DEMO_STACK = "local-demo"
 SAMPLE_HANDLER = "agentfleet.local.sample_agent:handle"

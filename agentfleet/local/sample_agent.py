@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.bucket.base import Bucket, ObjectNotFound
-from agent.handler import PermanentError
-from agent.state.base import ConflictError, StateStore
+from agentfleet.agent.bucket.base import Bucket, ObjectNotFound
+from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.state.base import ConflictError, StateStore
 
 WORK_SECONDS_ENV = "INVENTORY_WORK_SECONDS"
 #: Compare-and-set attempts before the task is given back for a retry (a hot vendor record).

@@ -19,24 +19,32 @@ from typing import Any
 
 import yaml
 
-from agent import contract
-from components.config import ConfigError, ConfigProblem, FleetConfig, agent_environment, parse_fleet
+from agentfleet.agent import contract
+from agentfleet.components.environment import agent_environment
+from agentfleet.components.problems import ConfigError, ConfigProblem
+from agentfleet.components.schema import FleetConfig
+from agentfleet.components.validation import parse_fleet
 
 FLEET_KEY = "agentfleet:fleet"
 #: Where `local up`, `send` and `status` meet unless told otherwise.
 DEFAULT_STATE_DIR = Path(".agentfleet") / "local"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+#: Stacks that ship with the package (the demo's), found when the current directory has none.
+BUILTIN_STACKS = Path(__file__).resolve().parent / "stacks"
 
 
 def stack_file(stack: str, search: list[Path] | None = None) -> Path:
-    """`Pulumi.<stack>.yaml` or `stacks/<stack>.yaml`, from the current directory or the project root."""
-    roots = search if search is not None else [Path.cwd(), PROJECT_ROOT]
+    """`Pulumi.<stack>.yaml` or `stacks/<stack>.yaml` in the current directory, else a built-in stack."""
+    roots = search if search is not None else [Path.cwd()]
     tried: list[Path] = []
-    for root in roots:
-        for candidate in (root / f"Pulumi.{stack}.yaml", root / "stacks" / f"{stack}.yaml"):
-            tried.append(candidate)
-            if candidate.is_file():
-                return candidate
+    candidates = [
+        c for root in roots for c in (root / f"Pulumi.{stack}.yaml", root / "stacks" / f"{stack}.yaml")
+    ]
+    if search is None:
+        candidates.append(BUILTIN_STACKS / f"{stack}.yaml")
+    for candidate in candidates:
+        tried.append(candidate)
+        if candidate.is_file():
+            return candidate
     raise ConfigError(
         [ConfigProblem("stack", stack, "has no config file; looked for " + ", ".join(str(p) for p in tried))]
     )

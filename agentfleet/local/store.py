@@ -7,14 +7,14 @@ files the agents use — no second copy of the SQLite schema lives here.
 
 from __future__ import annotations
 
-from agent import contract
-from agent.backends import open_backend
-from agent.backends.sqlite import SqliteBackend
-from agent.bucket import Bucket, open_bucket
-from agent.settings import Settings
-from agent.state import StateStore, open_state
+from agentfleet.agent import contract
+from agentfleet.agent.backends import open_backend
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.bucket import Bucket, open_bucket
+from agentfleet.agent.settings import Settings
+from agentfleet.agent.state import StateStore, open_state
+from agentfleet.components.schema import FleetConfig
 from agentfleet.local.stack import LocalPaths
-from components.config import FleetConfig
 
 
 def local_settings(config: FleetConfig, paths: LocalPaths) -> Settings:

@@ -35,9 +35,9 @@ from typing import IO
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
 from agentfleet.local.stack import LocalPaths, local_environment, python_path_with
-from components.config import FleetConfig
-from components.policy import ScalingPolicy
 
 #: The runtime's counter of handled messages (agent/middleware/metrics.py), read for the live throughput.
 SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
@@ -45,7 +45,7 @@ SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
 #: The agent command: the runtime's own `agentfleet agent run` (agent/__main__.py), run by this
 #: interpreter without the root CLI, so an agent does not import the operator's tools (Pulumi,
 #: matplotlib) and starts in a fraction of the time — start-up is part of every scale-out.
-AGENT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agent", "run")
+AGENT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "agentfleet.agent", "run")
 
 
 #: prctl(2) option: the signal a child gets when its parent dies.

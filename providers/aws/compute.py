@@ -34,9 +34,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import FleetConfig
-from components.policy import ScalingPolicy
-from providers.aws.names import FleetNames, tags
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws.names import FleetNames, tags
+from agentfleet.providers.aws.settings import AwsSettings
 
 #: CloudWatch group metrics collected for the group (the scaling metric and the dashboard).
 GROUP_METRICS = [
@@ -119,7 +120,7 @@ def build_compute(
     depends_on: list[pulumi.Resource],
 ) -> Compute:
     names = FleetNames(config.name)
-    instance_type = config.aws.instance_type
+    instance_type = config.settings_for(AwsSettings).instance_type
     opts = pulumi.ResourceOptions(parent=parent)
     template = aws.ec2.LaunchTemplate(
         names("agent-template"),

@@ -6,8 +6,8 @@ its resources look the way they do:
     network.py        VPC + private subnets + endpoints, or the user's subnets; agents' SG
     queue.py          queue + DLQ (redrive, SSE, long polling)
     state.py          DynamoDB table, S3 bucket, optional ElastiCache
-    observability.py  log group, alarm topic, alarms, dashboard
-    iam.py            the instance role: exactly this fleet's ARNs
+    monitoring.py     log group, alarm topic, alarms, dashboard
+    identity.py       the instance role: exactly this fleet's ARNs
     userdata.py       the agent's environment and cloud-init
     compute.py        launch template + Auto Scaling group (health, warm-up, refresh, Spot)
     lifecycle.py      termination hook: drain before terminate
@@ -19,10 +19,20 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config import FleetConfig
-from components.fleet import FleetResources
-from components.policy import ScalingPolicy
-from providers.aws import compute, iam, lifecycle, network, observability, queue, scaling, state, userdata
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws import (
+    compute,
+    identity,
+    lifecycle,
+    monitoring,
+    network,
+    queue,
+    scaling,
+    state,
+    userdata,
+)
+from agentfleet.providers.base import FleetResources
 
 
 def region_name() -> str:
@@ -40,8 +50,8 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         subnet_ids=net.private_subnet_ids,
         agents_security_group_id=net.agents_security_group.id,
     )
-    obs = observability.build_logs(parent, config)
-    identity = iam.build_identity(
+    obs = monitoring.build_logs(parent, config)
+    agent_identity = identity.build_identity(
         parent,
         config.name,
         region=region,
@@ -68,29 +78,29 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
             cache_url=data.cache_url,
             region=region,
         ),
-        instance_profile_arn=identity.instance_profile.arn,
+        instance_profile_arn=agent_identity.instance_profile.arn,
         security_group_id=net.agents_security_group.id,
         subnet_ids=net.private_subnet_ids,
         # The first agent must find its permissions, and its subnet's routes, in place.
-        depends_on=[identity.data_policy, *net.ready],
+        depends_on=[agent_identity.data_policy, *net.ready],
     )
     group = agents.group
-    lifecycle_policy = iam.attach_lifecycle_policy(parent, config.name, identity.role, group.arn)
-    hook = lifecycle.build_termination_hook(parent, config.name, policy, group)
-    target = scaling.build_target_tracking(
+    identity.attach_lifecycle_policy(parent, config.name, agent_identity.role, group.arn)
+    lifecycle.build_termination_hook(parent, config.name, policy, group)
+    scaling.build_target_tracking(
         parent, config.name, policy, group_name=group.name, queue_name=queues.queue.name
     )
-    from_zero = scaling.build_scale_from_zero(
+    scaling.build_scale_from_zero(
         parent, config.name, policy, group_name=group.name, queue_name=queues.queue.name
     )
-    alarms = observability.build_alarms(
+    monitoring.build_alarms(
         parent,
         config,
         topic=obs.alarm_topic,
         queue_name=queues.queue.name,
         dead_letter_name=queues.dead_letter_queue.name,
     )
-    dashboard = observability.build_dashboard(
+    monitoring.build_dashboard(
         parent,
         config,
         region=region,
@@ -99,28 +109,6 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         group_name=group.name,
     )
 
-    children: dict[str, pulumi.Resource] = {
-        **net.children,
-        "queue": queues.queue,
-        "dead_letter_queue": queues.dead_letter_queue,
-        **data.children,
-        "log_group": obs.log_group,
-        "alarm_topic": obs.alarm_topic,
-        "role": identity.role,
-        "instance_profile": identity.instance_profile,
-        "data_policy": identity.data_policy,
-        "lifecycle_policy": lifecycle_policy,
-        "launch_template": agents.launch_template,
-        "agent_group": group,
-        "lifecycle_hook": hook,
-        "scaling_policy": target,
-        **alarms,
-        "dashboard": dashboard,
-    }
-    if from_zero is not None:
-        children["scale_from_zero_policy"] = from_zero.policy
-        children["scale_from_zero_alarm"] = from_zero.alarm
-
     return FleetResources(
         queue=queues.queue.name,
         dead_letter_queue=queues.dead_letter_queue.name,
@@ -128,5 +116,4 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         bucket=bucket_name,
         agent_group=group.name,
         send_work={"queue_url": queues.queue.url, "region": region},
-        children=children,
     )

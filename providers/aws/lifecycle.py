@@ -14,9 +14,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.policy import ScalingPolicy
-from providers.aws.limits import LIFECYCLE_HEARTBEAT_MAX_SECONDS, LIFECYCLE_HEARTBEAT_MIN_SECONDS
-from providers.aws.names import FleetNames
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.providers.aws.names import FleetNames
+from agentfleet.providers.aws.settings import LIFECYCLE_HEARTBEAT_MAX_SECONDS, LIFECYCLE_HEARTBEAT_MIN_SECONDS
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
@@ -24,7 +24,7 @@ TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 def heartbeat_seconds(policy: ScalingPolicy) -> int:
     """The hook's heartbeat: the drain plus margin, within the 30-7,200 s AWS allows.
 
-    limits.py rejects a drain that does not fit, so the clamp only lifts short drains to 30 s.
+    settings.py rejects a drain that does not fit, so the clamp only lifts short drains to 30 s.
     """
     return max(
         LIFECYCLE_HEARTBEAT_MIN_SECONDS, min(LIFECYCLE_HEARTBEAT_MAX_SECONDS, policy.shutdown_grace_seconds)

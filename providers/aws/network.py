@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.config import FleetConfig
-from providers.aws.names import FleetNames, tags
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws.names import FleetNames, tags
+from agentfleet.providers.aws.settings import AwsSettings
 
 VPC_CIDR = "10.40.0.0/16"
 PRIVATE_CIDRS = ("10.40.0.0/19", "10.40.32.0/19")
@@ -58,11 +59,12 @@ class Network:
 def build_network(parent: pulumi.Resource, config: FleetConfig, region: str) -> Network:
     names = FleetNames(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
-    if config.aws.vpc_id is not None and config.aws.subnet_ids is not None:
-        sg = _agents_security_group(names, config.aws.vpc_id, opts)
+    aws = config.settings_for(AwsSettings)
+    if aws.vpc_id is not None and aws.subnet_ids is not None:
+        sg = _agents_security_group(names, aws.vpc_id, opts)
         return Network(
-            vpc_id=config.aws.vpc_id,
-            private_subnet_ids=list(config.aws.subnet_ids),
+            vpc_id=aws.vpc_id,
+            private_subnet_ids=list(aws.subnet_ids),
             agents_security_group=sg,
             children={"agents_security_group": sg},
         )

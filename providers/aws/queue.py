@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import FleetConfig
-from providers.aws.limits import SQS_MAX_RETENTION_SECONDS
-from providers.aws.names import FleetNames, tags
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws.names import FleetNames, tags
+from agentfleet.providers.aws.settings import SQS_MAX_RETENTION_SECONDS
 
 #: SQS's longest long poll: a ReceiveMessage waits up to this long for work.
 LONG_POLL_SECONDS = 20

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.policy import ScalingPolicy
-from providers.aws.names import FleetNames
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.providers.aws.names import FleetNames
 
 #: At most this many agents are started in one step from zero; target tracking continues from there.
 FROM_ZERO_STEPS = 10

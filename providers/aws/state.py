@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.config import FleetConfig
-from providers.aws.names import FleetNames, tags
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws.names import FleetNames, tags
 
 #: The partition key the runtime uses (agent/state/dynamodb.py KEY_ATTRIBUTE; a test holds them equal).
 TABLE_KEY = "key"

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 import pulumi
 
-from agent import contract
-from components.config import FleetConfig, agent_environment
-from components.policy import ScalingPolicy
-from providers.aws.limits import USER_DATA_MAX_BYTES
-from providers.aws.names import FleetNames
-from providers.cloudinit import agent_cloud_config
+from agentfleet.agent import contract
+from agentfleet.components.environment import agent_environment
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws.names import FleetNames
+from agentfleet.providers.aws.settings import USER_DATA_MAX_BYTES
+from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "aws-asg"
 ECR_IMAGE = re.compile(
@@ -133,7 +134,7 @@ def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, 
     )
     size = len(document.encode())
     if size > USER_DATA_MAX_BYTES:
-        # limits.py keeps agent.env small enough; this guards the rest (very long names or URLs).
+        # settings.py keeps agent.env small enough; this guards the rest (very long names or URLs).
         raise ValueError(
             f"agentfleet: the agent's user data is {size} bytes; EC2 accepts at most {USER_DATA_MAX_BYTES}"
         )

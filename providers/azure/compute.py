@@ -23,9 +23,10 @@ from collections.abc import Sequence
 import pulumi
 from pulumi_azure_native import compute, managedidentity, network
 
-from components.config import FleetConfig
-from components.policy import ScalingPolicy
-from providers.azure import limits
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure import settings
+from agentfleet.providers.azure.settings import AzureSettings
 
 ADMIN_USER = "agentfleet"
 HEALTH_PATH = "/healthz"
@@ -58,7 +59,7 @@ def health_extension(config: FleetConfig) -> compute.VirtualMachineScaleSetExten
     """Application Health extension (Binary Health States): the platform's view of `/healthz`,
     used by automatic repairs and rolling upgrades. Binary states have no grace setting of their
     own: a warming agent is kept from repairs by the repairs policy's grace period
-    (`limits.repair_grace_seconds`, at least the warm-up), and `/healthz` answers 200 during
+    (`settings.repair_grace_seconds`, at least the warm-up), and `/healthz` answers 200 during
     warm-up anyway (it is liveness, not readiness)."""
     return compute.VirtualMachineScaleSetExtensionArgs(
         name="HealthExtension",
@@ -87,7 +88,7 @@ def scheduled_events(config: FleetConfig) -> compute.ScheduledEventsProfileArgs 
     return compute.ScheduledEventsProfileArgs(
         terminate_notification_profile=compute.TerminateNotificationProfileArgs(
             enable=True,
-            not_before_timeout=limits.iso_duration(limits.terminate_notification_seconds(config)),
+            not_before_timeout=settings.iso_duration(settings.terminate_notification_seconds(config)),
         )
     )
 
@@ -173,7 +174,9 @@ def build_scale_set(
         resource_group_name=resource_group,
         location=location,
         orchestration_mode="Uniform",
-        sku=compute.SkuArgs(name=config.azure.vm_size, tier="Standard", capacity=policy.min_agents),
+        sku=compute.SkuArgs(
+            name=config.settings_for(AzureSettings).vm_size, tier="Standard", capacity=policy.min_agents
+        ),
         identity=compute.VirtualMachineScaleSetIdentityArgs(
             type=compute.ResourceIdentityType.USER_ASSIGNED, user_assigned_identities=[identity.id]
         ),
@@ -187,14 +190,14 @@ def build_scale_set(
                 max_batch_instance_percent=ROLLING_BATCH_PERCENT,
                 max_unhealthy_instance_percent=ROLLING_BATCH_PERCENT,
                 max_unhealthy_upgraded_instance_percent=ROLLING_BATCH_PERCENT,
-                pause_time_between_batches=limits.iso_duration(config.scaling.warmup_seconds),
+                pause_time_between_batches=settings.iso_duration(config.scaling.warmup_seconds),
                 prioritize_unhealthy_instances=True,
                 max_surge=True,
             ),
         ),
         automatic_repairs_policy=compute.AutomaticRepairsPolicyArgs(
             enabled=True,
-            grace_period=limits.iso_duration(limits.repair_grace_seconds(config)),
+            grace_period=settings.iso_duration(settings.repair_grace_seconds(config)),
             repair_action="Replace",
         ),
         virtual_machine_profile=profile,

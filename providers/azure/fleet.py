@@ -13,12 +13,12 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import resources
 
-from agent import contract
-from components.config import FleetConfig, agent_environment
-from components.fleet import FleetResources
-from components.policy import ScalingPolicy
-from providers.azure.compute import build_scale_set
-from providers.azure.identity import (
+from agentfleet.agent import contract
+from agentfleet.components.environment import agent_environment
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure.compute import build_scale_set
+from agentfleet.providers.azure.identity import (
     SERVICE_BUS_DATA_RECEIVER,
     SERVICE_BUS_DATA_SENDER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
@@ -27,12 +27,13 @@ from providers.azure.identity import (
     grant,
     grant_cache,
 )
-from providers.azure.network import build_network
-from providers.azure.observability import build_observability
-from providers.azure.queue import build_queue
-from providers.azure.scaling import build_autoscale
-from providers.azure.state import build_state
-from providers.cloudinit import agent_cloud_config
+from agentfleet.providers.azure.monitoring import build_observability
+from agentfleet.providers.azure.network import build_network
+from agentfleet.providers.azure.queue import build_queue
+from agentfleet.providers.azure.scaling import build_autoscale
+from agentfleet.providers.azure.state import build_state
+from agentfleet.providers.base import FleetResources
+from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "azure-scheduled-events"
 BACKEND = "servicebus"
@@ -42,7 +43,7 @@ AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
 
 def location_setting() -> str:
     """`azure-native:location`: every resource of the fleet lives there. Its presence is checked
-    with the fleet config, before anything is registered (`REQUIRED_SETTINGS` in limits.py)."""
+    with the fleet config, before anything is registered (`REQUIRED_SETTINGS` in settings.py)."""
     return pulumi.Config("azure-native").require("location")
 
 
@@ -128,7 +129,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         cloud_config=cloud_config,
         depends_on=list(grants.values()),
     )
-    autoscale = build_autoscale(
+    build_autoscale(
         parent,
         config,
         policy,
@@ -138,32 +139,10 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         namespace=bus.namespace,
         queue=bus.queue,
     )
-    obs = build_observability(
+    build_observability(
         parent, config, policy, resource_group=rg, location=location, namespace=bus.namespace, queue=bus.queue
     )
 
-    children: dict[str, pulumi.Resource] = {
-        "resource_group": group,
-        **net.children,
-        "namespace": bus.namespace,
-        "queue": bus.queue,
-        "storage_account": state.account,
-        "identity": identity,
-        **grants,
-        "scale_set": scale_set,
-        "agent_group": scale_set,
-        "autoscale": autoscale,
-        "scaling_policy": autoscale,
-        "workspace": obs.workspace,
-        "diagnostics": obs.diagnostics,
-        **{f"alert_{key.replace('-', '_')}": a for key, a in obs.alerts.items()},
-    }
-    for key, res in (("table", state.table), ("container", state.container)):
-        if res is not None:
-            children[key] = res
-    if state.cache is not None:
-        children["cache"] = state.cache.cluster
-        children["cache_database"] = state.cache.database
     return FleetResources(
         queue=bus.queue.name,
         dead_letter_queue=bus.queue.name.apply(lambda q: f"{q}/$DeadLetterQueue"),
@@ -171,5 +150,4 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         bucket=state.container_url,
         agent_group=scale_set.name,
         send_work={"servicebus_namespace": bus.fqdn, "queue_name": bus.queue.name, "resource_group": rg},
-        children=children,
     )

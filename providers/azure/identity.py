@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, redisenterprise
 
-from components.config import FleetConfig
-from providers.azure.state import Cache
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure.state import Cache
 
 #: Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"

@@ -221,4 +221,4 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "subscriptionId": SUBSCRIPTION_ID,
             "tenantId": TENANT_ID,
         }
-    raise NotImplementedError(f"providers.azure.mocks has no answer for invoke {token}")
+    raise NotImplementedError(f"agentfleet.providers.azure.mocks has no answer for invoke {token}")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import network
 
-from components.config import FleetConfig
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure.settings import AzureSettings
 
 VNET_CIDR = "10.42.0.0/16"
 SUBNET_CIDR = "10.42.0.0/20"  # 4,091 usable addresses: room for max_agents (<= 1000) plus surge
@@ -55,10 +56,11 @@ def build_network(
         opts=opts,
     )
     children: dict[str, pulumi.Resource] = {"nsg": nsg}
-    if config.azure.subnet_id is not None:
+    user_subnet = config.settings_for(AzureSettings).subnet_id
+    if user_subnet is not None:
         # The NSG is attached to the scale set's NICs (compute.py), so it applies on a
         # user's subnet too.
-        return Network(subnet_id=config.azure.subnet_id, nsg=nsg, children=children)
+        return Network(subnet_id=user_subnet, nsg=nsg, children=children)
 
     egress_ip = network.PublicIPAddress(
         f"{name}-nat-ip",

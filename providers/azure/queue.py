@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import servicebus
 
-from components.config import FleetConfig
-from providers.azure import limits
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure import settings
 
 
 @dataclass
@@ -48,7 +48,7 @@ def build_queue(
         disable_local_auth=True,
         opts=opts,
     )
-    note = limits.lock_clamp_message(config)
+    note = settings.lock_clamp_message(config)
     if note is not None:
         pulumi.log.info(note)
     queue = servicebus.Queue(
@@ -56,10 +56,10 @@ def build_queue(
         queue_name=name,
         resource_group_name=resource_group,
         namespace_name=namespace.name,
-        lock_duration=limits.iso_duration(limits.lock_duration_seconds(config)),
+        lock_duration=settings.iso_duration(settings.lock_duration_seconds(config)),
         max_delivery_count=config.queue.max_receive_count,
         dead_lettering_on_message_expiration=True,
-        default_message_time_to_live=limits.iso_duration(config.queue.retention_seconds),
+        default_message_time_to_live=settings.iso_duration(config.queue.retention_seconds),
         enable_batched_operations=True,
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )

@@ -29,9 +29,9 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import compute, monitor, servicebus
 
-from components.config import FleetConfig
-from components.policy import ScalingPolicy
-from providers.azure import limits
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure import settings
 
 METRIC = "ActiveMessages"
 METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
@@ -81,7 +81,8 @@ def _trigger(
 
 
 def _cooldown(seconds: int) -> str:
-    return limits.iso_duration(max(limits.AUTOSCALE_COOLDOWN_MIN_SECONDS, limits.whole_minutes(seconds)))
+    rounded = settings.whole_minutes(seconds)
+    return settings.iso_duration(max(settings.AUTOSCALE_COOLDOWN_MIN_SECONDS, rounded))
 
 
 def rules(
@@ -92,7 +93,7 @@ def rules(
 ) -> list[monitor.ScaleRuleArgs]:
     target = float(policy.target_backlog_per_agent)
     out_cooldown = _cooldown(policy.scale_out_cooldown_seconds)
-    in_cooldown = limits.iso_duration(limits.scale_in_cooldown_seconds(config))
+    in_cooldown = settings.iso_duration(settings.scale_in_cooldown_seconds(config))
     op, agg = monitor.ComparisonOperationType, monitor.TimeAggregationType
     up, down = monitor.ScaleDirection.INCREASE, monitor.ScaleDirection.DECREASE
     kind = monitor.ScaleType

@@ -12,33 +12,20 @@ no longer lets new customers create caches, so a first `pulumi up` would be refu
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import redisenterprise, storage
 
-from components.config import FleetConfig
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure.names import account_name, table_name
 
-TABLE_SUFFIX = "state"  # table names: alphanumeric, 3-63, letter first
 CONTAINER_NAME = "agentfleet"
 #: Azure Managed Redis: the smallest SKU; one database, which must be named "default", on the
 #: TLS port 10000; EnterpriseCluster so that a plain (non-cluster) Redis client works.
 CACHE_SKU = redisenterprise.SkuName.BALANCED_B0
 CACHE_DATABASE = "default"
 CACHE_PORT = 10_000
-
-
-def account_name(fleet_name: str, resource_group_id: str) -> str:
-    """A valid, stable, globally-distinct storage account name for this fleet and resource group."""
-    stem = re.sub(r"[^a-z0-9]", "", fleet_name.lower())[:16]
-    digest = hashlib.sha256(resource_group_id.lower().encode()).hexdigest()[:8]
-    return f"{stem}{digest}"
-
-
-def table_name(fleet_name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", fleet_name) + TABLE_SUFFIX
 
 
 @dataclass

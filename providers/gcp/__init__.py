@@ -1,0 +1,37 @@
+"""Google Cloud: Pub/Sub + a GKE Deployment scaled by KEDA; Firestore / GCS / Memorystore for state.
+
+`TARGET` is this package's whole interface (providers/base.py); `fleet.py` shows how the config
+becomes resources. Importing this module loads no cloud SDK: `build` does, when Google Cloud is chosen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.base import FleetResources, Target, TargetMocks
+from agentfleet.providers.gcp import mocks, plan
+from agentfleet.providers.gcp.settings import REQUIRED_SETTINGS, GcpSettings, validate
+
+if TYPE_CHECKING:
+    import pulumi
+
+
+def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
+    """Create the fleet's Google Cloud resources under `parent`."""
+    # Imported here, not at the top: the Google Cloud SDK loads only for a stack that chose Google Cloud.
+    from agentfleet.providers.gcp import fleet
+
+    return fleet.build(parent, config, policy)
+
+
+TARGET = Target(
+    name="gcp",
+    settings=GcpSettings,
+    validate=validate,
+    required_settings=REQUIRED_SETTINGS,
+    build=build,
+    plan_settings=plan.KEY_SETTINGS,
+    mocks=TargetMocks(resource_outputs=mocks.resource_outputs, invoke=mocks.invoke),
+)

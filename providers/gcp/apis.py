@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from providers.gcp.settings import Names, Placement
+from agentfleet.providers.gcp.names import Names, Placement
 
 APIS = {
     "pubsub": "pubsub.googleapis.com",

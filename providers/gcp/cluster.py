@@ -7,7 +7,7 @@ kube-system and KEDA, so the agent pool can scale to zero nodes. An existing clu
 with the `container.getCluster` invoke and only gets the agent pool.
 
 The agent pool's autoscaling bounds follow the fleet size: just enough nodes for min_agents ..
-max_agents pods of the size limits.py gives one agent. Auto-repair and auto-upgrade are on; Spot
+max_agents pods of the size settings.py gives one agent. Auto-repair and auto-upgrade are on; Spot
 VMs when `compute.spot`. When the agent image is in Artifact Registry, the nodes' account gets
 reader on that one repository. Agent pods are steered onto it by a label and a taint, so system pods
 never land on Spot nodes and agents never crowd the system pool.
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import FleetConfig
-from providers.gcp.limits import node_bounds
-from providers.gcp.settings import Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.names import Names, Placement
+from agentfleet.providers.gcp.settings import GcpSettings, node_bounds
 
 RELEASE_CHANNEL = "REGULAR"
 #: The /28 the private control plane is peered into; must not overlap the VPC's ranges.
@@ -59,7 +59,7 @@ class Cluster:
 
 
 def network_name(config: FleetConfig) -> str:
-    return config.gcp.network or "default"
+    return config.settings_for(GcpSettings).network or "default"
 
 
 def kubeconfig(
@@ -207,7 +207,7 @@ def create_cluster(
     ready: list[pulumi.Resource] = []
     created: gcp.container.Cluster | None = None
 
-    if config.gcp.cluster is None:
+    if config.settings_for(GcpSettings).cluster is None:
         network = network_name(config)
         router = gcp.compute.Router(
             f"{names.fleet}-router",
@@ -284,7 +284,7 @@ def create_cluster(
         config_text = kubeconfig(created.name, created.endpoint, created.master_auth.cluster_ca_certificate)
     else:
         found = gcp.container.get_cluster_output(
-            name=config.gcp.cluster,
+            name=config.settings_for(GcpSettings).cluster,
             location=where.region,
             project=where.project,
             opts=pulumi.InvokeOptions(parent=opts.parent),
@@ -297,7 +297,8 @@ def create_cluster(
         )
 
     pull = image_pull_grant(config.agent.image, names, account, opts)
-    low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, config.gcp.machine_type)
+    machine_type = config.settings_for(GcpSettings).machine_type
+    low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
     agent_pool = gcp.container.NodePool(
         f"{names.fleet}-agent-pool",
         name=f"{names.fleet}-agents",
@@ -308,7 +309,7 @@ def create_cluster(
             total_min_node_count=low, total_max_node_count=high, location_policy="ANY"
         ),
         management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-        node_config=_node_config(config.gcp.machine_type, config.compute.spot, account, config.name),
+        node_config=_node_config(machine_type, config.compute.spot, account, config.name),
         opts=pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(depends_on=[grant, *([pull] if pull is not None else [])])
         ),

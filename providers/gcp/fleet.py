@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components.config import FleetConfig
-from components.fleet import FleetResources
-from components.policy import ScalingPolicy
-from providers.gcp import alerts, apis, cluster, identity, pubsub, scaling, state, workload
-from providers.gcp.settings import names as fleet_names
-from providers.gcp.settings import placement
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.base import FleetResources
+from agentfleet.providers.gcp import apis, cluster, compute, identity, monitoring, queue, scaling, state
+from agentfleet.providers.gcp.names import names as fleet_names
+from agentfleet.providers.gcp.names import placement
 
 
 def network_id(project: str, network: str) -> str:
@@ -30,7 +30,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
     opts = pulumi.ResourceOptions(parent=parent)
 
     enabled = apis.enable_apis(names, where, opts, cache=config.state.cache)
-    queue = pubsub.create_queue(config, names, where, opts, enabled["pubsub"])
+    work_queue = queue.create_queue(config, names, where, opts, enabled["pubsub"])
     kept = state.create_state(
         config, names, where, network_id(where.project, cluster.network_name(config)), opts, enabled
     )
@@ -48,7 +48,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
     who = identity.create_identity(
         names,
         where,
-        queue,
+        work_queue,
         kept,
         opts,
         enabled["iam"],
@@ -58,16 +58,16 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         ],
     )
 
-    env = workload.container_environment(
+    env = compute.container_environment(
         config,
         project=where.project,
-        subscription=queue.subscription.id,
-        dead_letter_topic=queue.dead_letter_topic.id,
+        subscription=work_queue.subscription.id,
+        dead_letter_topic=work_queue.dead_letter_topic.id,
         collection=kept.collection,
         bucket=kept.bucket.name if kept.bucket is not None else None,
         cache=kept.cache_url(),
     )
-    agents = workload.create_workload(
+    agents = compute.create_workload(
         config,
         policy,
         names,
@@ -77,55 +77,28 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         opts=opts,
         nodes_ready=[*gke.ready, who.agent_binding, *who.grants],
     )
-    autoscaler = scaling.create_autoscaler(
+    scaling.create_autoscaler(
         policy,
         names,
         where,
-        subscription_id=queue.subscription.name,
+        subscription_id=work_queue.subscription.name,
         keda_account_email=who.keda.email,
         provider=agents.provider,
         deployment=agents.deployment,
         opts=opts,
         depends_on=[*gke.ready, who.keda_binding, *who.grants],
     )
-    alarms = alerts.create_alerts(config, names, where, opts, enabled["monitoring"])
-
-    children: dict[str, pulumi.Resource] = {
-        "topic": queue.topic,
-        "queue": queue.subscription,
-        "dead_letter_topic": queue.dead_letter_topic,
-        "dead_letter_subscription": queue.dead_letter_subscription,
-        "dead_letter_forwarding": queue.grants[0],
-        "dead_letter_source_access": queue.grants[1],
-        "agent_account": who.agent,
-        "workload_identity": who.agent_binding,
-        "keda_account": who.keda,
-        "keda_workload_identity": who.keda_binding,
-        "agent_pool": gke.agent_pool,
-        "k8s_provider": agents.provider,
-        "namespace": agents.namespace,
-        "service_account": agents.service_account,
-        "deployment": agents.deployment,
-        "disruption_budget": agents.disruption_budget,
-        "keda": autoscaler.keda,
-        "trigger_authentication": autoscaler.trigger_authentication,
-        "scaling_policy": autoscaler.scaled_object,
-        "alert_oldest_message": alarms.oldest_message,
-        "alert_dead_letters": alarms.dead_letters,
-    }
-    if gke.created is not None:
-        children["cluster"] = gke.created
-    if kept.bucket is not None:
-        children["bucket"] = kept.bucket
-    if kept.cache is not None:
-        children["cache"] = kept.cache
+    monitoring.create_alerts(config, names, where, opts, enabled["monitoring"])
 
     return FleetResources(
-        queue=queue.subscription.id,
-        dead_letter_queue=queue.dead_letter_topic.id,
+        queue=work_queue.subscription.id,
+        dead_letter_queue=work_queue.dead_letter_topic.id,
         state_table=kept.collection,
         bucket=kept.bucket.name if kept.bucket is not None else None,
         agent_group=f"{names.namespace}/{names.deployment}",
-        send_work={"topic": queue.topic.id, "subscription": queue.subscription.id, "cluster": gke.name},
-        children=children,
+        send_work={
+            "topic": work_queue.topic.id,
+            "subscription": work_queue.subscription.id,
+            "cluster": gke.name,
+        },
     )

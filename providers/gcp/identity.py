@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from providers.gcp.pubsub import Queue
-from providers.gcp.settings import KEDA_NAMESPACE, KEDA_OPERATOR_KSA, Names, Placement
-from providers.gcp.state import State
+from agentfleet.providers.gcp.names import KEDA_NAMESPACE, KEDA_OPERATOR_KSA, Names, Placement
+from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.state import State
 
 WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
 #: What the agent holds on its subscription: pull/ack/modify, and `subscriptions.get` for `/ready`.

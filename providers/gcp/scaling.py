@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.policy import ScalingPolicy
-from providers.gcp.settings import KEDA_NAMESPACE, Names, Placement
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.providers.gcp.names import KEDA_NAMESPACE, Names, Placement
 
 KEDA_CHART = "keda"
 KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import FleetConfig
-from providers.gcp.settings import Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.names import Names, Placement
 
 FIRESTORE_DATABASE = "(default)"
 #: Memorystore size for the optional cache: the smallest BASIC tier instance.

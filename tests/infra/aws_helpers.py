@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Recorded, Synthesis
-from providers.cloudinit import ENV_FILE
 from tests.infra.conftest import synth
 
 REGION = "us-east-1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.policy import SHUTDOWN_MARGIN_SECONDS
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
 from tests.infra.aws_helpers import aws_synth
 
 HOOK = "aws:autoscaling/lifecycleHook:LifecycleHook"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from components.config import ConfigError
-from components.fleet import TYPE_TOKEN
+from agentfleet.components.fleet import TYPE_TOKEN
+from agentfleet.components.problems import ConfigError
+from agentfleet.providers import target
+from agentfleet.providers.base import TargetMocks
 from tests.infra.aws_helpers import aws_synth, user_data
 from tests.infra.conftest import synth
 
@@ -74,17 +78,23 @@ def test_preview_where_the_cloud_computes_every_output_still_registers_everythin
 ) -> None:
     # As `pulumi preview` of a new stack sees it: no ARN, URL, id-derived value is known yet, so
     # no apply runs. Every resource must still be registered (nothing hidden inside an apply).
-    import providers.aws.mocks as aws_mocks
+    import agentfleet.providers.aws as aws_target
 
-    real = aws_mocks.resource_outputs
+    real = aws_target.TARGET.mocks
 
     def nothing_computed(typ: str, name: str, inputs: dict, config: dict) -> tuple:  # type: ignore[type-arg]
-        return real(typ, name, inputs, config)[0], {}
+        return real.resource_outputs(typ, name, inputs, config)[0], {}
 
-    monkeypatch.setattr(aws_mocks, "resource_outputs", nothing_computed)
     fleet = {"state": {"cache": True}, "compute": {"spot": True}}
-    preview = synth("aws", fleet, preview=True)
-    assert sorted(r.name for r in preview.resources) == sorted(r.name for r in aws_synth(fleet).resources)
+    full = aws_synth(fleet)
+    blind = dataclasses.replace(aws_target.TARGET, mocks=TargetMocks(nothing_computed, real.invoke))
+    monkeypatch.setattr(aws_target, "TARGET", blind)
+    target.cache_clear()
+    try:
+        preview = synth("aws", fleet, preview=True)
+    finally:
+        target.cache_clear()
+    assert sorted(r.name for r in preview.resources) == sorted(r.name for r in full.resources)
     assert preview.outputs == {}  # nothing resolved, nothing crashed
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from providers.aws.limits import SQS_MAX_RETENTION_SECONDS
+from agentfleet.providers.aws.settings import SQS_MAX_RETENTION_SECONDS
 from tests.infra.aws_helpers import aws_synth
 
 

@@ -7,9 +7,14 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import parse_fleet
-from components.policy import ScalingPolicy
-from providers.aws.scaling import BACKLOG_PER_AGENT, FROM_ZERO_STEPS, capacity_from_zero, from_zero_steps
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.validation import parse_fleet
+from agentfleet.providers.aws.scaling import (
+    BACKLOG_PER_AGENT,
+    FROM_ZERO_STEPS,
+    capacity_from_zero,
+    from_zero_steps,
+)
 from tests.infra.aws_helpers import aws_synth
 from tests.infra.conftest import BASE_FLEET, deep_merge
 

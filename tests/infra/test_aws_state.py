@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from providers.aws.state import TTL_ATTRIBUTE
+from agentfleet.providers.aws.state import TTL_ATTRIBUTE
 from tests.infra.aws_helpers import aws_synth
 
 
@@ -57,7 +57,7 @@ def test_state_the_config_disables_is_not_created() -> None:
 
 
 def test_table_key_is_the_one_the_runtime_reads_and_writes() -> None:
-    from agent.state.dynamodb import KEY_ATTRIBUTE
+    from agentfleet.agent.state.dynamodb import KEY_ATTRIBUTE
 
     table = aws_synth().named("moodring-state").inputs
     assert table["hashKey"] == KEY_ATTRIBUTE

@@ -15,11 +15,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from agent import contract
-from agent.health import HealthServer, HealthState
+from agentfleet.agent import contract
+from agentfleet.agent.health import HealthServer, HealthState
+from agentfleet.providers.azure.compute import HEALTH_PATH
+from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Synthesis
-from providers.azure.compute import HEALTH_PATH
-from providers.cloudinit import ENV_FILE
 from tests.conftest import require_peer
 from tests.infra.conftest import synth
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, load_fleet_config
-from providers.azure import limits
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.validation import load_fleet_config
+from agentfleet.providers.azure import settings
 from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config, synth
 
 
@@ -121,8 +122,8 @@ def test_long_visibility_is_not_an_error_but_explained() -> None:
     config = load_fleet_config(
         "azure", deep_merge(BASE_FLEET, {"queue": {"visibility_timeout_seconds": 1_800}})
     )
-    assert limits.lock_duration_seconds(config) == 300
-    assert limits.lock_clamp_message(config) == (
+    assert settings.lock_duration_seconds(config) == 300
+    assert settings.lock_clamp_message(config) == (
         "agentfleet: fleet.queue.visibility_timeout_seconds=1800 is above Service Bus's 300 s lock maximum: "
         "the queue's lock_duration is PT5M and the agent renews the lock while it works, up to 1800 s"
     )
@@ -132,7 +133,7 @@ def test_short_visibility_needs_no_explanation() -> None:
     config = load_fleet_config(
         "azure", deep_merge(BASE_FLEET, {"queue": {"visibility_timeout_seconds": 300}})
     )
-    assert limits.lock_clamp_message(config) is None
+    assert settings.lock_clamp_message(config) is None
 
 
 def test_missing_location_is_named() -> None:
@@ -154,4 +155,4 @@ def test_missing_location_is_named() -> None:
      (86_400, "P1D"), (345_600, "P4D"), (1_209_600, "P14D"), (90_061, "P1DT1H1M1S")],
 )  # fmt: skip
 def test_iso_durations(seconds: int, iso: str) -> None:
-    assert limits.iso_duration(seconds) == iso
+    assert settings.iso_duration(seconds) == iso

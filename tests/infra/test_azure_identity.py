@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from agentfleet.providers.azure.mocks import SUBSCRIPTION_ID
 from agentfleet.synth import Recorded, Synthesis
-from providers.azure.mocks import SUBSCRIPTION_ID
 from tests.infra.conftest import synth
 
 ROLE = "azure-native:authorization:RoleAssignment"

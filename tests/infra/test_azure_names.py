@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from agentfleet.providers.azure.mocks import RESOURCES
 from agentfleet.synth import Synthesis
-from providers.azure.mocks import RESOURCES
 from tests.infra.conftest import synth
 
-#: Longest legal fleet names (components/config.py: 3-24 chars, lowercase letter first, then
+#: Longest legal fleet names (components/schema.py: 3-24 chars, lowercase letter first, then
 #: lowercase letters, digits or '-'), hyphens where they hurt most.
 LONGEST = ["inventory-reconciler-eu1", "a23456789012345678901234", "a-b-c-d-e-f-g-h-i-j-k-l1"]
 

@@ -10,8 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from agent import contract
-from providers.cloudinit import AGENT_UNIT, ENV_FILE, HEALTH_SCRIPT, LOGIN_SCRIPT, agent_cloud_config
+from agentfleet.agent import contract
+from agentfleet.providers.cloudinit import (
+    AGENT_UNIT,
+    ENV_FILE,
+    HEALTH_SCRIPT,
+    LOGIN_SCRIPT,
+    agent_cloud_config,
+)
 from tests.conftest import require_peer
 
 AWS_ENV = {

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, FleetConfig, load_fleet_config, parse_fleet
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.schema import FleetConfig
+from agentfleet.components.validation import load_fleet_config, parse_fleet
+from agentfleet.providers.aws.settings import AwsSettings
 from tests.infra.conftest import BASE_FLEET, deep_merge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +51,8 @@ def test_defaults_are_the_design_contract() -> None:
     )
     assert numbers == (0, 10, 10, 90, 300)
     assert (c.state.table, c.state.bucket, c.state.cache, c.compute.spot) == (True, True, False, False)
-    assert (c.aws.instance_type, c.aws.vpc_id, c.aws.subnet_ids) == ("t3.small", None, None)
+    aws = c.settings_for(AwsSettings)
+    assert (aws.instance_type, aws.vpc_id, aws.subnet_ids) == ("t3.small", None, None)
 
 
 def test_the_dev_stack_is_a_valid_aws_config() -> None:
@@ -181,7 +185,7 @@ def test_reserved_environment_names_are_refused() -> None:
     assert "key 'AGENTFLEET_QUEUE' must not start with AGENTFLEET_" in message
 
 
-# Bugs once found in components/config.py; kept as regression tests.
+# Bugs once found in components/schema.py; kept as regression tests.
 
 
 def test_missing_required_key_names_the_key_without_a_bogus_value() -> None:

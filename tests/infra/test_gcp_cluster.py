@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.gcp.mocks import CLUSTER_ENDPOINT
+from agentfleet.providers.gcp.mocks import CLUSTER_ENDPOINT
 from tests.infra.gcp_helpers import PROJECT, REGION, gcp_synth
 
 

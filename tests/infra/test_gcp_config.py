@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.validation import load_fleet_config
+from agentfleet.providers.gcp.settings import GcpSettings
 from agentfleet.synth import synthesize
-from components.config import ConfigError, load_fleet_config
 from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config
 
 
@@ -100,8 +102,8 @@ def test_bad_gcp_value_is_reported_exactly(fleet: dict, message: str) -> None:
 
 
 def test_keda_namespace_is_reserved_for_fleet_names() -> None:
-    from providers.gcp.limits import RESERVED_NAMESPACES
-    from providers.gcp.settings import KEDA_NAMESPACE
+    from agentfleet.providers.gcp.names import KEDA_NAMESPACE
+    from agentfleet.providers.gcp.settings import RESERVED_NAMESPACES
 
     assert KEDA_NAMESPACE in RESERVED_NAMESPACES
 
@@ -133,7 +135,7 @@ def test_limits_that_other_clouds_allow_pass_on_gcp_when_in_range() -> None:
             },
         ),
     )
-    assert config.gcp.machine_type == "n2-custom-4-8192"
+    assert config.settings_for(GcpSettings).machine_type == "n2-custom-4-8192"
 
 
 def test_bad_config_stops_the_program_before_any_resource() -> None:

@@ -1,6 +1,6 @@
 """Every name the GCP provider derives from the fleet name is legal for its service, at 24 chars too.
 
-Fleet names are 3-24 chars (components/config.py). Each rule below is the service's own:
+Fleet names are 3-24 chars (components/schema.py). Each rule below is the service's own:
 Pub/Sub ids (3-255 chars, letter first, not "goog..."), service account ids (6-30), GKE cluster and
 node pool names (<= 40), Compute Engine router / NAT / firewall names and network tags (RFC 1035,
 <= 63), Memorystore instance

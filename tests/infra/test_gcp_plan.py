@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from agentfleet.cli import app
-from providers.gcp.plan import KEY_SETTINGS
+from agentfleet.providers.gcp.plan import KEY_SETTINGS
 
 STACK = """
 config:

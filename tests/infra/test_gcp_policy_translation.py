@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.config import parse_fleet
-from components.policy import ScalingPolicy
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.validation import parse_fleet
 from tests.infra.conftest import BASE_FLEET, deep_merge
 from tests.infra.gcp_helpers import gcp_synth
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.gcp.mocks import PROJECT_NUMBER
+from agentfleet.providers.gcp.mocks import PROJECT_NUMBER
 from tests.infra.gcp_helpers import PROJECT, gcp_synth
 
 FLEET = {"queue": {"visibility_timeout_seconds": 120, "max_receive_count": 7, "retention_seconds": 86_400}}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent import contract
-from providers.gcp.mocks import CLUSTER_ENDPOINT, REDIS_HOST, REDIS_PORT
+from agentfleet.agent import contract
+from agentfleet.providers.gcp.mocks import CLUSTER_ENDPOINT, REDIS_HOST, REDIS_PORT
 from tests.infra.gcp_helpers import PROJECT, container_of, env_of, gcp_synth
 
 FLEET = {

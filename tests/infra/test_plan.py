@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from agentfleet.cli import app
 from agentfleet.plan import lookup, settings_of
+from agentfleet.providers.aws.plan import KEY_SETTINGS
 from agentfleet.synth import Recorded
-from providers.aws.plan import KEY_SETTINGS
 from tests.infra.conftest import BASE_FLEET, REGION_KEYS, deep_merge
 
 ROOT = Path(__file__).resolve().parents[2]

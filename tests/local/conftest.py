@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from agentfleet.components.schema import FleetConfig
+from agentfleet.components.validation import parse_fleet
 from agentfleet.local.stack import LocalPaths
-from components.config import FleetConfig, parse_fleet
 
 TINY_FLEET: dict[str, Any] = {
     "name": "tiny-fleet",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from agentfleet.components.policy import ScalingPolicy
 from agentfleet.local.demo import DemoOptions, DemoResult, run_demo
-from components.policy import ScalingPolicy
 from tests.local.conftest import tiny_config
 
 pytestmark = pytest.mark.slow

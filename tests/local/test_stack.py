@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent import contract
-from agent.settings import Settings
+from agentfleet.agent import contract
+from agentfleet.agent.settings import Settings
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.problems import ConfigError
 from agentfleet.local.demo import demo_config, work_seconds_of
 from agentfleet.local.report import DemoReport
 from agentfleet.local.stack import LocalPaths, load_fleet, local_environment, stack_file
-from components.config import ConfigError
-from components.policy import ScalingPolicy
 from tests.local.conftest import TINY_FLEET, tiny_config
 
 

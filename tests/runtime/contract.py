@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from agent.backends.base import LeaseLost, Message, QueueBackend
-from agent.state.base import ConflictError, InProgressElsewhere, Once, StateStore
+from agentfleet.agent.backends.base import LeaseLost, Message, QueueBackend
+from agentfleet.agent.state.base import ConflictError, InProgressElsewhere, Once, StateStore
 
 
 def receive_one(backend: QueueBackend, wait: float) -> Message | None:

@@ -11,10 +11,10 @@ import sqlite3
 import threading
 import time
 
-from agent.backends.base import Message
-from agent.context import Context
-from agent.handler import PermanentError
-from agent.state.base import ConflictError
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.context import Context
+from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.state.base import ConflictError
 
 _log: sqlite3.Connection | None = None
 _lock = threading.Lock()

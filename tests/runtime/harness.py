@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent import contract
-from agent.backends.base import QueueBackend
-from agent.backends.sqlite import SqliteBackend
-from agent.context import Resources
-from agent.handler import Handler, Invoker
-from agent.middleware import Metrics, default_layers
-from agent.state.sqlite import SqliteStateStore
-from agent.worker import DrainReport, Worker
+from agentfleet.agent import contract
+from agentfleet.agent.backends.base import QueueBackend
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.context import Resources
+from agentfleet.agent.handler import Handler, Invoker
+from agentfleet.agent.middleware import Metrics, default_layers
+from agentfleet.agent.state.sqlite import SqliteStateStore
+from agentfleet.agent.worker import DrainReport, Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ def agent_command() -> list[str]:
     else through the runtime's own typer app — the same command function either way."""
     if importlib.util.find_spec("agentfleet.plan") is not None and _root_cli_imports():
         return [sys.executable, "-m", "agentfleet", "agent", "run"]
-    return [sys.executable, "-c", "from agent.cli import agent_app; agent_app()", "run"]
+    return [sys.executable, "-c", "from agentfleet.agent.cli import agent_app; agent_app()", "run"]
 
 
 _ROOT_CLI_OK: bool | None = None

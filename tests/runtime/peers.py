@@ -258,7 +258,7 @@ def run_worker_scenario(
     """Run the runtime's real worker (default middleware, 3 handler threads) over `backend` with
     six plain messages, one that fails once (`flaky`), one that runs for 2.5 leases (`slow`) and
     one permanent failure (`poison`). Returns the delivery counts each body was handled with."""
-    from agent.handler import PermanentError
+    from agentfleet.agent.handler import PermanentError
     from tests.runtime.harness import make_worker, running, wait_until
 
     attempts: dict[bytes, list[int]] = {}

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from agent.bucket.base import Bucket, ObjectNotFound
-from agent.bucket.blob import BlobBucket
-from agent.bucket.gcs import GcsBucket
-from agent.bucket.s3 import S3Bucket
+from agentfleet.agent.bucket.base import Bucket, ObjectNotFound
+from agentfleet.agent.bucket.blob import BlobBucket
+from agentfleet.agent.bucket.gcs import GcsBucket
+from agentfleet.agent.bucket.s3 import S3Bucket
 from tests.runtime.fakes.gcs import FakeStorageClient
 from tests.runtime.peers import Azurite, MotoServer, azurite, moto_server  # noqa: F401
 
@@ -78,8 +78,8 @@ def test_list_filters_by_prefix_and_sorts(bucket: Bucket) -> None:
 
 
 def test_blob_from_settings_takes_the_container_url() -> None:
-    from agent.bucket.blob import from_settings
-    from agent.settings import Settings
+    from agentfleet.agent.bucket.blob import from_settings
+    from agentfleet.agent.settings import Settings
 
     url = "https://acct.blob.core.windows.net/results"
     bucket = from_settings(Settings(backend="servicebus", queue="q", bucket=url))
@@ -89,8 +89,8 @@ def test_blob_from_settings_takes_the_container_url() -> None:
 
 
 def test_s3_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.bucket.s3 import from_settings
-    from agent.settings import Settings
+    from agentfleet.agent.bucket.s3 import from_settings
+    from agentfleet.agent.settings import Settings
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -98,7 +98,9 @@ def test_s3_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (bucket.bucket, bucket.client.meta.region_name) == ("fleet-results", "eu-west-1")
 
 
-@pytest.mark.parametrize("module", ["agent.bucket.s3", "agent.bucket.blob", "agent.bucket.gcs"])
+@pytest.mark.parametrize(
+    "module", ["agentfleet.agent.bucket.s3", "agentfleet.agent.bucket.blob", "agentfleet.agent.bucket.gcs"]
+)
 def test_importing_a_bucket_module_loads_no_cloud_sdk(module: str) -> None:
     """The SDK is imported when the bucket is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import

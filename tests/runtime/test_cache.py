@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent.cache import needs_entra, open_cache
-from agent.cache.entra import RENEW_BEFORE_SECONDS, SCOPE, EntraRedisCredentials, object_id
+from agentfleet.agent.cache import needs_entra, open_cache
+from agentfleet.agent.cache.entra import RENEW_BEFORE_SECONDS, SCOPE, EntraRedisCredentials, object_id
 
 
 def _jwt(claims: dict[str, str]) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import contract
-from agent.backends.sqlite import SqliteBackend
-from agent.state.sqlite import SqliteStateStore
+from agentfleet.agent import contract
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.state.sqlite import SqliteStateStore
 from tests.runtime.harness import agent_env, start_agent
 
 pytestmark = pytest.mark.slow

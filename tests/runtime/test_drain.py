@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from agent import contract
-from agent.backends.base import Message
-from agent.backends.sqlite import SqliteBackend
-from agent.context import Context
-from agent.drain import EXIT_CLEAN, run_until_drained
-from agent.lifecycle.base import TerminationWatcher
+from agentfleet.agent import contract
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.context import Context
+from agentfleet.agent.drain import EXIT_CLEAN, run_until_drained
+from agentfleet.agent.lifecycle.base import TerminationWatcher
 from tests.runtime.harness import agent_env, make_worker, settled, start_agent, wait_until
 
 pytestmark = pytest.mark.slow

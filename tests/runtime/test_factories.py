@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from agent import contract
-from agent.backends import open_backend
-from agent.backends.base import Message
-from agent.backends.sqlite import SqliteBackend
-from agent.bucket import BUCKET_FOR_BACKEND, open_bucket
-from agent.bucket.base import BucketError, ObjectNotFound
-from agent.bucket.local import LocalBucket
-from agent.context import Context, MissingResource, Resources
-from agent.lifecycle import WATCHER_MODULES, NoWatcher, open_watcher
-from agent.logging import get_logger
-from agent.settings import Settings
-from agent.state import STORE_FOR_BACKEND, open_state
-from agent.state.sqlite import SqliteStateStore
+from agentfleet.agent import contract
+from agentfleet.agent.backends import open_backend
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.bucket import BUCKET_FOR_BACKEND, open_bucket
+from agentfleet.agent.bucket.base import BucketError, ObjectNotFound
+from agentfleet.agent.bucket.local import LocalBucket
+from agentfleet.agent.context import Context, MissingResource, Resources
+from agentfleet.agent.lifecycle import WATCHER_MODULES, NoWatcher, open_watcher
+from agentfleet.agent.logging import get_logger
+from agentfleet.agent.settings import Settings
+from agentfleet.agent.state import STORE_FOR_BACKEND, open_state
+from agentfleet.agent.state.sqlite import SqliteStateStore
 from tests.runtime.harness import ROOT, make_worker, running, settled, wait_until
 
 
@@ -73,9 +73,9 @@ def test_a_fleet_without_state_or_bucket_gets_errors_naming_the_variable(tmp_pat
 @pytest.mark.parametrize("backend", contract.BACKENDS)
 def test_every_backend_name_maps_to_modules_with_a_from_settings(backend: str) -> None:
     for package, module in (
-        ("agent.backends", backend),
-        ("agent.state", STORE_FOR_BACKEND[backend]),
-        ("agent.bucket", BUCKET_FOR_BACKEND[backend]),
+        ("agentfleet.agent.backends", backend),
+        ("agentfleet.agent.state", STORE_FOR_BACKEND[backend]),
+        ("agentfleet.agent.bucket", BUCKET_FOR_BACKEND[backend]),
     ):
         loaded = importlib.import_module(f"{package}.{module}")
         assert callable(getattr(loaded, "from_settings", None)), f"{package}.{module} lacks from_settings"
@@ -83,7 +83,7 @@ def test_every_backend_name_maps_to_modules_with_a_from_settings(backend: str) -
 
 @pytest.mark.parametrize("lifecycle", [name for name in contract.LIFECYCLES if name != "none"])
 def test_every_lifecycle_maps_to_a_watcher_module(lifecycle: str) -> None:
-    loaded = importlib.import_module(f"agent.lifecycle.{WATCHER_MODULES[lifecycle]}")
+    loaded = importlib.import_module(f"agentfleet.agent.lifecycle.{WATCHER_MODULES[lifecycle]}")
     assert callable(getattr(loaded, "from_settings", None))
 
 
@@ -94,12 +94,12 @@ def test_no_lifecycle_means_a_watcher_that_does_nothing(tmp_path: Path) -> None:
 def test_a_sqlite_agent_imports_no_cloud_sdk(tmp_path: Path) -> None:
     probe = f"""
 import json, sys
-from agent.cli import build_agent
-from agent.settings import Settings
+from agentfleet.agent.cli import build_agent
+from agentfleet.agent.settings import Settings
 settings = Settings.from_env({{
     "AGENTFLEET_BACKEND": "sqlite", "AGENTFLEET_QUEUE": {str(tmp_path / 'q.db')!r},
     "AGENTFLEET_STATE": {str(tmp_path / 's.db')!r}, "AGENTFLEET_BUCKET": {str(tmp_path / 'b')!r},
-    "AGENTFLEET_HANDLER": "agent.examples.echo:handle", "AGENTFLEET_PORT": "0",
+    "AGENTFLEET_HANDLER": "agentfleet.agent.examples.echo:handle", "AGENTFLEET_PORT": "0",
 }})
 build_agent(settings)
 print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))
@@ -126,7 +126,7 @@ def test_local_bucket_puts_gets_and_lists(tmp_path: Path) -> None:
 
 
 def test_example_handler_records_each_job_once_and_rejects_garbage(tmp_path: Path) -> None:
-    from agent.examples.echo import handle
+    from agentfleet.agent.examples.echo import handle
 
     queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=5)
     for body in ({"id": 1, "text": "hi"}, {"id": 1, "text": "hi"}, {"id": 2, "text": "yo"}):

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agent.backends.base import Message
-from agent.backends.sqlite import SqliteBackend
-from agent.context import Context
-from agent.handler import PermanentError
-from agent.health import HealthServer, HealthState
+from agentfleet.agent.backends.base import Message
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.context import Context
+from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.health import HealthServer, HealthState
 from tests.runtime.harness import Running, make_worker, running, settled, wait_until
 
 

@@ -6,8 +6,8 @@ for 15 minutes of visibility must renew within the capped lease, or the lock is 
 
 from __future__ import annotations
 
-from agent.backends.base import Message, QueueBackend
-from agent.middleware import LeaseKeeper, default_layers
+from agentfleet.agent.backends.base import Message, QueueBackend
+from agentfleet.agent.middleware import LeaseKeeper, default_layers
 
 
 class _CappedBroker(QueueBackend):

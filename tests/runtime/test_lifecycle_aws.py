@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from agent.lifecycle.aws import AsgLifecycleWatcher, Imds, from_settings
-from agent.settings import Settings
+from agentfleet.agent.lifecycle.aws import AsgLifecycleWatcher, Imds, from_settings
+from agentfleet.agent.settings import Settings
 from tests.runtime.fakes.metadata import AwsPeer, serve
 
 
@@ -137,4 +137,4 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.lifecycle.aws") == []
+    assert sdks_loaded_by_import("agentfleet.agent.lifecycle.aws") == []

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.lifecycle.azure import ScheduledEventsWatcher
+from agentfleet.agent.lifecycle.azure import ScheduledEventsWatcher
 from tests.runtime.fakes.metadata import AzurePeer, serve
 
 
@@ -79,4 +79,4 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.lifecycle.azure") == []
+    assert sdks_loaded_by_import("agentfleet.agent.lifecycle.azure") == []

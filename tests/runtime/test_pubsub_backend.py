@@ -8,9 +8,14 @@ import uuid
 
 import pytest
 
-from agent.backends.base import BackendError, LeaseLost, QueueBackend
-from agent.backends.pubsub import ORIGINAL_ID_ATTRIBUTE, REASON_ATTRIBUTE, PubSubBackend, from_settings
-from agent.settings import Settings
+from agentfleet.agent.backends.base import BackendError, LeaseLost, QueueBackend
+from agentfleet.agent.backends.pubsub import (
+    ORIGINAL_ID_ATTRIBUTE,
+    REASON_ATTRIBUTE,
+    PubSubBackend,
+    from_settings,
+)
+from agentfleet.agent.settings import Settings
 from tests.runtime.contract import BackendContract, receive_one
 from tests.runtime.fakes.pubsub import FakePublisherClient, FakePubSub, FakeSubscriberClient
 
@@ -209,7 +214,7 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.backends.pubsub") == []
+    assert sdks_loaded_by_import("agentfleet.agent.backends.pubsub") == []
 
 
 def test_the_worker_over_pubsub() -> None:

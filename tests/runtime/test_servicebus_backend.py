@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 
-from agent.backends.base import BackendError, LeaseLost
-from agent.backends.servicebus import (
+from agentfleet.agent.backends.base import BackendError, LeaseLost
+from agentfleet.agent.backends.servicebus import (
     DELIVERIES_PROPERTY,
     ORIGINAL_ID_PROPERTY,
     ServiceBusBackend,
     from_settings,
 )
-from agent.settings import Settings
+from agentfleet.agent.settings import Settings
 from tests.runtime.contract import BackendContract, receive_one
 from tests.runtime.fakes.servicebus import (
     FakeAdministrationClient,
@@ -180,7 +180,7 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.backends.servicebus") == []
+    assert sdks_loaded_by_import("agentfleet.agent.backends.servicebus") == []
 
 
 def test_the_worker_over_service_bus() -> None:

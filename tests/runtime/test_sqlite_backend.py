@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from agent.backends.sqlite import SqliteBackend
-from agent.state.sqlite import SqliteStateStore
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.state.sqlite import SqliteStateStore
 from tests.runtime.contract import BackendContract, StateStoreContract, receive_one
 
 

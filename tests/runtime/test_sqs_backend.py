@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from agent.backends.base import BackendError, LeaseLost, Message
-from agent.backends.sqs import (
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message
+from agentfleet.agent.backends.sqs import (
     MAX_VISIBILITY_SECONDS,
     ORIGINAL_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
@@ -21,7 +21,7 @@ from agent.backends.sqs import (
     clamp_visibility,
     from_settings,
 )
-from agent.settings import Settings
+from agentfleet.agent.settings import Settings
 from tests.runtime.contract import BackendContract
 from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
 
@@ -197,7 +197,7 @@ def test_extend_lease_changes_visibility_and_refuses_a_lapsed_lease(moto_server:
 
 
 def test_connection_errors_become_backend_errors() -> None:
-    from agent.backends.sqs import make_client
+    from agentfleet.agent.backends.sqs import make_client
 
     client = make_client("us-east-1", "http://127.0.0.1:9")  # nothing listens on the discard port
     backend = SqsBackend(client, "http://127.0.0.1:9/123456789012/q")
@@ -225,7 +225,7 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.backends.sqs") == []
+    assert sdks_loaded_by_import("agentfleet.agent.backends.sqs") == []
 
 
 def test_the_worker_over_sqs_on_moto(moto_server: MotoServer) -> None:
@@ -308,7 +308,7 @@ def test_ack_batch_marks_server_faults_and_unanswered_entries_for_retry() -> Non
 def test_the_worker_over_sqs_deletes_in_batches_and_drain_sends_the_last_ones(
     moto_server: MotoServer,
 ) -> None:
-    from agent.middleware.retries import Retries
+    from agentfleet.agent.middleware.retries import Retries
     from tests.runtime.harness import make_worker, running, sample, wait_until
 
     backend, _, _ = make_backend(moto_server, visibility_timeout=30)
@@ -346,7 +346,7 @@ def test_sigterm_to_an_agent_over_sqs_loses_nothing_and_logs_no_success_before_t
     again, and no message logged `succeeded` is still in the queue."""
     import signal
 
-    from agent import contract
+    from agentfleet.agent import contract
     from tests.runtime.harness import agent_env, start_agent, wait_until
 
     backend, sqs, _ = make_backend(moto_server, visibility_timeout=60)
@@ -370,7 +370,7 @@ def test_sigterm_to_an_agent_over_sqs_loses_nothing_and_logs_no_success_before_t
             "AWS_SECRET_ACCESS_KEY": "testing",
         },
     )
-    log = tmp_path / "agent.log"
+    log = tmp_path / "agentfleet.agent.log"
 
     def succeeded() -> set[str]:
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from agent.state.azuretable import AzureTableStore, escape_key, split_state_url
-from agent.state.base import ConflictError
+from agentfleet.agent.state.azuretable import AzureTableStore, escape_key, split_state_url
+from agentfleet.agent.state.base import ConflictError
 from tests.runtime.contract import StateStoreContract
 from tests.runtime.peers import Azurite, azurite  # noqa: F401
 
@@ -93,8 +93,8 @@ def test_state_url_is_split_into_endpoint_and_table() -> None:
 
 
 def test_from_settings_uses_the_table_url_and_managed_identity() -> None:
-    from agent.settings import Settings
-    from agent.state.azuretable import from_settings
+    from agentfleet.agent.settings import Settings
+    from agentfleet.agent.state.azuretable import from_settings
 
     settings = Settings(
         backend="servicebus",
@@ -112,4 +112,4 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.state.azuretable") == []
+    assert sdks_loaded_by_import("agentfleet.agent.state.azuretable") == []

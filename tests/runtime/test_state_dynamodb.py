@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agent.settings import Settings
-from agent.state.base import ConflictError, StateError
-from agent.state.dynamodb import DynamoDBStore, from_settings
+from agentfleet.agent.settings import Settings
+from agentfleet.agent.state.base import ConflictError, StateError
+from agentfleet.agent.state.dynamodb import DynamoDBStore, from_settings
 from tests.runtime.contract import StateStoreContract
 from tests.runtime.peers import MotoServer, moto_server_serial  # noqa: F401
 
@@ -94,4 +94,4 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.state.dynamodb") == []
+    assert sdks_loaded_by_import("agentfleet.agent.state.dynamodb") == []

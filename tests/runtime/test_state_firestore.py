@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.settings import Settings
-from agent.state.base import ConflictError
-from agent.state.firestore import FirestoreStore, document_id, from_settings
+from agentfleet.agent.settings import Settings
+from agentfleet.agent.state.base import ConflictError
+from agentfleet.agent.state.firestore import FirestoreStore, document_id, from_settings
 from tests.runtime.contract import StateStoreContract
 from tests.runtime.fakes.firestore import FakeFirestore
 
@@ -53,7 +53,7 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     """The SDK is imported when the backend is opened, never by importing the runtime."""
     from tests.runtime.peers import sdks_loaded_by_import
 
-    assert sdks_loaded_by_import("agent.state.firestore") == []
+    assert sdks_loaded_by_import("agentfleet.agent.state.firestore") == []
 
 
 def test_the_fake_takes_the_sdk_calls() -> None:

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from agent import contract
-from agent.backends.base import BackendError, LeaseLost, Message
-from agent.backends.sqlite import SqliteBackend
-from agent.cli import run_agent
-from agent.context import Context
-from agent.handler import PermanentError
-from agent.middleware.lease import LeaseKeeper
-from agent.middleware.retries import Retries
-from agent.settings import Settings, SettingsError
+from agentfleet.agent import contract
+from agentfleet.agent.backends.base import BackendError, LeaseLost, Message
+from agentfleet.agent.backends.sqlite import SqliteBackend
+from agentfleet.agent.cli import run_agent
+from agentfleet.agent.context import Context
+from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.middleware.lease import LeaseKeeper
+from agentfleet.agent.middleware.retries import Retries
+from agentfleet.agent.settings import Settings, SettingsError
 from tests.runtime.harness import make_worker, running, sample, settled, wait_until
 
 
@@ -356,7 +356,9 @@ def test_settings_read_the_contract(tmp_path: Path) -> None:
     assert (settings.concurrency, settings.max_receive_count, settings.handler) == (4, 7, "x.y:z")
 
 
-@pytest.mark.parametrize("handler", ["agentfleet_nowhere.mod:handle", "agent.examples.echo:nope", "no-colon"])
+@pytest.mark.parametrize(
+    "handler", ["agentfleet_nowhere.mod:handle", "agentfleet.agent.examples.echo:nope", "no-colon"]
+)
 def test_unimportable_handler_is_a_startup_error_naming_agentfleet_handler(
     tmp_path: Path, handler: str, capsys: Any
 ) -> None:

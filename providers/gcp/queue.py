@@ -1,7 +1,7 @@
 """The work queue on Pub/Sub: topic, pull subscription, dead-letter topic kept by its own subscription.
 
 Numbers come from the fleet config: the ack deadline is `visibility_timeout_seconds` (10-600 s,
-checked in limits.py), retention is `retention_seconds`, the dead-letter policy's max delivery
+checked in settings.py), retention is `retention_seconds`, the dead-letter policy's max delivery
 attempts is `max_receive_count` (5-100), and the retry backoff grows from 10 s to one lease.
 
 Dead-lettering only works when the project's Pub/Sub service agent
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import FleetConfig
-from providers.gcp.limits import RETENTION_MAX_SECONDS, retry_backoff_seconds
-from providers.gcp.settings import Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.names import Names, Placement
+from agentfleet.providers.gcp.settings import RETENTION_MAX_SECONDS, retry_backoff_seconds
 
 
 @dataclass

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from agent import contract
-from components.config import FleetConfig, agent_environment
-from components.policy import ScalingPolicy
-from providers.gcp.cluster import POOL_LABEL
-from providers.gcp.limits import agent_resources
-from providers.gcp.settings import Names
+from agentfleet.agent import contract
+from agentfleet.components.environment import agent_environment
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.cluster import POOL_LABEL
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.settings import agent_resources
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/ready"

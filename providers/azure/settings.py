@@ -16,9 +16,37 @@ from __future__ import annotations
 
 import math
 import re
+from typing import ClassVar
 
-from components.config import ConfigProblem, FleetConfig
-from components.policy import SHUTDOWN_MARGIN_SECONDS
+from pydantic import field_validator
+
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
+from agentfleet.components.problems import ConfigProblem
+from agentfleet.components.schema import FleetConfig, TargetSettings
+
+
+class AzureSettings(TargetSettings):
+    """Azure-only settings. Leave subnet_id unset to get a new VNet."""
+
+    section: ClassVar[str] = "azure"
+
+    vm_size: str = "Standard_B2s"
+    subnet_id: str | None = None
+
+    @field_validator("subnet_id")
+    @classmethod
+    def _subnet_id_shape(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(
+            r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
+            v,
+            re.IGNORECASE,
+        ):
+            raise ValueError(
+                "must be a subnet resource id: /subscriptions/SUB/resourceGroups/RG/providers/"
+                "Microsoft.Network/virtualNetworks/VNET/subnets/SUBNET"
+            )
+        return v
+
 
 SERVICE_BUS_MAX_LOCK_SECONDS = 300
 SERVICE_BUS_MAX_DELIVERY_COUNT = 2_000
@@ -173,7 +201,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 "to 1 week",
             )
         )
-    vm_size = config.azure.vm_size
+    vm_size = config.settings_for(AzureSettings).vm_size
     if not VM_SIZE_PATTERN.match(vm_size):
         problems.append(
             ConfigProblem(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import FleetConfig
-from providers.gcp.limits import oldest_message_alert_seconds
-from providers.gcp.settings import Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.names import Names, Placement
+from agentfleet.providers.gcp.settings import oldest_message_alert_seconds
 
 OLDEST_AGE_METRIC = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"
 UNDELIVERED_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"

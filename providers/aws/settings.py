@@ -11,8 +11,60 @@ hyphen or contain two in a row; S3 reserves the bucket name prefixes `xn--`, `st
 
 from __future__ import annotations
 
-from components.config import ConfigProblem, FleetConfig
-from components.policy import SHUTDOWN_MARGIN_SECONDS
+import re
+from typing import ClassVar
+
+from pydantic import field_validator, model_validator
+
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
+from agentfleet.components.problems import ConfigProblem, CrossFieldError
+from agentfleet.components.schema import FleetConfig, TargetSettings
+
+
+class AwsSettings(TargetSettings):
+    """AWS-only settings. Leave vpc_id/subnet_ids unset to get a new VPC."""
+
+    section: ClassVar[str] = "aws"
+
+    instance_type: str = "t3.small"
+    vpc_id: str | None = None
+    subnet_ids: list[str] | None = None
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type_shape(cls, v: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", v):
+            raise ValueError("must be an EC2 instance type such as 't3.small'")
+        return v
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc_shape(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^vpc-[0-9a-f]{8,17}$", v):
+            raise ValueError("must be a VPC id such as 'vpc-0abc12345def67890'")
+        return v
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnet_shape(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("must list at least one subnet id, or be left out to create a VPC")
+            for s in v:
+                if not re.match(r"^subnet-[0-9a-f]{8,17}$", s):
+                    raise ValueError(f"entry {s!r} must be a subnet id such as 'subnet-0abc12345def67890'")
+        return v
+
+    @model_validator(mode="after")
+    def _vpc_and_subnets_together(self) -> AwsSettings:
+        if (self.vpc_id is None) != (self.subnet_ids is None):
+            missing = "subnet_ids" if self.subnet_ids is None else "vpc_id"
+            given = "vpc_id" if missing == "subnet_ids" else "subnet_ids"
+            raise CrossFieldError(
+                missing, None, f"must be set together with {given} to use an existing network"
+            )
+        return self
+
 
 SQS_MAX_VISIBILITY_SECONDS = 43_200
 SQS_MIN_RETENTION_SECONDS = 60
@@ -76,11 +128,11 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 f"{LIFECYCLE_HEARTBEAT_MAX_SECONDS} s",
             )
         )
-    if config.aws.instance_type.startswith("mac"):
+    if config.settings_for(AwsSettings).instance_type.startswith("mac"):
         problems.append(
             ConfigProblem(
                 "fleet.aws.instance_type",
-                config.aws.instance_type,
+                config.settings_for(AwsSettings).instance_type,
                 "must not be a Mac instance type: those run only on Dedicated Hosts, which an Auto Scaling "
                 "group of agents cannot allocate (and Spot does not offer)",
             )
@@ -133,3 +185,7 @@ def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     return problems
+
+
+#: Provider config keys AWS cannot do without; none yet (the region falls back to the provider's own).
+REQUIRED_SETTINGS: dict[str, str] = {}

@@ -23,8 +23,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import FleetConfig
-from providers.aws.names import FleetNames, tags
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.aws.names import FleetNames, tags
 
 LOG_RETENTION_DAYS = 30
 MIN_OLDEST_MESSAGE_ALARM_SECONDS = 900

@@ -28,7 +28,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from providers.aws.names import FleetNames, tags
+from agentfleet.providers.aws.names import FleetNames, tags
 
 QUEUE_CONSUMER_ACTIONS = [
     "sqs:ReceiveMessage",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights, servicebus
 
-from components.config import FleetConfig
-from components.policy import ScalingPolicy
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
 
 LOG_RETENTION_DAYS = 30
 STALL_WINDOW = "PT15M"

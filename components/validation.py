@@ -1,0 +1,139 @@
+"""The whole check the program runs first: the neutral keys, every target's section, the chosen
+target's limits — every problem reported at once, before a resource is registered.
+
+This module sits above the providers (it reads the registry); the neutral model below it
+(components/schema.py) knows no target. A config with neutral problems is still checked against
+the target's limits, with the bad values left out and required keys stood in for, so a user sees
+every problem in one run instead of fixing them in rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from agentfleet.components.problems import ConfigError, ConfigProblem, problems_from
+from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.providers import TARGETS, Target, target
+
+#: Stand-ins for required keys, used only to check the target's limits of an otherwise broken config.
+_PLACEHOLDERS: dict[str, Any] = {"name": "placeholder", "agent": {"image": "placeholder"}}
+
+
+def parse_fleet(raw: Mapping[str, Any] | None, prefix: str = "fleet") -> FleetConfig:
+    """Validate a raw `agentfleet:fleet` object and every target section in it; no target's limits."""
+    if raw is None:
+        raise ConfigError(
+            [ConfigProblem(prefix, None, "must be set: add an `agentfleet:fleet` object to the stack config")]
+        )
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            [ConfigProblem(prefix, raw, "must be an object with name, agent, queue, scaling, ...")]
+        )
+    problems: list[ConfigProblem] = []
+    neutral = {k: v for k, v in raw.items() if k not in TARGETS}
+    if "targets" in neutral:
+        problems.append(
+            ConfigProblem(f"{prefix}.targets", neutral.pop("targets"), _unknown_key())
+        )
+    sections, section_problems = _target_sections(raw, prefix)
+    problems += section_problems
+    try:
+        fleet = FleetConfig.model_validate(neutral)
+    except ValidationError as exc:
+        problems = problems_from(exc, prefix) + problems
+    if problems:
+        raise ConfigError(problems)
+    return fleet.model_copy(update={"targets": sections})
+
+
+def check_cloud(cloud: str | None) -> Target:
+    """The registered target named by `agentfleet:cloud`, or a ConfigError listing them."""
+    if cloud not in TARGETS:
+        raise ConfigError([_cloud_problem(cloud)])
+    return target(cloud)
+
+
+def validate_for_cloud(cloud: str | None, fleet: FleetConfig) -> None:
+    """Apply the chosen target's limits (no SDK is imported for this)."""
+    problems = check_cloud(cloud).validate(fleet)
+    if problems:
+        raise ConfigError(problems)
+
+
+def load_fleet_config(cloud: str | None, raw: Mapping[str, Any] | None) -> FleetConfig:
+    """Neutral rules, every section, then the chosen target's limits: one ConfigError for all."""
+    problems: list[ConfigProblem] = []
+    if cloud not in TARGETS:
+        problems.append(_cloud_problem(cloud))
+    try:
+        fleet = parse_fleet(raw)
+    except ConfigError as exc:
+        problems += exc.problems
+        if cloud in TARGETS and isinstance(raw, Mapping):
+            problems += _target_problems_despite(target(cloud), raw, exc.problems)
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    validate_for_cloud(cloud, fleet)
+    return fleet
+
+
+def _cloud_problem(cloud: str | None) -> ConfigProblem:
+    return ConfigProblem("cloud", cloud, f"must be one of {', '.join(TARGETS)} (set agentfleet:cloud)")
+
+
+def _unknown_key() -> str:
+    return "is not a known key (check its spelling against docs/configuration.md)"
+
+
+def _target_sections(
+    raw: Mapping[str, Any], prefix: str
+) -> tuple[dict[str, TargetSettings], list[ConfigProblem]]:
+    """Every registered target's section, validated by its own model (absent ones at defaults)."""
+    sections: dict[str, TargetSettings] = {}
+    problems: list[ConfigProblem] = []
+    for name in TARGETS:
+        model = target(name).settings
+        given = raw.get(name, {})
+        if not isinstance(given, Mapping):
+            problems.append(ConfigProblem(f"{prefix}.{name}", given, "must be an object"))
+            continue
+        try:
+            sections[name] = model.model_validate(dict(given))
+        except ValidationError as exc:
+            problems += problems_from(exc, f"{prefix}.{name}")
+    return sections, problems
+
+
+def _target_problems_despite(
+    chosen: Target, raw: Mapping[str, Any], known: list[ConfigProblem]
+) -> list[ConfigProblem]:
+    """The target's limits on the valid part of a config that has problems of its own."""
+    cleaned = _without(raw, {p.field.removeprefix("fleet.") for p in known})
+    for key, value in _PLACEHOLDERS.items():
+        if isinstance(value, dict):
+            section = cleaned.setdefault(key, {})
+            if isinstance(section, dict):
+                for k, v in value.items():
+                    section.setdefault(k, v)
+        else:
+            cleaned.setdefault(key, value)
+    try:
+        fleet = parse_fleet(cleaned)
+    except ConfigError:
+        return []
+    reported = {p.field for p in known}
+    return [p for p in chosen.validate(fleet) if p.field not in reported]
+
+
+def _without(raw: Mapping[str, Any], paths: set[str], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = f"{prefix}{key}"
+        if path in paths:
+            continue
+        out[key] = _without(value, paths, f"{path}.") if isinstance(value, Mapping) else value
+    return out
