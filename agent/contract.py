@@ -26,9 +26,19 @@ LIFECYCLE = "AGENTFLEET_LIFECYCLE"  # aws-asg | azure-scheduled-events | none
 LIFECYCLE_HOOK = "AGENTFLEET_LIFECYCLE_HOOK"  # AWS only
 GROUP = "AGENTFLEET_GROUP"  # AWS only: Auto Scaling group name
 REGION = "AGENTFLEET_REGION"  # AWS region / GCP project for SDK clients that need it
+# Busy-agent scale-in protection (docs/DESIGN.md, "Busy agents"): how the agent marks itself
+# protected while it holds work. aws-asg: SetInstanceProtection on AGENTFLEET_GROUP for the
+# instance IMDS names; azure-vmss: protectFromScaleIn on the VM IMDS names, through ARM with the
+# managed identity; kubernetes-pod: pod-deletion-cost + safe-to-evict annotations on the pod
+# AGENTFLEET_POD_NAME in AGENTFLEET_POD_NAMESPACE (the downward API); local: the local supervisor
+# reads busy/idle from /metrics; none: no protection.
+PROTECTION = "AGENTFLEET_PROTECTION"
+POD_NAME = "AGENTFLEET_POD_NAME"  # GKE only, from the downward API (metadata.name)
+POD_NAMESPACE = "AGENTFLEET_POD_NAMESPACE"  # GKE only, from the downward API (metadata.namespace)
 
 BACKENDS = ("sqs", "servicebus", "pubsub", "sqlite")
 LIFECYCLES = ("aws-asg", "azure-scheduled-events", "none")
+PROTECTIONS = ("aws-asg", "azure-vmss", "kubernetes-pod", "local", "none")
 
 
 def common_environment(
