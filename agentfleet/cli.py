@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from typing import Annotated
+
 import typer
 
 from agentfleet.agent.cli import agent_app
@@ -21,6 +24,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"agentfleet {version('agentfleet')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", help="print the version and exit", callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Elastic, queue-driven agent fleets on AWS, Azure or GCP from one config, and on one machine."""
+
+
 app.command("plan")(plan)
 app.command("bench")(bench)
 app.add_typer(agent_app, name="agent")

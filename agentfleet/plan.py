@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     # that carry no Pulumi SDK, so nothing here may import pulumi at module level.
     from agentfleet.synth import Recorded, Synthesis
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Inputs never worth a line in the tree (tags repeat on every resource; user data is a document).
 HIDDEN_INPUTS = frozenset({"tags", "userData", "tagSpecifications", "labels", "customData"})
 MAX_VALUE_CHARS = 100
@@ -46,18 +45,32 @@ MAX_DEFAULT_SETTINGS = 6
 
 
 def find_stack_file(stack: str, cwd: Path | None = None) -> Path:
-    """Pulumi.<stack>.yaml in the current directory, else in the project root."""
+    """Pulumi.<stack>.yaml where the user is: the current directory, as `pulumi` itself reads it."""
+    folder = (cwd or Path.cwd()).resolve()
     name = f"Pulumi.{stack}.yaml"
-    folders = list(dict.fromkeys([(cwd or Path.cwd()).resolve(), PROJECT_ROOT]))
-    for folder in folders:
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"agentfleet: no {name} in {' or '.join(str(f) for f in folders)}")
+    if (folder / name).is_file():
+        return folder / name
+    found = folder.glob("Pulumi.*.yaml")
+    others = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in found)
+    if others:
+        hint = f"stacks here: {', '.join(others)} (pass --stack {others[0]})"
+    else:
+        hint = "run it in your Pulumi project's folder, or pass --config FILE"
+    raise FileNotFoundError(f"agentfleet: no {name} in {folder}; {hint}")
 
 
 def load_config(path: Path) -> dict[str, str]:
     """Engine-form config from a stack file (`config:` map) or from a bare map of config keys."""
-    data = yaml.safe_load(path.read_text()) or {}
+    if path.is_dir():
+        raise ValueError(f"agentfleet: {path} is a folder; --config takes a file such as Pulumi.dev.yaml")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"agentfleet: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"agentfleet: {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(data, Mapping):
         raise ValueError(f"agentfleet: {path} must be a YAML map with a `config:` map of stack settings")
     raw = data.get("config", data)
@@ -66,6 +79,14 @@ def load_config(path: Path) -> dict[str, str]:
     from agentfleet.synth import flatten_config
 
     return flatten_config(raw)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: what is wrong and where."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
 
 
 def key_settings_for(cloud: str | None) -> dict[str, list[str]]:
@@ -136,44 +157,84 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def as_json(synthesis: Synthesis, stack: str, cloud: str | None) -> dict[str, Any]:
+#: Shown where the cloud computes a value that a dry run cannot know.
+KNOWN_AFTER_APPLY = "(known after apply)"
+MOCK_NOTE = (
+    "ids, ARNs, URLs and account numbers are stand-ins from the offline mocks; "
+    "pulumi preview shows the real ones"
+)
+
+
+def _marked(value: Any, stand_ins: Mapping[str, str]) -> Any:
+    """`value` with unknowns spelled out and every string holding a mocked value labelled."""
+    if value == UNKNOWN:
+        return KNOWN_AFTER_APPLY
+    if isinstance(value, str):
+        return value + " (mock)" if any(s in value for s in stand_ins) else value
+    if isinstance(value, list):
+        return [_marked(v, stand_ins) for v in value]
+    if isinstance(value, dict):
+        return {k: _marked(v, stand_ins) for k, v in value.items()}
+    return value
+
+
+def _in_order(synthesis: Synthesis) -> list[Recorded]:
+    """Resources by type and name: the SDK registers them in whatever order its tasks finish."""
+    return sorted(synthesis.resources, key=lambda r: (r.type, r.name))
+
+
+def stand_ins_for(cloud: str | None) -> dict[str, str]:
+    return dict(target(cloud).mocks.stand_ins) if cloud in TARGETS else {}
+
+
+def as_json(
+    synthesis: Synthesis, stack: str, cloud: str | None, source: Path | None = None
+) -> dict[str, Any]:
+    """The plan as data; stable between identical runs (sorted), so two plans diff cleanly."""
     key_settings = key_settings_for(cloud)
+    stand_ins = stand_ins_for(cloud)
     names = {r.urn: r.name for r in synthesis.resources}
     return {
         "stack": stack,
         "cloud": cloud,
+        "config_file": str(source) if source is not None else None,
+        "mocked": {"note": MOCK_NOTE, "stand_ins": stand_ins},
         "resources": [
             {
                 "type": r.type,
                 "name": r.name,
                 "parent": names.get(r.parent),
-                "id": r.id or None,
-                "settings": _integral(settings_of(r, key_settings)),
-                "inputs": _integral(r.inputs),
+                "id": f"{r.id} (mock)" if r.id and r.custom else None,
+                "settings": _marked(_integral(settings_of(r, key_settings)), stand_ins),
+                "inputs": _marked(_integral(r.inputs), stand_ins),
             }
-            for r in synthesis.resources
+            for r in _in_order(synthesis)
         ],
-        "outputs": synthesis.outputs,
+        "outputs": _marked(synthesis.outputs, stand_ins),
     }
 
 
-def as_tree(synthesis: Synthesis, stack: str, cloud: str | None) -> Tree:
+def as_tree(synthesis: Synthesis, stack: str, cloud: str | None, source: Path | None = None) -> Tree:
     key_settings = key_settings_for(cloud)
+    stand_ins = stand_ins_for(cloud)
+    origin = f" from {source}" if source is not None else ""
     root = Tree(
-        f"[bold]stack {escape(stack)}[/] [dim]({escape(str(cloud))}, {len(synthesis.resources)} resources)[/]"
+        f"[bold]stack {escape(stack)}[/] [dim]({escape(str(cloud))}, {len(synthesis.resources)} resources"
+        f"{escape(origin)})[/]\n[dim]{escape(MOCK_NOTE)}[/]"
     )
     nodes: dict[str, Tree] = {}
     known = {r.urn for r in synthesis.resources}
-    for r in synthesis.resources:
+    # Parents first (a component before its children), then by type and name.
+    for r in sorted(_in_order(synthesis), key=lambda r: r.parent in known):
         parent = nodes.get(r.parent) if r.parent in known else root
         label = f"[bold cyan]{escape(r.name)}[/] [dim]{escape(r.type)}[/]"
-        settings = settings_of(r, key_settings)
+        settings = _marked(settings_of(r, key_settings), stand_ins)
         if settings:
             label += "\n" + "\n".join(f"[green]{escape(k)}[/]={escape(show(v))}" for k, v in settings.items())
         nodes[r.urn] = (parent or root).add(label)
-    outputs = root.add("[bold]outputs[/]")
-    for key, value in synthesis.outputs.items():
-        outputs.add(f"[green]{escape(key)}[/]={escape(show(value))}")
+    outputs = root.add("[bold]outputs[/]" + ("" if synthesis.outputs else f" {KNOWN_AFTER_APPLY}"))
+    for key, value in sorted(synthesis.outputs.items()):
+        outputs.add(f"[green]{escape(key)}[/]={escape(show(_marked(value, stand_ins)))}")
     return root
 
 
@@ -186,7 +247,7 @@ def plan(
     ] = None,
     as_json_output: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     preview: Annotated[
-        bool, typer.Option("--preview", help="a dry run: computed outputs are unknown")
+        bool, typer.Option("--preview", help="as pulumi preview of a new stack: computed values unknown")
     ] = False,
 ) -> None:
     """Show the resources a stack would create and their key settings, offline (Pulumi mocks)."""
@@ -212,6 +273,6 @@ def plan(
         err.print(escape(str(exc)))
         raise typer.Exit(2) from None
     if as_json_output:
-        print(json.dumps(as_json(synthesis, stack, cloud), indent=2, default=str))
+        print(json.dumps(as_json(synthesis, stack, cloud, path), indent=2, sort_keys=True, default=str))
     else:
-        Console().print(as_tree(synthesis, stack, cloud))
+        Console().print(as_tree(synthesis, stack, cloud, path))

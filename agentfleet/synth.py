@@ -85,9 +85,10 @@ class Synthesis:
 class CloudMocks(pulumi_mocks.Mocks):
     """Answers the mock runtime with the chosen cloud's realistic outputs (providers/<cloud>/mocks.py)."""
 
-    def __init__(self, cloud: str | None, config: Mapping[str, str]) -> None:
+    def __init__(self, cloud: str | None, config: Mapping[str, str], *, preview: bool = False) -> None:
         self._cloud_mocks: TargetMocks | None = target(cloud).mocks if cloud in TARGETS else None
         self.config = dict(config)
+        self.preview = preview
         self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
@@ -97,6 +98,10 @@ class CloudMocks(pulumi_mocks.Mocks):
             )
         else:
             rid, computed = f"{args.name}-id", {}
+        if self.preview:
+            # A dry run of a new stack: the engine knows the inputs and nothing the cloud computes;
+            # outputs missing here resolve as unknown, as they do in `pulumi preview`.
+            return None, dict(args.inputs)
         return rid, {**args.inputs, **computed}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
@@ -138,8 +143,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+#: How a recorded value the cloud computes reads in a dry run (the engine's own sentinel).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
 def _plain(value: Any) -> Any:
     """Drop the SDK's unknown/secret wrappers so recorded values compare as plain data."""
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN
     if isinstance(value, dict):
         if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
             return _plain(value.get("value"))
@@ -180,7 +191,7 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
     from agentfleet.components.program import main
 
     cloud = config.get("agentfleet:cloud")
-    mocks = CloudMocks(cloud, config)
+    mocks = CloudMocks(cloud, config, preview=preview)
     monitor = RecordingMonitor(mocks)
 
     loop = asyncio.new_event_loop()

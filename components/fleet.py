@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 
 from agentfleet.components.policy import ScalingPolicy
-from agentfleet.components.problems import ConfigError, ConfigProblem
+from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.validation import check_cloud, validate_for_cloud
 from agentfleet.providers import Target
@@ -77,7 +77,7 @@ class ScalableAgentFleet(pulumi.ComponentResource):
 def _check_required_settings(chosen: Target) -> None:
     """Fail early, naming the key, when a provider setting the target needs is missing."""
     problems = [
-        ConfigProblem(key, None, allowed)
+        ConfigProblem(key, MISSING, allowed)
         for key, allowed in chosen.required_settings.items()
         if not pulumi.runtime.get_config(key)
     ]

@@ -35,7 +35,8 @@ class ConfigProblem:
     allowed: str
 
     def __str__(self) -> str:
-        if self.value is MISSING:
+        # A key that is absent (or null) has no value to show: `fleet.name is required`, never `=None`.
+        if self.value is MISSING or self.value is None:
             return f"agentfleet: {self.field} {self.allowed}"
         return f"agentfleet: {self.field}={_show(self.value)} {self.allowed}"
 
@@ -63,8 +64,9 @@ class CrossFieldError(ValueError):
 
 
 def _show(value: Any) -> str:
+    """A value as the user wrote it in YAML: strings quoted, so `'5'` and `5` never read the same."""
     if isinstance(value, str):
-        return repr(value) if (value == "" or " " in value) else value
+        return repr(value)
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)

@@ -6,16 +6,22 @@ runtime, so the program they check is the program `pulumi up` runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
+from pulumi.runtime.config import get_config_env
 
 from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
-from agentfleet.components.validation import load_fleet_config
+from agentfleet.components.validation import load_fleet_config, read_stack_keys
+
+
+def stack_config() -> dict[str, Any]:
+    """Every key of the stack's config as the engine handed it to the program."""
+    return {**get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
 def main() -> ScalableAgentFleet:
-    settings = pulumi.Config("agentfleet")
-    cloud = settings.get("cloud")
-    raw = settings.get_object("fleet")
+    cloud, raw = read_stack_keys(stack_config())
     config = load_fleet_config(cloud, raw)  # raises ConfigError naming every bad field
     assert cloud is not None
     fleet = ScalableAgentFleet(config.name, FleetArgs(cloud=cloud, config=config))

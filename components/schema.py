@@ -29,6 +29,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def _env_string(value: object) -> object:
+    """A number or boolean as the string an environment variable holds; anything else unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class AgentConfig(_Section):
     """The agent container: what runs, how many messages at once, how long it may drain."""
 
@@ -51,6 +60,15 @@ class AgentConfig(_Section):
     def _handler_is_module_function(cls, v: str | None) -> str | None:
         if v is not None and not HANDLER_PATTERN.match(v):
             raise ValueError("must be 'module:function', for example 'moodring.agent:handle'")
+        return v
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_scalars_as_strings(cls, v: object) -> object:
+        # `pulumi config set --path agentfleet:fleet.agent.env.WORKERS 4` stores the number 4
+        # (Pulumi keeps integers and booleans typed); the environment holds strings.
+        if isinstance(v, dict):
+            return {k: _env_string(value) for k, value in v.items()}
         return v
 
     @field_validator("env")

@@ -9,12 +9,14 @@ every problem in one run instead of fixing them in rounds.
 
 from __future__ import annotations
 
+import difflib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from agentfleet.components.problems import ConfigError, ConfigProblem, problems_from
+from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem, problems_from
 from agentfleet.components.schema import FleetConfig, TargetSettings
 from agentfleet.providers import TARGETS, Target, target
 
@@ -22,11 +24,56 @@ from agentfleet.providers import TARGETS, Target, target
 _PLACEHOLDERS: dict[str, Any] = {"name": "placeholder", "agent": {"image": "placeholder"}}
 
 
+NAMESPACE = "agentfleet"
+#: The keys of the `agentfleet` config namespace the program reads.
+STACK_KEYS = ("cloud", "fleet")
+
+
+def read_stack_keys(config: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """`agentfleet:cloud` and the `agentfleet:fleet` object from a stack's whole config.
+
+    `config` maps full keys (`agentfleet:fleet`) to what the engine holds: a string, or a JSON
+    string for a structured value. Unknown `agentfleet:*` keys are errors that name the closest
+    known key; a key like `agentfleet:fleet.name` is what `pulumi config set` without `--path`
+    writes, and the error says so.
+    """
+    problems: list[ConfigProblem] = []
+    for key in sorted(config):
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE or name in STACK_KEYS:
+            continue
+        head = name.split(".", 1)[0].split("[", 1)[0]
+        if head in STACK_KEYS and head != name:
+            hint = (
+                f"is not a key: to set a field of {NAMESPACE}:{head}, "
+                f"run pulumi config set --path '{key}' VALUE"
+            )
+        else:
+            close = difflib.get_close_matches(name, STACK_KEYS, n=1)
+            hint = "is not a known key" + (f"; did you mean {NAMESPACE}:{close[0]}?" if close else "")
+            hint += f" ({', '.join(f'{NAMESPACE}:{k}' for k in STACK_KEYS)} are)"
+        problems.append(ConfigProblem(key, None, hint))
+    cloud = config.get(f"{NAMESPACE}:cloud")
+    raw = config.get(f"{NAMESPACE}:fleet")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            pass  # a plain string: reported below as "must be an object"
+    if problems:
+        try:
+            load_fleet_config(cloud, raw)
+        except ConfigError as exc:
+            problems += [p for p in exc.problems if p.field not in ("cloud", "fleet") or p.value is not None]
+        raise ConfigError(problems)
+    return cloud, raw
+
+
 def parse_fleet(raw: Mapping[str, Any] | None, prefix: str = "fleet") -> FleetConfig:
     """Validate a raw `agentfleet:fleet` object and every target section in it; no target's limits."""
     if raw is None:
         raise ConfigError(
-            [ConfigProblem(prefix, None, "must be set: add an `agentfleet:fleet` object to the stack config")]
+            [ConfigProblem(prefix, MISSING, f"must be set: add an {NAMESPACE}:fleet object to the config")]
         )
     if not isinstance(raw, Mapping):
         raise ConfigError(
@@ -82,6 +129,10 @@ def load_fleet_config(cloud: str | None, raw: Mapping[str, Any] | None) -> Fleet
 
 
 def _cloud_problem(cloud: str | None) -> ConfigProblem:
+    if cloud is None:
+        allowed = ", ".join(TARGETS)
+        how = f"pulumi config set {NAMESPACE}:cloud {next(iter(TARGETS))}"
+        return ConfigProblem("cloud", MISSING, f"must be set to one of {allowed}: {how}")
     return ConfigProblem("cloud", cloud, f"must be one of {', '.join(TARGETS)} (set agentfleet:cloud)")
 
 

@@ -68,6 +68,9 @@ class TargetMocks:
 
     resource_outputs: MockResourceOutputs
     invoke: MockInvoke
+    #: Values the mocks make up that look real (an account id, an AMI id), with what each stands
+    #: for; `agentfleet plan` labels every value holding one.
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

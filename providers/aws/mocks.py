@@ -227,3 +227,7 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "reverseDnsPrefix": "com.amazonaws",
         }
     raise NotImplementedError(f"agentfleet AWS mocks: no answer for invoke {token}")
+
+
+#: Made-up values that look real, labelled by `agentfleet plan`.
+STAND_INS = {ACCOUNT: "AWS account id", AMI_ID: "AMI id (aws:ec2/getAmi), resolved at pulumi up"}

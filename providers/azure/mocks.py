@@ -222,3 +222,11 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "tenantId": TENANT_ID,
         }
     raise NotImplementedError(f"agentfleet.providers.azure.mocks has no answer for invoke {token}")
+
+
+#: Made-up values that look real, labelled by `agentfleet plan`.
+STAND_INS = {
+    SUBSCRIPTION_ID: "subscription id",
+    TENANT_ID: "tenant id",
+    DEPLOYER_OBJECT_ID: "object id of whoever runs pulumi up",
+}

@@ -33,5 +33,5 @@ TARGET = Target(
     required_settings=REQUIRED_SETTINGS,
     build=build,
     plan_settings=plan.KEY_SETTINGS,
-    mocks=TargetMocks(resource_outputs=mocks.resource_outputs, invoke=mocks.invoke),
+    mocks=TargetMocks(mocks.resource_outputs, mocks.invoke, stand_ins=mocks.STAND_INS),
 )

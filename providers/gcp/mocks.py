@@ -113,3 +113,7 @@ def invoke(token: str, args: Mapping[str, Any], config: Mapping[str, str]) -> di
             "workloadIdentityConfigs": [{"workloadPool": f"{project}.svc.id.goog"}],
         }
     raise NotImplementedError(f"providers/gcp/mocks.py has no answer for invoke {token}")
+
+
+#: Made-up values that look real, labelled by `agentfleet plan`.
+STAND_INS = {PROJECT_NUMBER: "project number", CLUSTER_ENDPOINT: "GKE control plane address"}

@@ -103,24 +103,24 @@ def test_preview_where_the_cloud_computes_every_output_still_registers_everythin
     [
         (
             {"name": "sg-pricing"},
-            "agentfleet: fleet.name=sg-pricing must not start with 'sg-' on AWS: it names the agents' "
+            "agentfleet: fleet.name='sg-pricing' must not start with 'sg-' on AWS: it names the agents' "
             "security group, and EC2 reserves that prefix for security group ids",
         ),
         (
             {"name": "price--bot", "state": {"cache": True}},
-            "agentfleet: fleet.name=price--bot must not end with '-' or contain '--' on AWS with "
+            "agentfleet: fleet.name='price--bot' must not end with '-' or contain '--' on AWS with "
             "state.cache: it names the ElastiCache replication group (price--bot-cache), whose id may not "
             "contain two hyphens in a row",
         ),
         (
             {"name": "pricing-", "state": {"cache": True}},
-            "agentfleet: fleet.name=pricing- must not end with '-' or contain '--' on AWS with state.cache: "
-            "it names the ElastiCache replication group (pricing--cache), whose id may not contain two "
-            "hyphens in a row",
+            "agentfleet: fleet.name='pricing-' must not end with '-' or contain '--' on AWS with "
+            "state.cache: it names the ElastiCache replication group (pricing--cache), whose id may not "
+            "contain two hyphens in a row",
         ),
         (
             {"name": "sthree-agents"},
-            "agentfleet: fleet.name=sthree-agents must not start with 'sthree-' on AWS with state.bucket: "
+            "agentfleet: fleet.name='sthree-agents' must not start with 'sthree-' on AWS with state.bucket: "
             "it begins the S3 bucket name, and S3 reserves that prefix",
         ),
     ],
@@ -160,7 +160,7 @@ def test_a_double_hyphen_is_fine_on_aws_without_a_cache() -> None:
         ),
         (
             {"aws": {"instance_type": "mac2.metal"}},
-            "agentfleet: fleet.aws.instance_type=mac2.metal must not be a Mac instance type: "
+            "agentfleet: fleet.aws.instance_type='mac2.metal' must not be a Mac instance type: "
             "those run only on Dedicated Hosts, which an Auto Scaling group of agents cannot allocate "
             "(and Spot does not offer)",
         ),

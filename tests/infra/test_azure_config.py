@@ -44,7 +44,7 @@ def test_scale_in_cooldown_below_one_minute() -> None:
 
 def test_spot_on_a_b_series_size() -> None:
     assert errors({"compute": {"spot": True}}) == [
-        "agentfleet: fleet.azure.vm_size=Standard_B2s must not be a B-series size when "
+        "agentfleet: fleet.azure.vm_size='Standard_B2s' must not be a B-series size when "
         "fleet.compute.spot=true: Azure Spot VMs are not offered on B-series sizes "
         "(choose e.g. 'Standard_D2as_v5')"
     ]
@@ -52,21 +52,21 @@ def test_spot_on_a_b_series_size() -> None:
 
 def test_vm_size_that_is_not_an_azure_size() -> None:
     assert errors({"azure": {"vm_size": "t3.small"}}) == [
-        "agentfleet: fleet.azure.vm_size=t3.small must be an Azure VM size such as 'Standard_D2as_v5'"
+        "agentfleet: fleet.azure.vm_size='t3.small' must be an Azure VM size such as 'Standard_D2as_v5'"
     ]
 
 
 def test_fleet_name_ending_with_a_hyphen() -> None:
     # The neutral pattern allows it; the Service Bus queue (named after the fleet) does not.
     assert errors({"name": "moodring-"}) == [
-        "agentfleet: fleet.name=moodring- must end with a letter or digit on Azure: the Service Bus "
+        "agentfleet: fleet.name='moodring-' must end with a letter or digit on Azure: the Service Bus "
         "queue is named after the fleet, and queue names end with a letter or digit"
     ]
 
 
 def test_fleet_name_with_consecutive_hyphens_and_a_cache() -> None:
     assert errors({"name": "mood--ring", "state": {"cache": True}}) == [
-        "agentfleet: fleet.name=mood--ring must not contain '--' on Azure when fleet.state.cache=true: "
+        "agentfleet: fleet.name='mood--ring' must not contain '--' on Azure when fleet.state.cache=true: "
         "the cache is named after the fleet, and Azure Managed Redis names can't contain consecutive "
         "hyphens"
     ]
@@ -83,7 +83,7 @@ RESERVED_NAMES = [
 @pytest.mark.parametrize(("name", "word"), RESERVED_NAMES)
 def test_fleet_name_with_a_word_azure_reserves(name: str, word: str) -> None:
     assert errors({"name": name}) == [
-        f"agentfleet: fleet.name={name} must not contain '{word}' on Azure: the Service Bus namespace and "
+        f"agentfleet: fleet.name='{name}' must not contain '{word}' on Azure: the Service Bus namespace and "
         "storage account are named after the fleet, and Azure refuses public endpoint names with "
         "'microsoft' or 'windows' anywhere or 'login' at the start (ReservedResourceName)"
     ]
@@ -114,7 +114,7 @@ def test_every_azure_problem_is_reported_at_once() -> None:
 
 
 def test_bad_config_stops_the_program() -> None:
-    with pytest.raises(ConfigError, match=r"fleet\.azure\.vm_size=Standard_B2s must not be a B-series"):
+    with pytest.raises(ConfigError, match=r"fleet\.azure\.vm_size='Standard_B2s' must not be a B-series"):
         synth("azure", {"compute": {"spot": True}})
 
 
@@ -144,7 +144,7 @@ def test_missing_location_is_named() -> None:
     with pytest.raises(ConfigError) as exc:
         synthesize(config)
     assert str(exc.value) == (
-        "agentfleet: azure-native:location=None must be set for an Azure stack: "
+        "agentfleet: azure-native:location must be set for an Azure stack: "
         "pulumi config set azure-native:location westeurope"
     )
 

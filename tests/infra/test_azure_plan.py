@@ -52,4 +52,4 @@ def test_plan_of_a_bad_azure_config_names_the_field(tmp_path: Path) -> None:
         tmp_path, STACK.replace("max_agents: 20}", "max_agents: 20}\n    compute: {spot: true}")
     )
     assert code == 2
-    assert "fleet.azure.vm_size=Standard_B2s must not be a B-series size" in output
+    assert "fleet.azure.vm_size='Standard_B2s' must not be a B-series size" in output

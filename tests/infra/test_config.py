@@ -66,13 +66,13 @@ BAD: list[tuple[str | None, Any, str]] = [
     (
         "aws",
         fleet({"name": "Moodring"}),
-        "agentfleet: fleet.name=Moodring must be 3-24 chars: a lowercase letter first, then lowercase "
+        "agentfleet: fleet.name='Moodring' must be 3-24 chars: a lowercase letter first, then lowercase "
         "letters, digits or '-'",
     ),
     (
         "aws",
         fleet({"name": "ab"}),
-        "agentfleet: fleet.name=ab must be 3-24 chars: a lowercase letter first, then lowercase letters, "
+        "agentfleet: fleet.name='ab' must be 3-24 chars: a lowercase letter first, then lowercase letters, "
         "digits or '-'",
     ),
     ("aws", fleet({"agent": {"image": ""}}), "agentfleet: fleet.agent.image='' must not be empty"),
@@ -85,7 +85,7 @@ BAD: list[tuple[str | None, Any, str]] = [
     (
         "aws",
         fleet({"agent": {"handler": "nocolon"}}),
-        "agentfleet: fleet.agent.handler=nocolon must be 'module:function', for example "
+        "agentfleet: fleet.agent.handler='nocolon' must be 'module:function', for example "
         "'moodring.agent:handle'",
     ),
     ("aws", fleet({"agent": {"port": 80}}), "agentfleet: fleet.agent.port=80 must be >= 1024"),
@@ -115,7 +115,7 @@ BAD: list[tuple[str | None, Any, str]] = [
     (
         "aws",
         fleet({"scaling": {"max_agents": "ten"}}),
-        "agentfleet: fleet.scaling.max_agents=ten must be a whole number",
+        "agentfleet: fleet.scaling.max_agents='ten' must be a whole number",
     ),
     (
         "aws",
@@ -140,17 +140,17 @@ BAD: list[tuple[str | None, Any, str]] = [
     (
         "aws",
         fleet({"state": {"cache": "maybe"}}),
-        "agentfleet: fleet.state.cache=maybe must be true or false",
+        "agentfleet: fleet.state.cache='maybe' must be true or false",
     ),
     (
         "aws",
         fleet({"aws": {"vpc_id": "vpc-0abc12345def67890"}}),
-        "agentfleet: fleet.aws.subnet_ids=None must be set together with vpc_id to use an existing network",
+        "agentfleet: fleet.aws.subnet_ids must be set together with vpc_id to use an existing network",
     ),
     (
         "aws",
         fleet({"aws": {"instance_type": "large"}}),
-        "agentfleet: fleet.aws.instance_type=large must be an EC2 instance type such as 't3.small'",
+        "agentfleet: fleet.aws.instance_type='large' must be an EC2 instance type such as 't3.small'",
     ),
     (
         "aws",
@@ -158,10 +158,14 @@ BAD: list[tuple[str | None, Any, str]] = [
         "agentfleet: fleet.aws.subnet_ids=['bad'] entry 'bad' must be a subnet id such as "
         "'subnet-0abc12345def67890'",
     ),
-    ("aws", None, "agentfleet: fleet=None must be set: add an `agentfleet:fleet` object to the stack config"),
-    ("aws", "notamap", "agentfleet: fleet=notamap must be an object with name, agent, queue, scaling, ..."),
-    ("mars", fleet(), "agentfleet: cloud=mars must be one of aws, azure, gcp (set agentfleet:cloud)"),
-    (None, fleet(), "agentfleet: cloud=None must be one of aws, azure, gcp (set agentfleet:cloud)"),
+    ("aws", None, "agentfleet: fleet must be set: add an agentfleet:fleet object to the config"),
+    ("aws", "notamap", "agentfleet: fleet='notamap' must be an object with name, agent, queue, scaling, ..."),
+    ("mars", fleet(), "agentfleet: cloud='mars' must be one of aws, azure, gcp (set agentfleet:cloud)"),
+    (
+        None,
+        fleet(),
+        "agentfleet: cloud must be set to one of aws, azure, gcp: pulumi config set agentfleet:cloud aws",
+    ),
 ]
 
 

@@ -47,37 +47,37 @@ def _error(fleet: dict) -> str:
         ),
         (
             {"name": "moodring-"},
-            "agentfleet: fleet.name=moodring- must end with a lowercase letter or digit on GCP "
+            "agentfleet: fleet.name='moodring-' must end with a lowercase letter or digit on GCP "
             "(it names the Kubernetes namespace and the Google service accounts)",
         ),
         (
             {"name": "google-recon"},
-            "agentfleet: fleet.name=google-recon must not start with 'goog' or contain 'google' on GCP "
+            "agentfleet: fleet.name='google-recon' must not start with 'goog' or contain 'google' on GCP "
             "(Google reserves them in Pub/Sub topic and Cloud Storage bucket names)",
         ),
         (
             {"name": "my-google-bot"},
-            "agentfleet: fleet.name=my-google-bot must not start with 'goog' or contain 'google' on GCP "
+            "agentfleet: fleet.name='my-google-bot' must not start with 'goog' or contain 'google' on GCP "
             "(Google reserves them in Pub/Sub topic and Cloud Storage bucket names)",
         ),
         (
             {"name": "keda"},
-            "agentfleet: fleet.name=keda must not be 'default' or 'keda' or start with 'kube-' or 'gke-' "
+            "agentfleet: fleet.name='keda' must not be 'default' or 'keda' or start with 'kube-' or 'gke-' "
             "on GCP (it names the fleet's own Kubernetes namespace)",
         ),
         (
             {"name": "default"},
-            "agentfleet: fleet.name=default must not be 'default' or 'keda' or start with 'kube-' or "
+            "agentfleet: fleet.name='default' must not be 'default' or 'keda' or start with 'kube-' or "
             "'gke-' on GCP (it names the fleet's own Kubernetes namespace)",
         ),
         (
             {"name": "kube-system"},
-            "agentfleet: fleet.name=kube-system must not be 'default' or 'keda' or start with 'kube-' or "
+            "agentfleet: fleet.name='kube-system' must not be 'default' or 'keda' or start with 'kube-' or "
             "'gke-' on GCP (it names the fleet's own Kubernetes namespace)",
         ),
         (
             {"gcp": {"machine_type": "e2-micro"}},
-            "agentfleet: fleet.gcp.machine_type=e2-micro is too small for one agent (needs 250m CPU and "
+            "agentfleet: fleet.gcp.machine_type='e2-micro' is too small for one agent (needs 250m CPU and "
             "512Mi memory besides GKE's reservations); use e.g. 'e2-standard-2'",
         ),
         (
@@ -87,12 +87,12 @@ def _error(fleet: dict) -> str:
         ),
         (
             {"gcp": {"cluster": "Prod_Cluster"}},
-            "agentfleet: fleet.gcp.cluster=Prod_Cluster must be the name of an existing GKE cluster in "
+            "agentfleet: fleet.gcp.cluster='Prod_Cluster' must be the name of an existing GKE cluster in "
             "gcp:region (1-40 chars: lowercase letters, digits, '-')",
         ),
         (
             {"gcp": {"network": "https://example.com/vpc"}},
-            "agentfleet: fleet.gcp.network=https://example.com/vpc must be a VPC network name or "
+            "agentfleet: fleet.gcp.network='https://example.com/vpc' must be a VPC network name or "
             "'projects/PROJECT/global/networks/NAME'",
         ),
     ],
@@ -149,6 +149,6 @@ def test_missing_project_and_region_are_named() -> None:
     with pytest.raises(ConfigError) as caught:
         synthesize(config)
     assert str(caught.value).splitlines() == [
-        "agentfleet: gcp:project=None must be set to the Google Cloud project id",
-        "agentfleet: gcp:region=None must be set to a Google Cloud region such as europe-west1",
+        "agentfleet: gcp:project must be set to the Google Cloud project id",
+        "agentfleet: gcp:region must be set to a Google Cloud region such as europe-west1",
     ]

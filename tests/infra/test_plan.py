@@ -113,3 +113,61 @@ def test_types_without_a_key_list_show_their_scalar_inputs() -> None:
     r = Recorded(urn="u", type="aws:foo/bar:Bar", name="n", parent="", inputs={"a": 1, "tags": {}, "b": [1]},
                  outputs={}, id="i", custom=True)  # fmt: skip
     assert settings_of(r, KEY_SETTINGS) == {"a": 1}
+
+
+def test_plan_looks_where_the_user_is_and_names_the_stacks_found_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder with only Pulumi.prod.yaml once planned the example repository's dev stack.
+    (tmp_path / "Pulumi.prod.yaml").write_text(write_stack(tmp_path, "aws").read_text())
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["plan"])
+    assert result.exit_code == 2
+    assert f"no Pulumi.dev.yaml in {tmp_path.resolve()}; stacks here: aws, prod (pass --stack aws)" in (
+        result.output.replace("\n", "")
+    )
+    planned = runner.invoke(app, ["plan", "--stack", "prod"], env={"COLUMNS": "300"})
+    assert planned.exit_code == 0, planned.output
+    assert f"from {tmp_path.resolve() / 'Pulumi.prod.yaml'}" in planned.output.replace("\n", "")
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_and_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text("config:\n  agentfleet:cloud: aws\n  agentfleet:fleet: {name: [\n")
+    result = runner.invoke(app, ["plan", "--config", str(path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"agentfleet: {path} is not valid YAML: line 4, column 1")
+
+
+def test_a_folder_given_as_config_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", "--config", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    expected = f"agentfleet: {tmp_path} is a folder; --config takes a file such as Pulumi.dev.yaml"
+    assert result.output.strip() == expected
+
+
+def test_preview_marks_what_the_cloud_computes_and_a_plain_plan_has_nothing_unknown(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "aws")
+    preview = json.loads(runner.invoke(app, ["plan", "--config", str(path), "--preview", "--json"]).output)
+    plain = json.loads(runner.invoke(app, ["plan", "--config", str(path), "--json"]).output)
+    policy = next(r["name"] for r in plain["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy")
+    preview_policy = {r["name"]: r for r in preview["resources"]}[policy]["inputs"]["policy"]
+    assert preview_policy == "(known after apply)"
+    plain_policy = {r["name"]: r for r in plain["resources"]}[policy]["inputs"]["policy"]
+    assert "arn:aws:sqs:us-east-1:123456789012:moodring-queue" in plain_policy
+    assert "known after apply" not in json.dumps(plain)
+
+
+def test_json_is_sorted_so_two_plans_diff_cleanly_and_mocked_values_are_labelled(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "aws")
+    first = runner.invoke(app, ["plan", "--config", str(path), "--json"]).output
+    assert first == runner.invoke(app, ["plan", "--config", str(path), "--json"]).output
+    plan = json.loads(first)
+    order = [(r["type"], r["name"]) for r in plan["resources"]]
+    assert order == sorted(order)
+    template = next(r for r in plan["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template["inputs"]["imageId"].endswith(" (mock)")
+    queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/moodring-queue (mock)"
+    assert plan["outputs"]["queue_url"] == queue_url
+    assert "123456789012" in plan["mocked"]["stand_ins"]

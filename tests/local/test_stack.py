@@ -23,7 +23,7 @@ def test_stack_name_finds_pulumi_stack_files_then_local_only_stacks(tmp_path: Pa
     assert stack_file("dev", [tmp_path]) == tmp_path / "stacks" / "dev.yaml"
     (tmp_path / "Pulumi.dev.yaml").write_text("config: {}")
     assert stack_file("dev", [tmp_path]) == tmp_path / "Pulumi.dev.yaml"
-    with pytest.raises(ConfigError, match=r"stack=prod has no config file; looked for .*Pulumi\.prod\.yaml"):
+    with pytest.raises(ConfigError, match=r"stack='prod' has no config file; looked for .*Pulumi\.prod\."):
         stack_file("prod", [tmp_path])
 
 

@@ -1,0 +1,83 @@
+"""Stack config as Pulumi users write it: `--path` values, misspelt keys, a value where an object belongs.
+
+Each case is what a new user following Pulumi's docs (not ours) ran into; each answer is one
+line naming the key and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.validation import load_fleet_config, parse_fleet, read_stack_keys
+from tests.infra.conftest import BASE_FLEET, deep_merge
+
+
+def engine(**keys: Any) -> dict[str, Any]:
+    """Engine-form config: structured values as JSON strings, as Pulumi hands them to a program."""
+    return {k.replace("__", ":"): json.dumps(v) if isinstance(v, dict) else v for k, v in keys.items()}
+
+
+def problems_of(config: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        cloud, raw = read_stack_keys(config)
+        load_fleet_config(cloud, raw)
+    return [str(p) for p in err.value.problems]
+
+
+def test_a_number_or_boolean_set_with_path_is_a_string_in_the_agent_environment() -> None:
+    # `pulumi config set --path agentfleet:fleet.agent.env.WORKERS 4` stores the number 4.
+    env = {"WORKERS": 4, "DEBUG": True, "RATE": 1.5}
+    config = parse_fleet(deep_merge(BASE_FLEET, {"agent": {"env": env}}))
+    assert config.agent.env == {"WORKERS": "4", "DEBUG": "true", "RATE": "1.5"}
+
+
+def test_a_string_where_a_number_belongs_is_quoted_so_it_reads_as_a_string() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_fleet(deep_merge(BASE_FLEET, {"scaling": {"max_agents": "5"}}))
+    assert str(err.value) == "agentfleet: fleet.scaling.max_agents='5' must be a whole number"
+
+
+def test_a_misspelt_top_level_key_is_named_with_the_closest_known_one_and_no_none_anywhere() -> None:
+    messages = problems_of(engine(agentfleet__cloud="aws", agentfleet__fleett=BASE_FLEET))
+    assert messages[0] == (
+        "agentfleet: agentfleet:fleett is not a known key; did you mean agentfleet:fleet? "
+        "(agentfleet:cloud, agentfleet:fleet are)"
+    )
+    assert messages[1:] == ["agentfleet: fleet must be set: add an agentfleet:fleet object to the config"]
+    assert not any("None" in m for m in messages)
+
+
+def test_a_misspelt_cloud_key_is_named_too() -> None:
+    messages = problems_of(engine(agentfleet__clod="aws", agentfleet__fleet=BASE_FLEET))
+    assert messages == [
+        "agentfleet: agentfleet:clod is not a known key; did you mean agentfleet:cloud? "
+        "(agentfleet:cloud, agentfleet:fleet are)",
+        "agentfleet: cloud must be set to one of aws, azure, gcp: pulumi config set agentfleet:cloud aws",
+    ]
+
+
+def test_a_key_set_without_path_says_to_use_path() -> None:
+    # `pulumi config set agentfleet:fleet.name moodring` (no --path) writes a key literally named so.
+    messages = problems_of({"agentfleet:cloud": "aws", "agentfleet:fleet.name": "moodring"})
+    assert messages[0] == (
+        "agentfleet: agentfleet:fleet.name is not a key: to set a field of agentfleet:fleet, "
+        "run pulumi config set --path 'agentfleet:fleet.name' VALUE"
+    )
+
+
+def test_a_plain_value_where_the_fleet_object_belongs_is_one_line_not_a_traceback() -> None:
+    messages = problems_of({"agentfleet:cloud": "aws", "agentfleet:fleet": "moodring"})
+    assert messages == [
+        "agentfleet: fleet='moodring' must be an object with name, agent, queue, scaling, ..."
+    ]
+
+
+def test_keys_of_other_namespaces_are_not_ours_to_judge() -> None:
+    cloud, raw = read_stack_keys(
+        engine(agentfleet__cloud="aws", agentfleet__fleet=BASE_FLEET, aws__region="us-east-1")
+    )
+    assert (cloud, raw) == ("aws", BASE_FLEET)
