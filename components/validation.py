@@ -69,7 +69,7 @@ def read_stack_keys(config: Mapping[str, Any]) -> tuple[str | None, Any]:
     return cloud, raw
 
 
-def parse_fleet(raw: Mapping[str, Any] | None, prefix: str = "fleet") -> FleetConfig:
+def parse_fleet(raw: Any, prefix: str = "fleet") -> FleetConfig:
     """Validate a raw `agentfleet:fleet` object and every target section in it; no target's limits."""
     if raw is None:
         raise ConfigError(
@@ -110,7 +110,7 @@ def validate_for_cloud(cloud: str | None, fleet: FleetConfig) -> None:
         raise ConfigError(problems)
 
 
-def load_fleet_config(cloud: str | None, raw: Mapping[str, Any] | None) -> FleetConfig:
+def load_fleet_config(cloud: str | None, raw: Any) -> FleetConfig:
     """Neutral rules, every section, then the chosen target's limits: one ConfigError for all."""
     problems: list[ConfigProblem] = []
     if cloud not in TARGETS:
