@@ -33,6 +33,9 @@ REGION = "AGENTFLEET_REGION"  # AWS region / GCP project for SDK clients that ne
 # AGENTFLEET_POD_NAME in AGENTFLEET_POD_NAMESPACE (the downward API); local: the local supervisor
 # reads busy/idle from /metrics; none: no protection.
 PROTECTION = "AGENTFLEET_PROTECTION"
+# JSON object: environment variable name -> secret store reference (AWS Secrets Manager / SSM ARN,
+# Key Vault secret URI, Secret Manager name); the agent reads each at start (agent/secrets/).
+SECRETS = "AGENTFLEET_SECRETS"
 POD_NAME = "AGENTFLEET_POD_NAME"  # GKE only, from the downward API (metadata.name)
 POD_NAMESPACE = "AGENTFLEET_POD_NAMESPACE"  # GKE only, from the downward API (metadata.namespace)
 

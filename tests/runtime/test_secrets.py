@@ -1,0 +1,187 @@
+"""The agent reads its secrets from each cloud's store at start, by reference, and never shows a value.
+
+AWS runs against moto's server (Secrets Manager and SSM over HTTP, boto3's real requests). Key
+Vault and Secret Manager have no emulator: local HTTP servers answer their documented REST calls
+(Key Vault "Get Secret", `projects.secrets.versions.access`), including throttling and denial.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from agentfleet.agent.secrets import SecretError, parse_references, resolve, store_for
+from agentfleet.agent.secrets.aws import AwsSecrets
+from agentfleet.agent.secrets.azure import KeyVaultSecrets
+from agentfleet.agent.secrets.gcp import SecretManagerSecrets
+from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
+
+VALUE = "s3cr3t-value-never-shown"
+
+
+@dataclass
+class RestStore:
+    """Answers GET path -> JSON; `throttle` answers 429 that many times first; `deny` answers 403."""
+
+    answers: dict[str, Any]
+    token: str = "token-1"
+    throttle: int = 0
+    deny: bool = False
+    seen: list[tuple[str, dict[str, list[str]], str]] = field(default_factory=list)
+
+
+@contextmanager
+def serving(store: RestStore) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+            url = urlsplit(self.path)
+            store.seen.append((url.path, parse_qs(url.query), self.headers.get("Authorization", "")))
+            if store.throttle > 0:
+                store.throttle -= 1
+                return self._answer(429, {"error": "throttled"})
+            if store.deny or self.headers.get("Authorization") != f"Bearer {store.token}":
+                return self._answer(403, {"error": {"code": "Forbidden"}})
+            if url.path not in store.answers:
+                return self._answer(404, {"error": {"code": "SecretNotFound"}})
+            return self._answer(200, store.answers[url.path])
+
+        def _answer(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- the reference and the store it names ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reference", "kind"),
+    [
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf", "aws"),
+        ("arn:aws:ssm:eu-west-1:123456789012:parameter/prod/db", "aws"),
+        ("/prod/db/password", "aws"),
+        ("https://acme-vault.vault.azure.net/secrets/db", "azure"),
+        ("https://acme-vault.vault.azure.net/secrets/db/0123abcd", "azure"),
+        ("projects/acme/secrets/db", "gcp"),
+        ("projects/acme/secrets/db/versions/3", "gcp"),
+    ],
+)
+def test_the_reference_names_the_store(reference: str, kind: str) -> None:
+    class Recording:
+        def read(self, reference: str) -> str:
+            return kind
+
+    assert store_for(reference, {kind: Recording()}).read(reference) == kind
+
+
+def test_a_reference_no_store_knows_is_an_error_naming_it() -> None:
+    with pytest.raises(SecretError, match="'vault://db' is not a secret reference"):
+        resolve({"DB_PASSWORD": "vault://db"})
+
+
+def test_malformed_secrets_variable_is_an_error_naming_it() -> None:
+    with pytest.raises(SecretError, match="AGENTFLEET_SECRETS must be a JSON object"):
+        parse_references("[1, 2]")
+    assert parse_references(None) == {}
+    assert parse_references('{"A": "projects/p/secrets/a"}') == {"A": "projects/p/secrets/a"}
+
+
+# -- AWS, on moto's server ---------------------------------------------------------------------
+
+
+@pytest.mark.peer
+def test_aws_secrets_manager_and_ssm_secure_strings_resolve_with_the_agents_credentials(
+    moto_server: MotoServer,  # noqa: F811
+) -> None:
+    secrets: Any = moto_server.client("secretsmanager")
+    ssm: Any = moto_server.client("ssm")
+    arn = secrets.create_secret(Name="moodring-api-key", SecretString=VALUE)["ARN"]
+    ssm.put_parameter(Name="/moodring/db", Value="db-pass", Type="SecureString")
+    store = AwsSecrets(
+        clients={("secretsmanager", moto_server.region): secrets, ("ssm", moto_server.region): ssm}
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AGENTFLEET_REGION", moto_server.region)
+        values = resolve({"API_KEY": arn, "DB_PASSWORD": "/moodring/db"}, {"aws": store})
+    assert values == {"API_KEY": VALUE, "DB_PASSWORD": "db-pass"}
+
+
+@pytest.mark.peer
+def test_an_aws_secret_that_is_missing_is_an_error_naming_the_variable_not_a_value(
+    moto_server: MotoServer,  # noqa: F811
+) -> None:
+    secrets: Any = moto_server.client("secretsmanager")
+    missing = f"arn:aws:secretsmanager:{moto_server.region}:123456789012:secret:nope-AbCdEf"
+    store = AwsSecrets(clients={("secretsmanager", moto_server.region): secrets})
+    with pytest.raises(SecretError) as err:
+        resolve({"API_KEY": missing}, {"aws": store})
+    assert str(err.value) == f"API_KEY: {missing} could not be read: ResourceNotFoundException"
+
+
+# -- Azure Key Vault, over its REST API --------------------------------------------------------
+
+
+def test_key_vault_reads_the_current_version_with_a_bearer_token_and_the_documented_api_version() -> None:
+    rest = RestStore(answers={"/secrets/db": {"value": VALUE, "id": "https://v.vault.azure.net/secrets/db/1"}})
+    with serving(rest) as url:
+        store = KeyVaultSecrets(token=lambda: "token-1", base_url=url)
+        assert resolve({"DB": "https://acme.vault.azure.net/secrets/db"}, {"azure": store}) == {"DB": VALUE}
+    path, query, auth = rest.seen[0]
+    assert (path, query["api-version"], auth) == ("/secrets/db", ["7.4"], "Bearer token-1")
+
+
+def test_key_vault_throttling_is_retried_and_a_denial_is_an_error_without_the_value() -> None:
+    rest = RestStore(answers={"/secrets/db": {"value": VALUE}}, throttle=2)
+    with serving(rest) as url:
+        store = KeyVaultSecrets(token=lambda: "token-1", base_url=url)
+        assert store.read("https://acme.vault.azure.net/secrets/db") == VALUE
+        rest.deny = True
+        with pytest.raises(SecretError) as err:
+            resolve({"DB": "https://acme.vault.azure.net/secrets/db"}, {"azure": store})
+    assert str(err.value) == "DB: https://acme.vault.azure.net/secrets/db could not be read: HTTP 403"
+    assert len(rest.seen) == 4
+
+
+# -- Google Secret Manager, over its REST API --------------------------------------------------
+
+
+def test_secret_manager_reads_the_latest_version_and_decodes_its_payload() -> None:
+    data = base64.b64encode(b"pw").decode()
+    payload = {"name": "projects/acme/secrets/db/versions/3", "payload": {"data": data}}
+    rest = RestStore(answers={"/v1/projects/acme/secrets/db/versions/latest:access": payload})
+    with serving(rest) as url:
+        store = SecretManagerSecrets(token=lambda: "token-1", endpoint=f"{url}/v1")
+        assert resolve({"DB": "projects/acme/secrets/db"}, {"gcp": store}) == {"DB": "pw"}
+
+
+def test_secret_manager_reads_a_named_version_and_rejects_binary_data() -> None:
+    binary = {"payload": {"data": base64.b64encode(b"\xff\xfe").decode()}}
+    rest = RestStore(answers={"/v1/projects/acme/secrets/db/versions/2:access": binary})
+    with serving(rest) as url:
+        store = SecretManagerSecrets(token=lambda: "token-1", endpoint=f"{url}/v1")
+        with pytest.raises(SecretError, match="not UTF-8 text"):
+            store.read("projects/acme/secrets/db/versions/2")
