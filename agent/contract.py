@@ -36,6 +36,13 @@ PROTECTION = "AGENTFLEET_PROTECTION"
 # JSON object: environment variable name -> secret store reference (AWS Secrets Manager / SSM ARN,
 # Key Vault secret URI, Secret Manager name); the agent reads each at start (agent/secrets/).
 SECRETS = "AGENTFLEET_SECRETS"
+#: The reference each cloud's secret store uses, by target (shared by the config checks and the
+#: runtime's readers in agent/secrets/).
+SECRET_REFERENCES = {
+    "aws": r"^(arn:aws[\w-]*:(secretsmanager|ssm):|/)",
+    "azure": r"^https://[^/]+\.vault\.azure\.net/secrets/[^/]+(/[^/]+)?/?$",
+    "gcp": r"^projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?$",
+}
 POD_NAME = "AGENTFLEET_POD_NAME"  # GKE only, from the downward API (metadata.name)
 POD_NAMESPACE = "AGENTFLEET_POD_NAMESPACE"  # GKE only, from the downward API (metadata.namespace)
 

@@ -143,6 +143,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+#: How a recorded secret reads: `agentfleet plan` never shows a secret's value.
+SECRET = "[secret]"
 #: How a recorded value the cloud computes reads in a dry run (the engine's own sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
@@ -153,7 +155,8 @@ def _plain(value: Any) -> Any:
         return UNKNOWN
     if isinstance(value, dict):
         if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
-            return _plain(value.get("value"))
+            # A Pulumi secret: recorded as a marker, so no plan or test output can show its value.
+            return SECRET
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]

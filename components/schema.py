@@ -29,6 +29,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class SecretReference(_Section):
+    """`{ref: ...}`: a secret that already lives in the cloud's secret store."""
+
+    ref: str = Field(min_length=1, description="Secrets Manager/SSM ARN, Key Vault URI, Secret Manager name")
+
+
+class EncryptedSecret(_Section):
+    """`{secure: v1:...}`: a Pulumi secret as the stack file holds it, before Pulumi decrypts it."""
+
+    secure: str
+
+
+#: A value of `agent.secrets`: the secret itself (a Pulumi secret, decrypted by `pulumi up`), its
+#: encrypted form (as `agentfleet plan` reads it from the stack file), or a reference.
+SecretSource = str | EncryptedSecret | SecretReference
+
+
 def _env_string(value: object) -> object:
     """A number or boolean as the string an environment variable holds; anything else unchanged."""
     if isinstance(value, bool):
@@ -36,6 +53,16 @@ def _env_string(value: object) -> object:
     if isinstance(value, int | float):
         return str(value)
     return value
+
+
+def _check_env_name(key: str) -> None:
+    if not ENV_NAME_PATTERN.match(key):
+        raise ValueError(f"key {key!r} must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+    if key.startswith(RESERVED_ENV_PREFIX):
+        raise ValueError(
+            f"key {key!r} must not start with {RESERVED_ENV_PREFIX}: those variables are set "
+            "by agentfleet from the rest of the config"
+        )
 
 
 class AgentConfig(_Section):
@@ -47,6 +74,53 @@ class AgentConfig(_Section):
     concurrency: int = Field(default=1, ge=1, le=256, description="messages in flight per agent")
     drain_timeout_seconds: int = Field(default=60, ge=1, description="SIGTERM -> finish in-flight -> exit")
     env: dict[str, str] = Field(default_factory=dict, description="plain environment for the agent")
+    secrets: dict[str, SecretSource] = Field(
+        default_factory=dict, description="environment variables whose values live in the secret store"
+    )
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_forms(cls, v: object) -> object:
+        """One clear message for a value of the wrong form, instead of one per union member."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, object] = {}
+        for key, value in v.items():
+            if isinstance(value, str):
+                out[key] = value
+            elif isinstance(value, dict) and set(value) == {"ref"} and isinstance(value["ref"], str):
+                out[key] = SecretReference(ref=value["ref"])
+            elif isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
+                out[key] = EncryptedSecret(secure=value["secure"])
+            else:
+                # Named by key and never shown: the other values of this map are secrets.
+                raise CrossFieldError(
+                    str(key),
+                    None,
+                    "must be a secret string (pulumi config set --secret --path "
+                    f"'agentfleet:fleet.agent.secrets.{key}' VALUE) or {{ref: <secret store reference>}}",
+                )
+        return out
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, v: dict[str, SecretSource]) -> dict[str, SecretSource]:
+        for key, value in v.items():
+            try:
+                _check_env_name(key)
+            except ValueError as exc:
+                raise CrossFieldError(key, None, str(exc).removeprefix(f"key {key!r} ")) from None
+            if isinstance(value, str) and not value:
+                raise CrossFieldError(key, None, "must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _secrets_apart_from_env(self) -> AgentConfig:
+        both = sorted(set(self.env) & set(self.secrets))
+        if both:
+            plain_or_secret = "is also in agent.env: a variable is either plain or secret, not both"
+            raise CrossFieldError(f"secrets.{both[0]}", None, plain_or_secret)
+        return self
 
     @field_validator("image")
     @classmethod
@@ -75,13 +149,7 @@ class AgentConfig(_Section):
     @classmethod
     def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
         for key in v:
-            if not ENV_NAME_PATTERN.match(key):
-                raise ValueError(f"key {key!r} must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
-            if key.startswith(RESERVED_ENV_PREFIX):
-                raise ValueError(
-                    f"key {key!r} must not start with {RESERVED_ENV_PREFIX}: those variables are set "
-                    "by agentfleet from the rest of the config"
-                )
+            _check_env_name(key)
         return v
 
 

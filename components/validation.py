@@ -103,9 +103,20 @@ def check_cloud(cloud: str | None) -> Target:
     return target(cloud)
 
 
+#: Keys the schema accepts that no target deploys yet: an error, never silently dropped.
+UNFINISHED = {
+    "agent.secrets": (
+        "is not deployed by any target yet: the runtime reads AGENTFLEET_SECRETS (agent/secrets/), "
+        "but no provider stores the values or grants the reads (README, What is unfinished)"
+    ),
+}
+
+
 def validate_for_cloud(cloud: str | None, fleet: FleetConfig) -> None:
     """Apply the chosen target's limits (no SDK is imported for this)."""
     problems = check_cloud(cloud).validate(fleet)
+    if fleet.agent.secrets:
+        problems.append(ConfigProblem("fleet.agent.secrets", None, UNFINISHED["agent.secrets"]))
     if problems:
         raise ConfigError(problems)
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import MutableMapping
 from typing import Protocol
 
+from agentfleet.agent.contract import SECRET_REFERENCES
+
 
 class SecretError(RuntimeError):
     """A secret could not be read. The message names the reference, never a value."""
@@ -19,13 +21,13 @@ class SecretStore(Protocol):
 
 
 #: Reference shape -> (store kind, "module:class" of its reader, imported only when needed).
-AWS_REFERENCE = re.compile(r"^(arn:aws[\w-]*:(secretsmanager|ssm):|/)")
-KEY_VAULT_REFERENCE = re.compile(r"^https://[^/]+\.vault\.azure\.net/secrets/[^/]+(/[^/]+)?/?$")
-SECRET_MANAGER_REFERENCE = re.compile(r"^projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?$")
-KINDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("aws", AWS_REFERENCE, "agentfleet.agent.secrets.aws:AwsSecrets"),
-    ("azure", KEY_VAULT_REFERENCE, "agentfleet.agent.secrets.azure:KeyVaultSecrets"),
-    ("gcp", SECRET_MANAGER_REFERENCE, "agentfleet.agent.secrets.gcp:SecretManagerSecrets"),
+READERS = {
+    "aws": "agentfleet.agent.secrets.aws:AwsSecrets",
+    "azure": "agentfleet.agent.secrets.azure:KeyVaultSecrets",
+    "gcp": "agentfleet.agent.secrets.gcp:SecretManagerSecrets",
+}
+KINDS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (kind, re.compile(SECRET_REFERENCES[kind]), reader) for kind, reader in READERS.items()
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agentfleet.components.problems import ConfigError
-from agentfleet.components.validation import load_fleet_config, parse_fleet, read_stack_keys
+from agentfleet.components.validation import UNFINISHED, load_fleet_config, parse_fleet, read_stack_keys
 from tests.infra.conftest import BASE_FLEET, deep_merge
 
 
@@ -81,3 +81,31 @@ def test_keys_of_other_namespaces_are_not_ours_to_judge() -> None:
         engine(agentfleet__cloud="aws", agentfleet__fleet=BASE_FLEET, aws__region="us-east-1")
     )
     assert (cloud, raw) == ("aws", BASE_FLEET)
+
+
+def test_secrets_take_a_secret_string_or_a_reference_and_errors_never_show_a_value() -> None:
+    secrets = {"API_KEY": "topsecret", "DB": {"ref": "projects/p/secrets/db"}, "T": {"secure": "v1:abc"}}
+    config = parse_fleet(deep_merge(BASE_FLEET, {"agent": {"secrets": secrets}}))
+    assert set(config.agent.secrets) == {"API_KEY", "DB", "T"}
+    with pytest.raises(ConfigError) as err:
+        parse_fleet(deep_merge(BASE_FLEET, {"agent": {"secrets": {"API_KEY": "topsecret", "BAD": 5}}}))
+    assert str(err.value) == (
+        "agentfleet: fleet.agent.secrets.BAD must be a secret string (pulumi config set --secret --path "
+        "'agentfleet:fleet.agent.secrets.BAD' VALUE) or {ref: <secret store reference>}"
+    )
+    assert "topsecret" not in str(err.value)
+
+
+def test_a_variable_is_plain_or_secret_not_both() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_fleet(deep_merge(BASE_FLEET, {"agent": {"env": {"DB": "x"}, "secrets": {"DB": "y"}}}))
+    assert str(err.value) == (
+        "agentfleet: fleet.agent.secrets.DB is also in agent.env: "
+        "a variable is either plain or secret, not both"
+    )
+
+
+def test_secrets_are_refused_until_a_target_deploys_them_rather_than_dropped() -> None:
+    with_secret = deep_merge(BASE_FLEET, {"agent": {"secrets": {"K": "v"}}})
+    messages = problems_of(engine(agentfleet__cloud="aws", agentfleet__fleet=with_secret))
+    assert messages == [f"agentfleet: fleet.agent.secrets {UNFINISHED['agent.secrets']}"]
