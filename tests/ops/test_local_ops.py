@@ -116,7 +116,9 @@ def test_send_from_a_file_and_from_stdin(tmp_path: Path, outputs: str, queue: Sq
     assert queue.stats().waiting == 1 + 25 + 2
 
 
-def test_an_interrupted_redrive_rerun_loses_and_duplicates_nothing(tmp_path: Path, queue: SqliteBackend) -> None:
+def test_an_interrupted_redrive_rerun_loses_and_duplicates_nothing(
+    tmp_path: Path, queue: SqliteBackend
+) -> None:
     for i in range(20):
         dead_letter(queue, f"extra-{i}".encode(), "TimeoutError")
     before = sorted(d.body for d in queue.dead_letters())
