@@ -110,11 +110,17 @@ class SqsAdmin(QueueAdmin):
         return float(points[-1]["Maximum"]) if points else None
 
     def agents(self) -> AgentCounts:
+        from botocore.exceptions import ClientError
+
         if self.autoscaling is None or not self.group_name:
             return AgentCounts()
-        groups = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group_name])[
-            "AutoScalingGroups"
-        ]
+        try:
+            response = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group_name])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("AccessDenied", "AccessDeniedException"):
+                return AgentCounts()  # no autoscaling:DescribeAutoScalingGroups: agents unknown
+            raise
+        groups = response["AutoScalingGroups"]
         if not groups:
             raise BackendError(f"Auto Scaling group {self.group_name!r} (agent_group) does not exist")
         group = groups[0]

@@ -57,8 +57,14 @@ def opened(outputs: str, fleet: str | None) -> Iterator[tuple[FleetOutputs, Queu
         _fail(f"agentfleet: {error}")
     try:
         yield chosen, admin
-    except (typer.Exit, KeyboardInterrupt):
+    except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        _fail(
+            "agentfleet: interrupted. Dead letters taken but not moved were given back; rerun the same "
+            "command to finish (a redrive resends nothing whose copy was already confirmed)",
+            130,
+        )
     except Exception as error:  # the cloud's own error classes: one line, not a traceback
         _fail(f"agentfleet: {chosen.cloud} ({admin.name}) call failed: {type(error).__name__}: {error}", 1)
     finally:

@@ -162,3 +162,37 @@ def test_outputs_that_do_not_describe_a_fleet_say_what_is_missing(
     result = invoke("status", "--outputs", write_outputs(tmp_path / "o.json", outputs))
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_purge_dry_run_deletes_nothing(outputs: str, queue: SqliteBackend) -> None:
+    result = invoke("dlq", "purge", "--outputs", outputs, "--reason", "keyerror", "--dry-run")
+    assert result.exit_code == 0 and "would delete 1" in result.output
+    assert queue.stats().dead_lettered == 4
+    refused = invoke("dlq", "purge", "--outputs", outputs, stdin="n\n")
+    assert refused.exit_code == 1 and queue.stats().dead_lettered == 4  # asked, and told no
+
+
+def test_status_watch_refreshes_until_ctrl_c(outputs: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        ticks.append(seconds)
+        if len(ticks) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("agentfleet.ops.cli.time.sleep", sleep)
+    result = invoke("status", "--outputs", outputs, "--watch", "--interval", "2")
+    assert result.exit_code == 0, result.output
+    assert ticks == [2.0, 2.0, 2.0]
+    assert "dead-lettered" in result.output
+
+
+def test_an_interrupted_command_says_how_to_finish(
+    tmp_path: Path, outputs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("agentfleet.ops.redrive.redrive", interrupted)
+    result = invoke("dlq", "redrive", "--outputs", outputs, "--journal-dir", str(tmp_path / "j"))
+    assert result.exit_code == 130 and "rerun the same command to finish" in result.output
