@@ -137,6 +137,27 @@ class QueueAdmin(abc.ABC):
         return None
 
 
+def peek_by_holding(
+    admin: QueueAdmin, receive: Callable[[int], list[DeadLetter]], limit: int
+) -> list[DeadLetter]:
+    """A look at up to `limit` dead letters on a broker without a browse call (SQS, Pub/Sub):
+    receive batches, each held briefly so the next receive returns others, until one brings
+    nothing new; then give every one back, visible again at once."""
+    seen: dict[str, DeadLetter] = {}
+    held: list[DeadLetter] = []
+    try:
+        while len(seen) < limit:
+            batch = receive(min(admin.batch_size, limit - len(seen)))
+            held.extend(batch)
+            fresh = [m for m in batch if m.key not in seen]
+            if not fresh:
+                break
+            seen.update((m.key, m) for m in fresh)
+    finally:
+        admin.give_back(held)
+    return list(seen.values())
+
+
 def copy_attributes(attributes: Mapping[str, str], key: str, drop: Sequence[str] = ()) -> dict[str, str]:
     """The attributes a redriven copy carries: the original ones less `drop` (dead-letter
     bookkeeping such as the reason), plus the dead letter's key."""

@@ -22,7 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentfleet.agent.backends.admin import DeadLetter, QueueAdmin, QueueCounts, copy_attributes, require
+from agentfleet.agent.backends.admin import (
+    DeadLetter,
+    QueueAdmin,
+    QueueCounts,
+    copy_attributes,
+    peek_by_holding,
+    require,
+)
 from agentfleet.agent.backends.pubsub import MAX_ACK_IDS, REASON_ATTRIBUTE
 
 #: The attribute Pub/Sub adds to a message it forwards to the dead-letter topic.
@@ -62,19 +69,7 @@ class PubSubAdmin(QueueAdmin):
         return QueueCounts(waiting=None, in_flight=None, dead_lettered=None)
 
     def peek_dead_letters(self, limit: int) -> list[DeadLetter]:
-        seen: dict[str, DeadLetter] = {}
-        held: list[DeadLetter] = []
-        try:
-            while len(seen) < limit:
-                batch = self._pull(min(self.batch_size, limit - len(seen)), self.peek_seconds)
-                held.extend(batch)
-                fresh = [m for m in batch if m.key not in seen]
-                if not fresh:
-                    break
-                seen.update((m.key, m) for m in fresh)
-        finally:
-            self.give_back(held)
-        return list(seen.values())
+        return peek_by_holding(self, lambda n: self._pull(n, self.peek_seconds), limit)
 
     def take_dead_letters(self, max_messages: int) -> list[DeadLetter]:
         return self._pull(max_messages, self.hold_seconds)

@@ -32,6 +32,7 @@ from agentfleet.agent.backends.admin import (
     QueueAdmin,
     QueueCounts,
     copy_attributes,
+    peek_by_holding,
     require,
 )
 from agentfleet.agent.backends.base import BackendError
@@ -134,19 +135,7 @@ class SqsAdmin(QueueAdmin):
     # -- dead letters ---------------------------------------------------------------------------
 
     def peek_dead_letters(self, limit: int) -> list[DeadLetter]:
-        seen: dict[str, DeadLetter] = {}
-        held: list[DeadLetter] = []
-        try:
-            while len(seen) < limit:
-                batch = self._receive(min(MAX_BATCH, limit - len(seen)), self.peek_seconds)
-                held.extend(batch)
-                fresh = [m for m in batch if m.key not in seen]
-                if not fresh:
-                    break
-                seen.update((m.key, m) for m in fresh)
-        finally:
-            self.give_back(held)
-        return list(seen.values())
+        return peek_by_holding(self, lambda n: self._receive(n, self.peek_seconds), limit)
 
     def take_dead_letters(self, max_messages: int) -> list[DeadLetter]:
         return self._receive(min(MAX_BATCH, max_messages), self.hold_seconds)
