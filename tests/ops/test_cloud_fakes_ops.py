@@ -220,3 +220,39 @@ def test_pubsub_send_batch(tmp_path: Path) -> None:
     _, admin, service, names = pubsub()
     assert admin.send_batch([json.dumps({"n": i}).encode() for i in range(7)]) == 7
     assert len(service.subscriptions[names["subscription"]].messages) == 7
+
+
+# -- endpoints: the SDKs' own emulator settings ---------------------------------------------------
+
+
+def test_pubsub_admin_follows_pubsub_emulator_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentfleet.agent.backends.admin import open_admin
+
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
+    outputs = {
+        "cloud": "gcp",
+        "topic": f"{PROJECT}/topics/f-work",
+        "dead_letter_queue": f"{PROJECT}/topics/f-dl",
+    }
+    admin = open_admin(outputs)
+    assert isinstance(admin, PubSubAdmin)
+    assert admin.subscriber.target == admin.publisher.target == "127.0.0.1:8085"
+    assert admin.dead_letter_subscription == f"{PROJECT}/subscriptions/f-dl-kept"
+    stated = open_admin({**outputs, "dead_letter_subscription": f"{PROJECT}/subscriptions/kept"})
+    assert (
+        isinstance(stated, PubSubAdmin) and stated.dead_letter_subscription == f"{PROJECT}/subscriptions/kept"
+    )
+
+
+def test_servicebus_admin_follows_a_connection_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentfleet.agent.backends.admin import open_admin
+    from agentfleet.agent.backends.admin_servicebus import CONNECTION_STRING_VARIABLE
+
+    emulator = "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=k;"
+    monkeypatch.setenv(CONNECTION_STRING_VARIABLE, emulator + "UseDevelopmentEmulator=true;")
+    admin = open_admin(
+        {"cloud": "azure", "servicebus_namespace": "fleet.servicebus.windows.net", "queue_name": "q"}
+    )
+    assert isinstance(admin, ServiceBusAdmin)
+    assert admin.client.fully_qualified_namespace == "localhost"
+    admin.close()
