@@ -12,8 +12,8 @@
   moved it, the handler's error when the runtime did).
 - A redriven copy is a new message on the queue with the same body, `message_id`, content type,
   subject, correlation id and application properties (less the runtime's retry bookkeeping, so
-  the copy's deliveries count from one again) plus the redrive id. `send_messages` with a list is
-  one batch: it succeeds or fails whole.
+  the copy's deliveries count from one again) plus the redrive id. Copies and `send` go out in
+  `ServiceBusMessageBatch`es as large as the tier allows; a batch succeeds or fails whole.
 - Agents: a scale set's counts are Azure Resource Manager calls (azure-mgmt-compute), not Service
   Bus: not shown.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from agentfleet.agent.backends.admin import DeadLetter, QueueAdmin, QueueCounts, copy_attributes, require
@@ -34,7 +34,7 @@ from agentfleet.agent.backends.servicebus import DELIVERIES_PROPERTY, _body, _te
 
 #: Overrides namespace + credential (an emulator, or a SAS connection string).
 CONNECTION_STRING_VARIABLE = "AGENTFLEET_SERVICEBUS_CONNECTION_STRING"
-#: Messages per peek call and per send batch.
+#: Messages per peek call.
 PAGE = 100
 
 
@@ -98,13 +98,14 @@ class ServiceBusAdmin(QueueAdmin):
     def requeue(self, letters: Sequence[DeadLetter]) -> list[bool]:
         from azure.servicebus.exceptions import ServiceBusError
 
-        if not letters:
-            return []
-        try:
-            self._sender.send_messages([_copy(letter) for letter in letters])
-        except ServiceBusError:
-            return [False] * len(letters)
-        return [True] * len(letters)
+        confirmed: list[bool] = []
+        for batch, count in self._batches([_copy(letter) for letter in letters]):
+            try:
+                self._sender.send_messages(batch)
+                confirmed.extend([True] * count)
+            except ServiceBusError:
+                confirmed.extend([False] * count)  # a batch is sent whole or not at all
+        return confirmed
 
     def remove_dead_letters(self, letters: Sequence[DeadLetter]) -> list[bool]:
         from azure.servicebus.exceptions import MessageAlreadySettled, MessageLockLostError
@@ -130,9 +131,30 @@ class ServiceBusAdmin(QueueAdmin):
     def send_batch(self, bodies: Sequence[bytes]) -> int:
         from azure.servicebus import ServiceBusMessage
 
-        for start in range(0, len(bodies), PAGE):
-            self._sender.send_messages([ServiceBusMessage(b) for b in bodies[start : start + PAGE]])
-        return len(bodies)
+        sent = 0
+        for batch, count in self._batches([ServiceBusMessage(b) for b in bodies]):
+            self._sender.send_messages(batch)
+            sent += count
+        return sent
+
+    def _batches(self, messages: Sequence[Any]) -> Iterator[tuple[Any, int]]:
+        """`ServiceBusMessageBatch`es as full as the tier allows (`add_message` raises
+        MessageSizeExceededError when the next message would not fit), with their sizes."""
+        from azure.servicebus.exceptions import MessageSizeExceededError
+
+        batch, count = self._sender.create_message_batch(), 0
+        for message in messages:
+            try:
+                batch.add_message(message)
+            except MessageSizeExceededError:
+                if count == 0:
+                    raise  # this one message is larger than a batch may be
+                yield batch, count
+                batch, count = self._sender.create_message_batch(), 0
+                batch.add_message(message)
+            count += 1
+        if count:
+            yield batch, count
 
     def close(self) -> None:
         for closeable in (self._dead, self._work, self._sender, self.client, self.admin):

@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from agentfleet.agent.backends.admin import (
     REDRIVE_ID_ATTRIBUTE,
@@ -42,6 +42,11 @@ from agentfleet.agent.backends.sqs import MAX_BATCH, REASON_ATTRIBUTE, SqsBacken
 NATIVE_REASON = "maxReceiveCount exceeded (the queue's redrive policy)"
 #: SQS allows at most 10 message attributes.
 MAX_ATTRIBUTES = 10
+#: "The sum of the message lengths of all messages in the batch" SendMessageBatch accepts (the
+#: long-standing 256 KiB; accounts with the larger 1 MiB message size accept more).
+MAX_BATCH_BYTES = 256 * 1024
+
+T = TypeVar("T")
 
 
 class SqsAdmin(QueueAdmin):
@@ -142,17 +147,16 @@ class SqsAdmin(QueueAdmin):
 
     def requeue(self, letters: Sequence[DeadLetter]) -> list[bool]:
         confirmed = [False] * len(letters)
-        for start in range(0, len(letters), MAX_BATCH):
-            chunk = letters[start : start + MAX_BATCH]
+        for chunk in _batches(letters, lambda letter: len(letter.body)):
             entries = [
                 {
-                    "Id": str(start + i),
+                    "Id": str(i),
                     "MessageBody": letter.text(),
                     "MessageAttributes": _sqs_attributes(
                         copy_attributes(letter.attributes, letter.key, drop=[REASON_ATTRIBUTE])
                     ),
                 }
-                for i, letter in enumerate(chunk)
+                for i, letter in chunk
             ]
             response = self.client.send_message_batch(QueueUrl=self.backend.queue_url, Entries=entries)
             for entry in response.get("Successful", []):
@@ -167,9 +171,8 @@ class SqsAdmin(QueueAdmin):
 
     def send_batch(self, bodies: Sequence[bytes]) -> int:
         sent = 0
-        for start in range(0, len(bodies), MAX_BATCH):
-            chunk = bodies[start : start + MAX_BATCH]
-            entries = [{"Id": str(i), "MessageBody": b.decode("utf-8")} for i, b in enumerate(chunk)]
+        for chunk in _batches(bodies, len):
+            entries = [{"Id": str(i), "MessageBody": body.decode("utf-8")} for i, body in chunk]
             response = self.client.send_message_batch(QueueUrl=self.backend.queue_url, Entries=entries)
             failed = response.get("Failed", [])
             sent += len(response.get("Successful", []))
@@ -249,6 +252,20 @@ class SqsAdmin(QueueAdmin):
             for entry in response.get("Successful", []):
                 done[int(entry["Id"])] = True
         return done
+
+
+def _batches(items: Sequence[T], size: Callable[[T], int]) -> Iterator[list[tuple[int, T]]]:
+    """(index, item) lists for SendMessageBatch: at most 10 entries and MAX_BATCH_BYTES of bodies."""
+    chunk: list[tuple[int, T]] = []
+    total = 0
+    for index, item in enumerate(items):
+        if chunk and (len(chunk) == MAX_BATCH or total + size(item) > MAX_BATCH_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append((index, item))
+        total += size(item)
+    if chunk:
+        yield chunk
 
 
 def _sqs_attributes(attributes: Mapping[str, str]) -> dict[str, Any]:

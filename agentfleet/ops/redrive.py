@@ -166,7 +166,13 @@ def redrive(
     admin: QueueAdmin, selection: Selection, journal: Journal, progress: Progress | None = None
 ) -> Outcome:
     """Move the selected dead letters back to the work queue (see the module docstring)."""
-    report = progress or (lambda done, total: None)
+    try:
+        return _redrive(admin, selection, journal, progress or (lambda done, total: None))
+    finally:
+        journal.close()
+
+
+def _redrive(admin: QueueAdmin, selection: Selection, journal: Journal, report: Progress) -> Outcome:
     outcome = Outcome()
     if selection.everything and not journal.pending:
         moved = admin.move_all_dead_letters(report)
@@ -175,33 +181,28 @@ def redrive(
     total = admin.counts().dead_lettered
     if selection.limit is not None:
         total = min(total, selection.limit) if total is not None else selection.limit
-    try:
-        with _taking(admin) as (held, take):
-            while selection.limit is None or outcome.moved + outcome.resumed < selection.limit:
-                batch = take()
-                if not batch:
-                    break
-                chosen = [m for m in batch if selection.matches(m)]
-                if selection.limit is not None:
-                    chosen = chosen[: selection.limit - outcome.moved - outcome.resumed]
-                already = [m for m in chosen if m.key in journal.pending]
-                fresh = [m for m in chosen if m.key not in journal.pending]
-                confirmed = [m for m, ok in zip(fresh, admin.requeue(fresh), strict=True) if ok]
-                journal.sent([m.key for m in confirmed])
-                removable = [*already, *confirmed]
-                removed = [
-                    m for m, ok in zip(removable, admin.remove_dead_letters(removable), strict=True) if ok
-                ]
-                journal.removed([m.key for m in removed])
-                _settle(held, removed)
-                resumed = {id(m) for m in already}
-                outcome.resumed += sum(1 for m in removed if id(m) in resumed)
-                outcome.moved += sum(1 for m in removed if id(m) not in resumed)
-                outcome.left += len(chosen) - len(removed)
-                outcome.keys.extend(m.key for m in removed)
-                report(outcome.moved + outcome.resumed, total)
-    finally:
-        journal.close()
+    with _taking(admin) as (held, take):
+        while selection.limit is None or outcome.moved + outcome.resumed < selection.limit:
+            batch = take()
+            if not batch:
+                break
+            chosen = [m for m in batch if selection.matches(m)]
+            if selection.limit is not None:
+                chosen = chosen[: selection.limit - outcome.moved - outcome.resumed]
+            already = [m for m in chosen if m.key in journal.pending]
+            fresh = [m for m in chosen if m.key not in journal.pending]
+            confirmed = [m for m, ok in zip(fresh, admin.requeue(fresh), strict=True) if ok]
+            journal.sent([m.key for m in confirmed])
+            removable = [*already, *confirmed]
+            removed = [m for m, ok in zip(removable, admin.remove_dead_letters(removable), strict=True) if ok]
+            journal.removed([m.key for m in removed])
+            _settle(held, removed)
+            resumed = {id(m) for m in already}
+            outcome.resumed += sum(1 for m in removed if id(m) in resumed)
+            outcome.moved += sum(1 for m in removed if id(m) not in resumed)
+            outcome.left += len(chosen) - len(removed)
+            outcome.keys.extend(m.key for m in removed)
+            report(outcome.moved + outcome.resumed, total)
     return outcome
 
 

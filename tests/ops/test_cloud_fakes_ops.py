@@ -256,3 +256,25 @@ def test_servicebus_admin_follows_a_connection_string(monkeypatch: pytest.Monkey
     assert isinstance(admin, ServiceBusAdmin)
     assert admin.client.fully_qualified_namespace == "localhost"
     admin.close()
+
+
+def test_servicebus_send_fills_batches_to_the_tier_size() -> None:
+    _, admin, namespace, name = servicebus()
+    bodies = [bytes([65 + i]) * 100_000 for i in range(5)]  # 100 KB each: two fit a 256 KB batch
+    batches: list[int] = []
+    send = admin._sender.send_messages
+    admin._sender.send_messages = lambda batch, **kw: (batches.append(len(batch)), send(batch, **kw))  # type: ignore[method-assign]
+    assert admin.send_batch(bodies) == 5
+    assert batches == [2, 2, 1]
+    assert [s.body for s in namespace.queues[name].active] == bodies
+
+
+def test_the_servicebus_fake_takes_the_calls_the_admin_makes() -> None:
+    from azure.servicebus import ServiceBusMessageBatch, ServiceBusReceiver, ServiceBusSender
+
+    from tests.runtime.fakes import surface_mismatches
+    from tests.runtime.fakes.servicebus import FakeMessageBatch, FakeReceiver, FakeSender
+
+    assert surface_mismatches(FakeSender, ServiceBusSender, ["create_message_batch", "send_messages"]) == []
+    assert surface_mismatches(FakeMessageBatch, ServiceBusMessageBatch, ["add_message"]) == []
+    assert surface_mismatches(FakeReceiver, ServiceBusReceiver, ["peek_messages", "receive_messages"]) == []

@@ -270,6 +270,7 @@ def test_redrive_all_starts_one_move_task_to_the_work_queue_and_follows_it(tmp_p
         )
     stubber.assert_no_pending_responses()
     assert (outcome.moved, outcome.by_broker) == (10, True) and seen == [(3, 10), (10, 10)]
+    assert not list(tmp_path.glob("*.jsonl")), "the broker moved everything: no journal left behind"
 
 
 def test_a_move_task_already_running_is_followed_not_started_twice() -> None:
@@ -288,3 +289,11 @@ def test_a_refused_move_task_on_aws_is_an_error_not_a_silent_fallback() -> None:
     stubber.add_client_error("start_message_move_task", "AccessDenied", http_status_code=403)
     with stubber, pytest.raises(ClientError):
         admin.move_all_dead_letters(lambda d, t: None)
+
+
+def test_send_batches_hold_at_most_ten_entries_and_256_kib() -> None:
+    from agentfleet.agent.backends.admin_sqs import _batches
+
+    assert [len(c) for c in _batches([b"x"] * 25, len)] == [10, 10, 5]
+    assert [len(c) for c in _batches([b"x" * 100_000] * 5, len)] == [2, 2, 1]
+    assert [i for c in _batches([b"x" * 100_000] * 5, len) for i, _ in c] == [0, 1, 2, 3, 4]

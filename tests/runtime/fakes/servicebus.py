@@ -21,8 +21,9 @@ It mirrors what the SDK and the service document, and raises the SDK's own excep
   `renew_latency` models the trip to the service: a renewal that arrives after the lock ended
   fails with `MessageLockLostError`, which is what renewing at 299 s of a 300 s lock ran into
   (Azure/azure-service-bus#692).
-- `ServiceBusSender.send_messages(message)` enqueues now; `schedule_messages(message,
-  schedule_time_utc)` enqueues at that time and returns sequence numbers.
+- `ServiceBusSender.send_messages(message)` enqueues now (a message, a list, or a batch from
+  `create_message_batch()`, whose `add_message` raises MessageSizeExceededError when full);
+  `schedule_messages(message, schedule_time_utc)` enqueues at that time and returns sequence numbers.
 - Received `application_properties` keys and string values come back as bytes, as the SDK's type
   (`Dict[Union[str, bytes], ...]`) allows, so the backend must decode them.
 - `get_queue_receiver(queue_name=, sub_queue=ServiceBusSubQueue.DEAD_LETTER)` reads the
@@ -199,6 +200,33 @@ class FakeServiceBusClient:
         return None
 
 
+class FakeMessageBatch:
+    """`ServiceBusMessageBatch`: `add_message` raises MessageSizeExceededError once the bodies would
+    pass the batch's size (256 KB on the Standard tier); iterating gives the messages."""
+
+    STANDARD_TIER_BYTES = 256 * 1024
+
+    def __init__(self, max_size_in_bytes: int) -> None:
+        self.max_size_in_bytes = max_size_in_bytes
+        self.messages: list[Any] = []
+        self.size_in_bytes = 0
+
+    def add_message(self, message: Any) -> None:
+        from azure.servicebus.exceptions import MessageSizeExceededError
+
+        body = message.body if isinstance(message.body, bytes) else b"".join(bytes(b) for b in message.body)
+        if self.size_in_bytes + len(body) > self.max_size_in_bytes:
+            raise MessageSizeExceededError(message="ServiceBusMessageBatch has reached its size limit")
+        self.messages.append(message)
+        self.size_in_bytes += len(body)
+
+    def __iter__(self) -> Any:
+        return iter(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
 class FakeSender:
     """Like the SDK, opening a sender does not touch the service: a missing queue fails on use."""
 
@@ -211,8 +239,11 @@ class FakeSender:
         return self.namespace.queue(self.queue_name)
 
     def send_messages(self, message: Any, **kwargs: Any) -> None:
-        for m in message if isinstance(message, list) else [message]:
+        for m in message if isinstance(message, list | FakeMessageBatch) else [message]:
             self.namespace.enqueue(self.queue, m)
+
+    def create_message_batch(self, max_size_in_bytes: int | None = None) -> FakeMessageBatch:
+        return FakeMessageBatch(max_size_in_bytes or FakeMessageBatch.STANDARD_TIER_BYTES)
 
     def schedule_messages(self, messages: Any, schedule_time_utc: dt.datetime, **kwargs: Any) -> list[int]:
         return [
