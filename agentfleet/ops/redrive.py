@@ -156,6 +156,18 @@ def _settle(held: list[DeadLetter], done: Sequence[DeadLetter]) -> None:
     held[:] = [m for m in held if id(m) not in gone]
 
 
+def _total(admin: QueueAdmin, selection: Selection) -> int | None:
+    """What the progress bar counts to: every dead letter, at most --limit; unknown with a filter."""
+    if selection.keys:
+        return len(selection.keys)
+    if selection.reason:
+        return selection.limit
+    dead = admin.counts().dead_lettered
+    if selection.limit is None or dead is None:
+        return dead if selection.limit is None else selection.limit
+    return min(dead, selection.limit)
+
+
 def count_matching(admin: QueueAdmin, selection: Selection, scan: int) -> list[DeadLetter]:
     """The dead letters a run would touch (a dry run: nothing is taken or moved)."""
     found = [m for m in admin.peek_dead_letters(scan) if selection.matches(m)]
@@ -178,9 +190,7 @@ def _redrive(admin: QueueAdmin, selection: Selection, journal: Journal, report: 
         moved = admin.move_all_dead_letters(report)
         if moved is not None:
             return Outcome(moved=moved, by_broker=True)
-    total = admin.counts().dead_lettered
-    if selection.limit is not None:
-        total = min(total, selection.limit) if total is not None else selection.limit
+    total = _total(admin, selection)
     with _taking(admin) as (held, take):
         while selection.limit is None or outcome.moved + outcome.resumed < selection.limit:
             batch = take()
@@ -210,7 +220,7 @@ def purge(admin: QueueAdmin, selection: Selection, progress: Progress | None = N
     """Delete the selected dead letters for good."""
     report = progress or (lambda done, total: None)
     outcome = Outcome()
-    total = admin.counts().dead_lettered
+    total = _total(admin, selection)
     with _taking(admin) as (held, take):
         while selection.limit is None or outcome.moved < selection.limit:
             batch = take()
