@@ -4,6 +4,7 @@
 - `agentfleet agent ...`   -> agent/cli.py         (the runtime inside every agent)
 - `agentfleet local ...`   -> agentfleet/local/cli.py (the fleet on one machine)
 - `agentfleet bench`       -> agentfleet/bench/    (throughput, overhead, synth time, elasticity)
+- `agentfleet status`, `dlq ...`, `send` -> agentfleet/ops/ (a deployed fleet, from its stack outputs)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from agentfleet.agent.cli import agent_app
 from agentfleet.bench import bench
 from agentfleet.local.cli import local_app
+from agentfleet.ops import cli as ops
 from agentfleet.plan import plan
 
 app = typer.Typer(
@@ -46,6 +48,9 @@ app.command("plan")(plan)
 app.command("bench")(bench)
 app.add_typer(agent_app, name="agent")
 app.add_typer(local_app, name="local")
+app.command("status")(ops.status)
+app.command("send")(ops.send)
+app.add_typer(ops.dlq_app, name="dlq")
 
 if __name__ == "__main__":
     app()

@@ -295,9 +295,10 @@ class SqsBackend(QueueBackend):
             text = str(error.response.get("Error", {}).get("Message", ""))
             if code in _LEASE_CODES and "ReceiptHandle" in kwargs:
                 raise LeaseLost(f"SQS {code}: {text}") from error
-            if code in _TRANSIENT_CODES or error.response.get("ResponseMetadata", {}).get(
-                "HTTPStatusCode", 0
-            ) >= 500:
+            if (
+                code in _TRANSIENT_CODES
+                or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+            ):
                 raise BackendError(f"SQS {code}: {text}") from error
             raise
         except BotoCoreError as error:  # connection refused / reset / timed out, after retries

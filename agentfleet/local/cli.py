@@ -17,8 +17,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
+from agentfleet.agent.backends.admin_sqlite import SqliteAdmin
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import FleetConfig
 from agentfleet.extras import require_extra
@@ -28,6 +28,8 @@ from agentfleet.local.chaos import Chaos
 from agentfleet.local.stack import DEFAULT_STATE_DIR, LocalPaths, load_fleet
 from agentfleet.local.store import open_local_bucket, open_queue
 from agentfleet.local.supervisor import AgentStartupError, Supervisor
+from agentfleet.ops.send import JsonLinesError, parse_json_lines
+from agentfleet.ops.status import collect
 
 local_app = typer.Typer(
     help="Run a fleet on this machine: SQLite queue and state, real agents, the clouds' scaling policy.",
@@ -171,18 +173,10 @@ def send(
 
 def read_jsonl(path: Path) -> list[bytes]:
     """Each non-blank line must be one JSON value; the error names the file and line."""
-    bodies: list[bytes] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            _fail(f"agentfleet: {path}:{number} is not valid JSON ({exc.msg}); one JSON value per line")
-        bodies.append(json.dumps(value, separators=(",", ":")).encode("utf-8"))
-    if not bodies:
-        _fail(f"agentfleet: {path} has no messages (one JSON value per line)")
-    return bodies
+    try:
+        return parse_json_lines(path.read_text(encoding="utf-8").splitlines(), str(path))
+    except JsonLinesError as exc:
+        _fail(str(exc))
 
 
 @local_app.command("status")
@@ -202,37 +196,28 @@ def status(
     record = _live_record(paths)
     config = _running_or_given_config(paths, stack, config_file)
     queue = open_queue(config, paths)
+    admin = SqliteAdmin(queue)
     try:
-        stats = queue.stats()
-        dead = queue.dead_letters()
+        shown = collect(admin, config.name, "local")  # the same status `agentfleet status` shows
     finally:
+        admin.close()
         queue.close()
     agents: list[dict[str, Any]] = record["agents"] if record else []
-    reasons = sorted({d.reason for d in dead})
     data: dict[str, Any] = {
         "state_dir": str(paths.root),
-        "fleet": config.name,
         "running": record is not None,
-        "waiting": stats.waiting,
-        "in_flight": stats.in_flight,
-        "dead_lettered": stats.dead_lettered,
+        **shown.as_json(),
         "agents": agents,
-        "dead_letter_reasons": reasons,
     }
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    table = Table(title=f"local fleet {config.name} · {paths.root}", show_header=False)
+    table = shown.table(f"local fleet {config.name} · {paths.root}")
     table.add_row("up", f"running (pid {record['pid']})" if record else "not running")
-    table.add_row("waiting", f"{stats.waiting:,}")
-    table.add_row("in flight", f"{stats.in_flight:,}")
-    table.add_row("dead-lettered", f"{stats.dead_lettered or 0:,}")
     by_state: dict[str, int] = {}
     for a in agents:
         by_state[a["state"]] = by_state.get(a["state"], 0) + 1
     table.add_row("agents", ", ".join(f"{n} {s}" for s, n in sorted(by_state.items())) or "0")
-    for reason in reasons:
-        table.add_row("dead-letter reason", reason)
     Console().print(table)
 
 

@@ -100,5 +100,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
             "topic": work_queue.topic.id,
             "subscription": work_queue.subscription.id,
             "cluster": gke.name,
+            # Where the dead letters are kept: `agentfleet dlq` pulls from it.
+            "dead_letter_subscription": work_queue.dead_letter_subscription.id,
         },
     )

@@ -61,4 +61,5 @@ def test_plan_shows_the_numbers_the_fleet_config_sets(tmp_path: Path) -> None:
     assert by_name["moodring-agent-viewer"]["settings"]["role"] == "roles/pubsub.viewer"
     assert by_name["moodring-deployment"]["parent"] == "moodring"
     assert plan["outputs"]["topic"] == "projects/acme-agents/topics/moodring-work"
+    assert plan["outputs"]["dead_letter_subscription"].endswith("/subscriptions/moodring-dead-letter-kept")
     assert not any(r["type"].startswith(("aws:", "azure-native:")) for r in plan["resources"])

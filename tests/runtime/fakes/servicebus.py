@@ -21,10 +21,14 @@ It mirrors what the SDK and the service document, and raises the SDK's own excep
   `renew_latency` models the trip to the service: a renewal that arrives after the lock ended
   fails with `MessageLockLostError`, which is what renewing at 299 s of a 300 s lock ran into
   (Azure/azure-service-bus#692).
-- `ServiceBusSender.send_messages(message)` enqueues now; `schedule_messages(message,
-  schedule_time_utc)` enqueues at that time and returns sequence numbers.
+- `ServiceBusSender.send_messages(message)` enqueues now (a message, a list, or a batch from
+  `create_message_batch()`, whose `add_message` raises MessageSizeExceededError when full);
+  `schedule_messages(message, schedule_time_utc)` enqueues at that time and returns sequence numbers.
 - Received `application_properties` keys and string values come back as bytes, as the SDK's type
   (`Dict[Union[str, bytes], ...]`) allows, so the backend must decode them.
+- `get_queue_receiver(queue_name=, sub_queue=ServiceBusSubQueue.DEAD_LETTER)` reads the
+  dead-letter sub-queue; `peek_messages(max_message_count, sequence_number=)` browses from a
+  sequence number without locking.
 - `ServiceBusAdministrationClient.get_queue_runtime_properties(name)` reports
   `active_message_count` (which includes locked messages: Service Bus has no separate count),
   `dead_letter_message_count` and `scheduled_message_count`.
@@ -138,6 +142,22 @@ class FakeNamespace:
             text = f"The messaging entity '{name}' could not be found."
             raise MessagingEntityNotFoundError(message=text) from None
 
+    def dead_letter_view(self, name: str) -> FakeQueue:
+        """The `$DeadLetterQueue` sub-queue, as a queue of its own over the parent's dead letters:
+        received, completed and abandoned like any queue, never dead-lettered again (the SDK's
+        receiver with `sub_queue=DEAD_LETTER`, entity `NAME/$DeadLetterQueue`)."""
+        parent = self.queue(name)
+        view_name = f"{name}/$DeadLetterQueue"
+        if view_name not in self.queues:
+            self.queues[view_name] = FakeQueue(
+                view_name,
+                lock_duration=parent.lock_duration,
+                max_delivery_count=2**31,
+                active=parent.dead,
+                cond=parent.cond,
+            )
+        return self.queues[view_name]
+
     def enqueue(self, queue: FakeQueue, message: Any, at: dt.datetime | None = None) -> int:
         body = message.body if isinstance(message.body, bytes) else b"".join(bytes(b) for b in message.body)
         properties = {
@@ -164,10 +184,13 @@ class FakeServiceBusClient:
         self.namespace = namespace
 
     def get_queue_receiver(self, queue_name: str, **kwargs: Any) -> FakeReceiver:
-        from azure.servicebus import ServiceBusReceiveMode
+        from azure.servicebus import ServiceBusReceiveMode, ServiceBusSubQueue
 
         assert kwargs.get("receive_mode", ServiceBusReceiveMode.PEEK_LOCK) == ServiceBusReceiveMode.PEEK_LOCK
         assert kwargs.get("prefetch_count", 0) == 0
+        if kwargs.get("sub_queue") is not None:
+            assert ServiceBusSubQueue(kwargs["sub_queue"]) == ServiceBusSubQueue.DEAD_LETTER
+            return FakeReceiver(self.namespace, self.namespace.dead_letter_view(queue_name).name)
         return FakeReceiver(self.namespace, queue_name)
 
     def get_queue_sender(self, queue_name: str, **kwargs: Any) -> FakeSender:
@@ -175,6 +198,33 @@ class FakeServiceBusClient:
 
     def close(self) -> None:
         return None
+
+
+class FakeMessageBatch:
+    """`ServiceBusMessageBatch`: `add_message` raises MessageSizeExceededError once the bodies would
+    pass the batch's size (256 KB on the Standard tier); iterating gives the messages."""
+
+    STANDARD_TIER_BYTES = 256 * 1024
+
+    def __init__(self, max_size_in_bytes: int) -> None:
+        self.max_size_in_bytes = max_size_in_bytes
+        self.messages: list[Any] = []
+        self.size_in_bytes = 0
+
+    def add_message(self, message: Any) -> None:
+        from azure.servicebus.exceptions import MessageSizeExceededError
+
+        body = message.body if isinstance(message.body, bytes) else b"".join(bytes(b) for b in message.body)
+        if self.size_in_bytes + len(body) > self.max_size_in_bytes:
+            raise MessageSizeExceededError(message="ServiceBusMessageBatch has reached its size limit")
+        self.messages.append(message)
+        self.size_in_bytes += len(body)
+
+    def __iter__(self) -> Any:
+        return iter(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
 
 
 class FakeSender:
@@ -189,8 +239,11 @@ class FakeSender:
         return self.namespace.queue(self.queue_name)
 
     def send_messages(self, message: Any, **kwargs: Any) -> None:
-        for m in message if isinstance(message, list) else [message]:
+        for m in message if isinstance(message, list | FakeMessageBatch) else [message]:
             self.namespace.enqueue(self.queue, m)
+
+    def create_message_batch(self, max_size_in_bytes: int | None = None) -> FakeMessageBatch:
+        return FakeMessageBatch(max_size_in_bytes or FakeMessageBatch.STANDARD_TIER_BYTES)
 
     def schedule_messages(self, messages: Any, schedule_time_utc: dt.datetime, **kwargs: Any) -> list[int]:
         return [
@@ -298,9 +351,16 @@ class FakeReceiver:
                 return stored
         return None
 
-    def peek_messages(self, max_message_count: int = 1, **kwargs: Any) -> list[Any]:
+    def peek_messages(
+        self, max_message_count: int = 1, *, sequence_number: int = 0, **kwargs: Any
+    ) -> list[Any]:
+        """Browse from `sequence_number` on, in sequence order, locking nothing."""
         with self.queue.cond:
-            return [FakeReceivedMessage(s) for s in self.queue.active[:max_message_count]]
+            ordered = sorted(
+                (s for s in self.queue.active if s.sequence_number >= sequence_number),
+                key=lambda s: s.sequence_number,
+            )
+            return [FakeReceivedMessage(s) for s in ordered[:max_message_count]]
 
     def close(self) -> None:
         return None
