@@ -86,6 +86,6 @@ def from_settings(settings: ProtectionSettings) -> AsgProtection:
     client = boto3.client(
         "autoscaling",
         region_name=region or None,
-        config=Config(retries={"mode": "standard", "max_attempts": 2}),
+        config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
     )
     return AsgProtection(client, group=settings.group, imds=imds)
