@@ -59,8 +59,9 @@ class AutoscalerLoop:
         self.supervisor.poll()
         s = self.stats()
         now = self.clock()
-        counts = self.supervisor.counts()
-        desired = self.scaler.decide(now, s.waiting, s.in_flight, counts.active)
+        # Like a cloud autoscaler, it compares against the desired capacity it set, not against the
+        # agents alive: busy agents held back from a scale-in do not make it decide again.
+        desired = self.scaler.decide(now, s.waiting, s.in_flight, self.supervisor.desired_capacity)
         self.supervisor.scale_to(desired)
         counts = self.supervisor.counts()
         sample = Sample(

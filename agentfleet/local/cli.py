@@ -3,7 +3,7 @@
 agentfleet local up [--stack NAME | --config FILE] [--handler mod:fn] [--chaos] [--state-dir DIR]
 agentfleet local send [N | --file tasks.jsonl] [--state-dir DIR]
 agentfleet local status [--state-dir DIR]
-agentfleet local demo [--chaos] [--tasks N] [--out DIR]
+agentfleet local demo [--scenario burst|long-tasks] [--no-protection] [--chaos] [--tasks N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -258,33 +258,49 @@ def _live_record(paths: LocalPaths) -> dict[str, Any] | None:
 
 @local_app.command("demo")
 def demo(
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="burst: a spike of short tasks, 0 -> max -> 0 agents; long-tasks: tasks 4x the drain "
+            "timeout, scaled in while agents are busy (interrupted by scale-in must stay 0)",
+        ),
+    ] = "burst",
+    no_protection: Annotated[
+        bool,
+        typer.Option(
+            "--no-protection", help="scale in busy agents too, as a busy-blind termination policy does"
+        ),
+    ] = False,
     chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL random agents during the burst")] = False,
-    tasks: Annotated[int, typer.Option("--tasks", min=1, help="tasks in the burst")] = 3000,
+    tasks: Annotated[
+        int | None, typer.Option("--tasks", min=1, help="tasks in the burst (burst: 3000; long-tasks: 16)")
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="where the chart, the JSON report and the state go")
     ] = Path("out"),
     period: Annotated[
-        float, typer.Option("--period", min=1.0, help="seconds observed: one period of bursty traffic")
-    ] = 90.0,
+        float | None,
+        typer.Option("--period", min=1.0, help="seconds observed: one period of bursty traffic (burst: 90)"),
+    ] = None,
     config_file: Annotated[
         Path | None,
         typer.Option("--config", help=CONFIG_HELP + " (default: stacks/local-demo.yaml)", exists=True),
     ] = None,
 ) -> None:
-    """The burst scenario: 0 → max → 0 agents, then a report; exits 1 if any task was lost or doubled."""
+    """Run a scenario, then a report; exits 1 if a task was lost, doubled or interrupted by scale-in."""
     require_extra("local", "local demo")
     # Imported here: matplotlib is only needed by the demo, not by every `agentfleet` command.
-    from agentfleet.local.demo import DemoOptions, demo_config, run_demo, work_seconds_of
+    from agentfleet.local.demo import demo_config, run_demo, scenario_options
 
     try:
         config = load_fleet(None, config_file) if config_file else demo_config()
-        work = work_seconds_of(config)
+        opts = scenario_options(
+            scenario, config, out, tasks=tasks, period=period, chaos=chaos, protection=not no_protection
+        )
     except ConfigError as exc:
         _fail(str(exc))
     console = Console()
-    opts = DemoOptions(
-        config=config, out=out, tasks=tasks, work_seconds=work, period_seconds=period, chaos=chaos
-    )
     started = time.monotonic()
     try:
         result = run_demo(opts, console)
@@ -299,4 +315,4 @@ def demo(
         for p in problems:
             Console(stderr=True).print(f"[red]FAILED: {p}[/]")
         raise typer.Exit(1)
-    console.print("[green]zero lost, zero duplicate effects[/]")
+    console.print("[green]zero lost, zero duplicate effects, zero interrupted by scale-in[/]")
