@@ -15,10 +15,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from agentfleet.agent.lifecycle.aws import DEFAULT_IMDS, INSTANCE_ID_PATH, Imds
+from agentfleet.agent.lifecycle.aws import INSTANCE_ID_PATH, Imds, aws_region, instance_metadata
 from agentfleet.agent.protection.base import ProtectionBackend, ProtectionError, Throttled
 
 if TYPE_CHECKING:
@@ -75,17 +74,12 @@ def from_settings(settings: ProtectionSettings) -> AsgProtection:
     import boto3
     from botocore.config import Config
 
-    imds = Imds(os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", DEFAULT_IMDS))
-    region = settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        try:  # on EC2 the instance's own region is in its metadata
-            region = imds.get("/latest/meta-data/placement/region")
-        except OSError:
-            region = None
+    imds = instance_metadata()
+    region = aws_region(settings.region, imds)
     # botocore's own retries stay short: the protector's backoff decides when to try again.
     client = boto3.client(
         "autoscaling",
-        region_name=region or None,
+        region_name=region,
         config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
     )
     return AsgProtection(client, group=settings.group, imds=imds)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,40 @@ class Recording(ProtectionBackend):
             if error is not None:
                 raise error
             self.calls.append(protected)
+
+
+#: (method, path, headers, body) -> (status, extra headers, JSON body): a local API's answer.
+Answer = Callable[[str, str, Any, bytes], tuple[int, dict[str, str], str]]
+
+
+@contextmanager
+def serve_http(answer: Answer) -> Iterator[str]:
+    """Serve `answer` on a free loopback port (JSON replies); yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            status, extra, body = answer(self.command, self.path, self.headers, self.rfile.read(length))
+            data = body.encode()
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **extra}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_PATCH = do_POST = _reply  # noqa: N815 - http.server's naming
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def message(n: int = 1) -> Message:

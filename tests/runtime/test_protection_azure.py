@@ -11,11 +11,8 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from agentfleet.agent.protection import ProtectionError, Protector, Throttled
 from agentfleet.agent.protection.azure import ARM_API_VERSION, ARM_SCOPE, VmssProtection
-from tests.runtime.test_protection import hold, metric, wait_until
+from tests.runtime.test_protection import hold, metric, serve_http, wait_until
 
 VM_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/fleet-rg/providers/"
@@ -67,32 +64,8 @@ class AzurePeer:
         return 200, {}, json.dumps({"id": self.resource_id, "properties": document["properties"]})
 
 
-@contextmanager
-def serve(peer: AzurePeer) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            status, extra, body = peer.answer(self.command, self.path, self.headers, self.rfile.read(length))
-            data = body.encode()
-            self.send_response(status)
-            for name, value in {"Content-Type": "application/json", **extra}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_PUT = _reply  # noqa: N815 - http.server's naming
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve(peer: AzurePeer) -> AbstractContextManager[str]:
+    return serve_http(peer.answer)
 
 
 class Token:

@@ -9,11 +9,8 @@ and the service account's bearer token; the server applies RFC 7386 to the pod's
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from agentfleet.agent.protection import ProtectionError, ProtectionSettings, Protector, Throttled
 from agentfleet.agent.protection.kubernetes import DELETION_COST, SAFE_TO_EVICT, PodProtection
-from tests.runtime.test_protection import hold, metric, wait_until
+from tests.runtime.test_protection import hold, metric, serve_http, wait_until
 
 POD, NAMESPACE = "agents-7d9f-abcde", "fleet"
 
@@ -58,30 +55,8 @@ class ApiServer:
         return 200, {}, json.dumps({"kind": "Pod", "metadata": {"annotations": self.annotations}})
 
 
-@contextmanager
-def serve(api: ApiServer) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_PATCH(self) -> None:  # noqa: N802 - http.server's naming
-            length = int(self.headers.get("Content-Length", "0"))
-            status, extra, body = api.answer(self.command, self.path, self.headers, self.rfile.read(length))
-            data = body.encode()
-            self.send_response(status)
-            for name, value in {"Content-Type": "application/json", **extra}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve(peer: ApiServer) -> AbstractContextManager[str]:
+    return serve_http(peer.answer)
 
 
 @pytest.fixture
