@@ -307,3 +307,64 @@ def test_a_bad_protection_setting_stops_the_agent_at_startup_with_exit_2(
     }
     assert run_agent(env) == 2
     assert "AGENTFLEET_GROUP is not set" in capsys.readouterr().err
+
+
+def test_a_worker_whose_platform_refuses_every_toggle_still_processes_every_message(tmp_path: Path) -> None:
+    """The whole consume loop, not just the layer: the protector's failures stay off the message path."""
+    from agentfleet.agent.backends.sqlite import SqliteBackend
+    from agentfleet.agent.context import Resources
+    from agentfleet.agent.handler import Invoker
+    from agentfleet.agent.middleware import default_layers
+    from agentfleet.agent.worker import Worker
+    from tests.runtime.harness import Running, running, settled
+
+    backend = SqliteBackend(tmp_path / "q.db", visibility_timeout=5)
+    handled: list[bytes] = []
+    layers, metrics = default_layers(backend, visibility_timeout=5, max_receive_count=3)
+    refusing = Protector(
+        Recording(lambda n, p: PermissionError("AccessDenied")), metrics.registry, min_backoff=0.01
+    )
+    worker = Worker(
+        backend,
+        Invoker(lambda m, ctx: handled.append(m.body)),
+        Resources(state=None),
+        [refusing, *layers],  # outermost, as agent/cli.py puts it
+        concurrency=2,
+        wait_seconds=0.2,
+        drain_timeout=5,
+    )
+    run = Running(worker, backend, metrics)
+    for n in range(30):
+        backend.send(f"m{n}".encode())
+    with running(run):
+        assert wait_until(lambda: settled(backend) and len(handled) == 30)
+    assert run.report[0].clean
+    assert metric(run.metrics.registry, "agentfleet_messages_succeeded_total") == 30
+    assert metric(run.metrics.registry, "agentfleet_protection_failures_total", {"reason": "error"}) >= 1
+    assert metric(run.metrics.registry, "agentfleet_protected") == 0
+
+
+def test_the_agent_wires_the_protector_outermost_and_serves_its_metrics(tmp_path: Path) -> None:
+    import urllib.request
+
+    from agentfleet.agent.cli import build_agent
+    from agentfleet.agent.settings import Settings
+
+    env = {
+        "AGENTFLEET_BACKEND": "sqlite",
+        "AGENTFLEET_QUEUE": str(tmp_path / "q.db"),
+        "AGENTFLEET_HANDLER": "agentfleet.agent.examples.echo:handle",
+        "AGENTFLEET_PORT": "0",
+        "AGENTFLEET_PROTECTION": "local",
+    }
+    worker, server, _ = build_agent(Settings.from_env(env), env)
+    server.start()
+    try:
+        assert isinstance(worker.middleware[0], Protector) and worker.middleware[0].kind == "local"
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert "agentfleet_busy 0.0" in text and "agentfleet_protected" in text
+    finally:
+        server.stop()
+        worker.middleware[0].close()
+        worker.backend.close()
