@@ -31,6 +31,8 @@ class Sample:
     desired: int
     #: Messages succeeded so far, fleet-wide, from the agents' /metrics.
     processed: float = 0.0
+    #: Warming or ready agents protected from scale-in (busy).
+    protected: int = 0
 
     @property
     def backlog(self) -> int:
@@ -74,6 +76,7 @@ class AutoscalerLoop:
             draining=counts.draining,
             desired=desired,
             processed=self.supervisor.processed(),
+            protected=counts.protected,
         )
         self.samples.append(sample)
         return sample

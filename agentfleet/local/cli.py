@@ -1,6 +1,7 @@
 """`agentfleet local …`: the fleet on this machine, from the same config the clouds use.
 
-agentfleet local up [--stack NAME | --config FILE] [--handler mod:fn] [--chaos] [--state-dir DIR]
+agentfleet local up [--stack NAME | --config FILE] [--handler mod:fn] [--chaos] [--no-protection]
+                    [--state-dir DIR]
 agentfleet local send [N | --file tasks.jsonl] [--state-dir DIR]
 agentfleet local status [--state-dir DIR]
 agentfleet local demo [--scenario burst|long-tasks] [--no-protection] [--chaos] [--tasks N] [--out DIR]
@@ -64,7 +65,7 @@ def _status_record(paths: LocalPaths, config: FleetConfig, sample: Sample, super
         "updated_at": time.time(),
         "sample": sample.__dict__,
         "agents": [
-            {"id": a.id, "pid": a.pid, "port": a.port, "state": a.state.value}
+            {"id": a.id, "pid": a.pid, "port": a.port, "state": a.state.value, "protected": a.protected}
             for a in supervisor.agents.values()
         ],
         "config": config.model_dump(mode="json"),
@@ -83,6 +84,9 @@ def up(
         typer.Option("--handler", help="module:function of the handler (default: fleet.agent.handler)"),
     ] = None,
     chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL a random agent every few seconds")] = False,
+    no_protection: Annotated[
+        bool, typer.Option("--no-protection", help="scale in busy agents too (a busy-blind scale-in)")
+    ] = False,
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
 ) -> None:
     """Run the fleet until Ctrl-C: agents follow the queue's backlog; Ctrl-C drains them and exits."""
@@ -90,7 +94,7 @@ def up(
     paths = LocalPaths(state_dir).create()
     console = Console()
     try:
-        supervisor = Supervisor(config, paths, handler=handler)
+        supervisor = Supervisor(config, paths, handler=handler, protection=not no_protection)
     except ConfigError as exc:
         _fail(str(exc))
     queue = open_queue(config, paths)

@@ -317,7 +317,8 @@ class _Scenario:
                 self._last_log = sample.t
                 console.print(
                     f"t={sample.t:5.1f}s backlog {sample.backlog:5d} · agents {sample.ready} ready "
-                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}) · "
+                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}, "
+                    f"{sample.protected} busy) · "
                     f"{self.loop.throughput():.0f} msg/s · dead {sample.dead_lettered}",
                     soft_wrap=True,
                     highlight=False,

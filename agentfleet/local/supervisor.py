@@ -105,6 +105,8 @@ class Agent:
     succeeded: float = 0.0
     #: Handlers running, per the last /metrics read (what a drain cut short would interrupt).
     in_flight: float = 0.0
+    #: Protected from scale-in, per the last /metrics read (`agentfleet_protected`).
+    protected: bool = False
     #: Why it is draining: "scale-in" (the autoscaler) or "stop" (the fleet is shutting down).
     drained_for: str = ""
 
@@ -134,6 +136,8 @@ class FleetCounts:
     warming: int = 0
     ready: int = 0
     draining: int = 0
+    #: Warming or ready agents protected from scale-in (busy), per their last /metrics read.
+    protected: int = 0
 
     @property
     def active(self) -> int:
@@ -263,6 +267,7 @@ class Supervisor:
     def counts(self) -> FleetCounts:
         c = FleetCounts()
         for a in self.agents.values():
+            c.protected += a.protected and a.state is not AgentState.DRAINING
             if a.state is AgentState.WARMING:
                 c.warming += 1
             elif a.state is AgentState.READY:
@@ -313,7 +318,7 @@ class Supervisor:
         removable = []
         for agent, metrics in zip(active, read, strict=True):
             if metrics is not None:
-                agent.in_flight = metrics.in_flight
+                agent.in_flight, agent.protected = metrics.in_flight, metrics.protected
                 if not metrics.protected:
                     removable.append(agent)
         return removable
@@ -418,7 +423,7 @@ class Supervisor:
             for agent, metrics in zip(counting, scraped, strict=True):
                 if metrics is None:
                     continue
-                agent.in_flight = metrics.in_flight
+                agent.in_flight, agent.protected = metrics.in_flight, metrics.protected
                 if metrics.succeeded is not None:
                     agent.succeeded = max(agent.succeeded, metrics.succeeded)
         for (agent, path), ok in zip(checks, results, strict=True):

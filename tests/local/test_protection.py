@@ -103,6 +103,7 @@ def test_with_protection_busy_agents_stay_until_idle_and_nothing_is_interrupted(
             supervisor.scale_to(1)
             assert supervisor.counts().draining == 0
         assert (supervisor.desired_capacity, supervisor.counts().active) == (1, AGENTS)
+        assert supervisor.counts().protected == AGENTS  # what `local status` and the live log show
         gate.touch()  # the work ends; agents go idle one by one and the surplus drains
         wait_for(
             "the surplus to drain as agents go idle",
