@@ -34,8 +34,11 @@ class StartupError(RuntimeError):
     """The agent cannot start: bad environment, unimportable handler, unreachable resources."""
 
 
-def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWatcher]:
-    """Everything `run` needs, opened from settings: (worker, health server, watcher)."""
+def build_agent(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> tuple[Worker, HealthServer, TerminationWatcher]:
+    """Everything `run` needs, opened from settings: (worker, health server, watcher). `env` gives
+    the busy-agent protection variables (AGENTFLEET_PROTECTION; none when absent)."""
     from agentfleet.agent.backends import open_backend
     from agentfleet.agent.bucket import open_bucket
     from agentfleet.agent.context import Resources
@@ -43,6 +46,7 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
     from agentfleet.agent.health import HealthServer, HealthState
     from agentfleet.agent.lifecycle import open_watcher
     from agentfleet.agent.middleware import default_layers
+    from agentfleet.agent.protection import open_protector
     from agentfleet.agent.state import open_state
     from agentfleet.agent.worker import Worker
 
@@ -72,6 +76,10 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
     layers, metrics = default_layers(
         backend, visibility_timeout=settings.visibility_timeout, max_receive_count=settings.max_receive_count
     )
+    try:  # outermost layer: busy from a handler's start to its settlement (docs/runtime.md)
+        layers.insert(0, open_protector(env or {}, metrics.registry))
+    except ValueError as e:
+        raise StartupError(str(e)) from e
     worker = Worker(
         backend,
         Invoker(handler),
@@ -103,7 +111,7 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     log = get_logger(component="agent")
     try:
         settings = Settings.from_env(env, handler)
-        worker, server, watcher = build_agent(settings)
+        worker, server, watcher = build_agent(settings, env)
     except (SettingsError, StartupError) as e:
         print(str(e), file=sys.stderr)
         return 2

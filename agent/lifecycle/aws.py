@@ -186,16 +186,27 @@ class AsgLifecycleWatcher(TerminationWatcher):
                 return
 
 
-def from_settings(settings: Settings) -> AsgLifecycleWatcher:
-    import boto3
+def instance_metadata() -> Imds:
+    """IMDSv2 at boto3's own override, `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else the link-local address."""
+    return Imds(os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", DEFAULT_IMDS))
 
-    imds = Imds(os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", DEFAULT_IMDS))
-    region = settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+def aws_region(configured: str, imds: Imds) -> str | None:
+    """AGENTFLEET_REGION, else the SDK's variables, else the instance's own region from IMDS."""
+    region = configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         try:  # on EC2 the instance's own region is in its metadata
             region = imds.get("/latest/meta-data/placement/region")
         except OSError:
             region = None
+    return region or None
+
+
+def from_settings(settings: Settings) -> AsgLifecycleWatcher:
+    import boto3
+
+    imds = instance_metadata()
+    region = aws_region(settings.region, imds)
     return AsgLifecycleWatcher(
         boto3.client("autoscaling", region_name=region or None),
         hook=settings.lifecycle_hook,

@@ -31,6 +31,8 @@ class Sample:
     desired: int
     #: Messages succeeded so far, fleet-wide, from the agents' /metrics.
     processed: float = 0.0
+    #: Warming or ready agents protected from scale-in (busy).
+    protected: int = 0
 
     @property
     def backlog(self) -> int:
@@ -59,8 +61,9 @@ class AutoscalerLoop:
         self.supervisor.poll()
         s = self.stats()
         now = self.clock()
-        counts = self.supervisor.counts()
-        desired = self.scaler.decide(now, s.waiting, s.in_flight, counts.active)
+        # Like a cloud autoscaler, it compares against the desired capacity it set, not against the
+        # agents alive: busy agents held back from a scale-in do not make it decide again.
+        desired = self.scaler.decide(now, s.waiting, s.in_flight, self.supervisor.desired_capacity)
         self.supervisor.scale_to(desired)
         counts = self.supervisor.counts()
         sample = Sample(
@@ -73,6 +76,7 @@ class AutoscalerLoop:
             draining=counts.draining,
             desired=desired,
             processed=self.supervisor.processed(),
+            protected=counts.protected,
         )
         self.samples.append(sample)
         return sample

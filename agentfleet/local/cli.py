@@ -1,9 +1,10 @@
 """`agentfleet local …`: the fleet on this machine, from the same config the clouds use.
 
-agentfleet local up [--stack NAME | --config FILE] [--handler mod:fn] [--chaos] [--state-dir DIR]
+agentfleet local up [--stack NAME | --config FILE] [--handler mod:fn] [--chaos] [--no-protection]
+                    [--state-dir DIR]
 agentfleet local send [N | --file tasks.jsonl] [--state-dir DIR]
 agentfleet local status [--state-dir DIR]
-agentfleet local demo [--chaos] [--tasks N] [--out DIR]
+agentfleet local demo [--scenario burst|long-tasks] [--no-protection] [--chaos] [--tasks N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _status_record(paths: LocalPaths, config: FleetConfig, sample: Sample, super
         "updated_at": time.time(),
         "sample": sample.__dict__,
         "agents": [
-            {"id": a.id, "pid": a.pid, "port": a.port, "state": a.state.value}
+            {"id": a.id, "pid": a.pid, "port": a.port, "state": a.state.value, "protected": a.protected}
             for a in supervisor.agents.values()
         ],
         "config": config.model_dump(mode="json"),
@@ -85,6 +86,9 @@ def up(
         typer.Option("--handler", help="module:function of the handler (default: fleet.agent.handler)"),
     ] = None,
     chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL a random agent every few seconds")] = False,
+    no_protection: Annotated[
+        bool, typer.Option("--no-protection", help="scale in busy agents too (a busy-blind scale-in)")
+    ] = False,
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
 ) -> None:
     """Run the fleet until Ctrl-C: agents follow the queue's backlog; Ctrl-C drains them and exits."""
@@ -92,7 +96,7 @@ def up(
     paths = LocalPaths(state_dir).create()
     console = Console()
     try:
-        supervisor = Supervisor(config, paths, handler=handler)
+        supervisor = Supervisor(config, paths, handler=handler, protection=not no_protection)
     except ConfigError as exc:
         _fail(str(exc))
     queue = open_queue(config, paths)
@@ -243,33 +247,49 @@ def _live_record(paths: LocalPaths) -> dict[str, Any] | None:
 
 @local_app.command("demo")
 def demo(
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="burst: a spike of short tasks, 0 -> max -> 0 agents; long-tasks: tasks 4x the drain "
+            "timeout, scaled in while agents are busy (interrupted by scale-in must stay 0)",
+        ),
+    ] = "burst",
+    no_protection: Annotated[
+        bool,
+        typer.Option(
+            "--no-protection", help="scale in busy agents too, as a busy-blind termination policy does"
+        ),
+    ] = False,
     chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL random agents during the burst")] = False,
-    tasks: Annotated[int, typer.Option("--tasks", min=1, help="tasks in the burst")] = 3000,
+    tasks: Annotated[
+        int | None, typer.Option("--tasks", min=1, help="tasks in the burst (burst: 3000; long-tasks: 16)")
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="where the chart, the JSON report and the state go")
     ] = Path("out"),
     period: Annotated[
-        float, typer.Option("--period", min=1.0, help="seconds observed: one period of bursty traffic")
-    ] = 90.0,
+        float | None,
+        typer.Option("--period", min=1.0, help="seconds observed: one period of bursty traffic (burst: 90)"),
+    ] = None,
     config_file: Annotated[
         Path | None,
         typer.Option("--config", help=CONFIG_HELP + " (default: stacks/local-demo.yaml)", exists=True),
     ] = None,
 ) -> None:
-    """The burst scenario: 0 → max → 0 agents, then a report; exits 1 if any task was lost or doubled."""
+    """Run a scenario, then a report; exits 1 if a task was lost, doubled or interrupted by scale-in."""
     require_extra("local", "local demo")
     # Imported here: matplotlib is only needed by the demo, not by every `agentfleet` command.
-    from agentfleet.local.demo import DemoOptions, demo_config, run_demo, work_seconds_of
+    from agentfleet.local.demo import demo_config, run_demo, scenario_options
 
     try:
         config = load_fleet(None, config_file) if config_file else demo_config()
-        work = work_seconds_of(config)
+        opts = scenario_options(
+            scenario, config, out, tasks=tasks, period=period, chaos=chaos, protection=not no_protection
+        )
     except ConfigError as exc:
         _fail(str(exc))
     console = Console()
-    opts = DemoOptions(
-        config=config, out=out, tasks=tasks, work_seconds=work, period_seconds=period, chaos=chaos
-    )
     started = time.monotonic()
     try:
         result = run_demo(opts, console)
@@ -284,4 +304,4 @@ def demo(
         for p in problems:
             Console(stderr=True).print(f"[red]FAILED: {p}[/]")
         raise typer.Exit(1)
-    console.print("[green]zero lost, zero duplicate effects[/]")
+    console.print("[green]zero lost, zero duplicate effects, zero interrupted by scale-in[/]")

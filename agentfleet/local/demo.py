@@ -6,8 +6,15 @@ autoscaler (the shared scaling policy) scales 0 → max, the agents drain the ba
 the scale-in cooldown the fleet goes back to 0 and stays there until the period ends (it runs
 on past the period if the fleet is not back at zero yet — the window is never cut short).
 
+`--scenario long-tasks` is the busy-agent case (docs/DESIGN.md, "Busy agents"): tasks four times
+longer than the drain timeout, a burst that fills every agent twice over (each runs `concurrency`
+tasks and holds as many more), then a lull. Once the first wave is done, the backlog per agent is
+half the target, so the autoscaler scales in while every agent is still busy with its second wave.
+With protection no busy agent is drained (the report's `interrupted by scale-in` must be 0);
+with `--no-protection` the youngest agents are drained mid-task and the row shows it.
+
 At the end the state store is audited task by task (see `sample_agent.audit_effects`) and the
-report printed; the process exits non-zero if anything was lost or applied twice.
+report printed; the process exits non-zero if anything was lost, applied twice or interrupted.
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ from agentfleet.local.supervisor import AgentExit, Supervisor
 
 DEMO_STACK = "local-demo"
 SAMPLE_HANDLER = "agentfleet.local.sample_agent:handle"
+SCENARIOS = ("burst", "long-tasks")
+#: long-tasks: the drain timeout, and work per task four times as long.
+LONG_TASK_DRAIN_SECONDS = 2
+LONG_TASK_WORK_SECONDS = 4.0 * LONG_TASK_DRAIN_SECONDS
 
 
 @dataclass
@@ -54,6 +65,10 @@ class DemoOptions:
     tick_seconds: float = 0.5
     live: bool = True
     seed: int = 7
+    scenario: str = "burst"
+    #: Busy agents protected from scale-in (False: `--no-protection`, a busy-blind scale-in).
+    protection: bool = True
+    handler: str = SAMPLE_HANDLER
 
 
 @dataclass
@@ -71,6 +86,63 @@ class DemoResult:
 def demo_config() -> FleetConfig:
     """The demo's stack: stacks/local-demo.yaml (short warm-up and cooldown, so it fits in 3 minutes)."""
     return load_config_file(stack_file(DEMO_STACK))
+
+
+def long_tasks_config(base: FleetConfig) -> FleetConfig:
+    """The long-tasks fleet: `base` with numbers that make a scale-in meet busy agents.
+
+    4 agents x concurrency 2, each holding 2 more (the runtime prefetches `concurrency`), so a
+    burst of 16 fills the fleet; target 4 per agent, so when half the tasks are done the backlog
+    (8) calls for 2 agents while all 4 still run their second wave."""
+    agent = base.agent.model_copy(update={"concurrency": 2, "drain_timeout_seconds": LONG_TASK_DRAIN_SECONDS})
+    scaling = base.scaling.model_copy(
+        update={
+            "min_agents": 0,
+            "max_agents": 4,
+            "target_backlog_per_agent": 4,
+            "warmup_seconds": 1,
+            "scale_in_cooldown_seconds": 2,
+        }
+    )
+    queue = base.queue.model_copy(update={"visibility_timeout_seconds": 10})
+    return base.model_copy(update={"agent": agent, "scaling": scaling, "queue": queue})
+
+
+def scenario_options(
+    scenario: str,
+    config: FleetConfig,
+    out: Path,
+    *,
+    tasks: int | None = None,
+    period: float | None = None,
+    chaos: bool = False,
+    protection: bool = True,
+) -> DemoOptions:
+    """The options of a named scenario; `tasks` / `period` override its defaults when given."""
+    if scenario == "long-tasks":
+        config = long_tasks_config(config)
+        full = config.scaling.max_agents * config.scaling.target_backlog_per_agent
+        return DemoOptions(
+            config=config,
+            out=out,
+            tasks=tasks or full,
+            work_seconds=LONG_TASK_WORK_SECONDS,
+            period_seconds=period or 1.0,  # end once the fleet is back at zero
+            chaos=chaos,
+            scenario=scenario,
+            protection=protection,
+        )
+    if scenario != "burst":
+        raise ConfigError([ConfigProblem("--scenario", scenario, f"must be one of {', '.join(SCENARIOS)}")])
+    return DemoOptions(
+        config=config,
+        out=out,
+        tasks=tasks or 3000,
+        work_seconds=work_seconds_of(config),
+        period_seconds=period or 90.0,
+        chaos=chaos,
+        protection=protection,
+    )
 
 
 def work_seconds_of(config: FleetConfig, default: float = 0.2) -> float:
@@ -107,8 +179,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     supervisor = Supervisor(
         config,
         paths,
-        handler=SAMPLE_HANDLER,
+        handler=opts.handler,
         extra_env={sample_agent.WORK_SECONDS_ENV: str(opts.work_seconds)},
+        protection=opts.protection,
     )
     loop = AutoscalerLoop(supervisor, queue.stats, interval=opts.tick_seconds)
     chaos = Chaos(supervisor, every_seconds=opts.chaos_every_seconds) if opts.chaos else None
@@ -162,6 +235,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         agents_started=len(supervisor.exits) + len(supervisor.agents),
         agents_killed_by_chaos=len(chaos.kills) if chaos else 0,
         chaos=opts.chaos,
+        interrupted_by_scale_in=supervisor.interrupted_by_scale_in,
+        protection=opts.protection,
+        scenario=opts.scenario,
     )
     for closeable in (queue, state, bucket):
         closeable.close()
@@ -173,7 +249,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         samples,
         opts.out / "demo-chart.png",
         title=f"{opts.tasks:,} tasks burst on '{config.name}': backlog and agents"
-        + (" (chaos: SIGKILL)" if opts.chaos else ""),
+        + (" (chaos: SIGKILL)" if opts.chaos else "")
+        + ("" if opts.protection else " (no protection)"),
         max_agents=config.scaling.max_agents,
         marks=marks,
     )
@@ -240,7 +317,8 @@ class _Scenario:
                 self._last_log = sample.t
                 console.print(
                     f"t={sample.t:5.1f}s backlog {sample.backlog:5d} · agents {sample.ready} ready "
-                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}) · "
+                    f"{sample.warming} warming {sample.draining} draining (target {sample.desired}, "
+                    f"{sample.protected} busy) · "
                     f"{self.loop.throughput():.0f} msg/s · dead {sample.dead_lettered}",
                     soft_wrap=True,
                     highlight=False,

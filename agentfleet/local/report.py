@@ -1,7 +1,11 @@
 """The demo's report: did the fleet lose or duplicate anything, and how elastic was it?
 
 Correctness comes from the state store (each task's effect, counted), not from the agents' own
-counters, so a lost or doubled effect cannot hide. Elasticity is measured against two bounds:
+counters, so a lost or doubled effect cannot hide. `interrupted by scale-in` counts handlers a
+scale-in drain cut short (the agent's own "drain timed out, unfinished=N", or what it last reported
+running if it was killed): busy agents are protected, so it must be 0.
+
+Elasticity is measured against two bounds:
 
 - time to drain the burst vs the ideal lower bound: all the work spread over `max_agents ×
   concurrency` slots from the first second, plus one warm-up —
@@ -41,6 +45,9 @@ class DemoReport:
     agents_started: int
     agents_killed_by_chaos: int
     chaos: bool
+    interrupted_by_scale_in: int = 0
+    protection: bool = True
+    scenario: str = "burst"
 
     @property
     def ideal_drain_seconds(self) -> float:
@@ -66,6 +73,8 @@ class DemoReport:
             problems.append(f"{self.lost} tasks lost (must be 0)")
         if self.duplicate_effects:
             problems.append(f"{self.duplicate_effects} duplicate effects (must be 0)")
+        if self.interrupted_by_scale_in:
+            problems.append(f"{self.interrupted_by_scale_in} tasks interrupted by scale-in (must be 0)")
         if self.inconsistent_records:
             problems.append(
                 f"{self.inconsistent_records} inventory records whose totals disagree with their ids"
@@ -76,7 +85,10 @@ class DemoReport:
         def ok(good: bool) -> str:
             return "[green]ok[/]" if good else "[red]NO[/]"
 
-        t = Table(title="agentfleet local demo" + (" (--chaos)" if self.chaos else ""), show_header=True)
+        flags = [f"--scenario {self.scenario}"] if self.scenario != "burst" else []
+        flags += ["--chaos"] * self.chaos + ["--no-protection"] * (not self.protection)
+        title = "agentfleet local demo" + (f" ({' '.join(flags)})" if flags else "")
+        t = Table(title=title, show_header=True)
         t.add_column("measure")
         t.add_column("value", justify="right")
         t.add_column("target")
@@ -90,6 +102,12 @@ class DemoReport:
         )
         t.add_row("lost", f"{self.lost}", "0", ok(self.lost == 0))
         t.add_row("duplicate effects", f"{self.duplicate_effects}", "0", ok(self.duplicate_effects == 0))
+        t.add_row(
+            "interrupted by scale-in",
+            f"{self.interrupted_by_scale_in}",
+            "0",
+            ok(self.interrupted_by_scale_in == 0),
+        )
         t.add_row("dead-lettered", f"{self.dead_lettered}", "", "")
         t.add_row(
             "time to drain the burst",

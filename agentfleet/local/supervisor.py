@@ -7,6 +7,12 @@ Auto Scaling group / scale set / Deployment does for the clouds:
 - a new agent is *warming* until its `/ready` answers 200; only then does it count as *ready*;
 - scale-in sends SIGTERM and lets the agent drain (it finishes in-flight work and exits 0);
   an agent still alive after the shutdown grace is killed, as the clouds do;
+- busy agents are protected from scale-in, as on the clouds (docs/DESIGN.md, "Busy agents"): each
+  agent runs with AGENTFLEET_PROTECTION=local and reports `agentfleet_protected` on /metrics; a
+  scale-in drains only agents that report 0, and when every agent is busy the surplus waits until
+  one goes idle (the desired capacity stays lowered, like an Auto Scaling group's). With
+  `protection=False` the supervisor picks the youngest agents, busy or not, as a cloud's default
+  termination policy does; a drained agent that was still working is counted as interrupted;
 - an agent that exits without being asked (a crash, SIGKILL) or whose `/healthz` fails
   `unhealthy_after` times in a row once its warm-up is over is replaced at once.
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import itertools
+import json
 import os
 import signal
 import socket
@@ -35,12 +42,19 @@ from typing import IO
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from agentfleet.agent import contract
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.local.stack import LocalPaths, local_environment, python_path_with
 
 #: The runtime's counter of handled messages (agent/middleware/metrics.py), read for the live throughput.
 SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
+#: Handlers running now (agent/middleware/metrics.py) and the scale-in protection flag
+#: (agent/protection/base.py), read to choose scale-in victims and to count interruptions.
+IN_FLIGHT_METRIC = "agentfleet_messages_in_flight"
+PROTECTED_METRIC = "agentfleet_protected"
+#: The runtime's log line when its drain ran out of time (agent/worker.py), with `unfinished`.
+DRAIN_TIMED_OUT_EVENT = "drain timed out"
 
 #: The agent command: the runtime's own `agentfleet agent run` (agent/__main__.py), run by this
 #: interpreter without the root CLI, so an agent does not import the operator's tools (Pulumi,
@@ -89,6 +103,12 @@ class Agent:
     health_checked_at: float = float("-inf")
     #: Messages this agent reports as succeeded on /metrics (last value scraped).
     succeeded: float = 0.0
+    #: Handlers running, per the last /metrics read (what a drain cut short would interrupt).
+    in_flight: float = 0.0
+    #: Protected from scale-in, per the last /metrics read (`agentfleet_protected`).
+    protected: bool = False
+    #: Why it is draining: "scale-in" (the autoscaler) or "stop" (the fleet is shutting down).
+    drained_for: str = ""
 
     @property
     def pid(self) -> int:
@@ -107,6 +127,8 @@ class AgentExit:
     #: "drained" (asked to stop, exited), "crashed" (exited unasked), "unhealthy" (killed by the
     #: supervisor after failing /healthz), "drain-timeout" (killed after the shutdown grace).
     reason: str
+    #: Handlers a scale-in cut short: still running when the agent's drain timed out or it was killed.
+    interrupted: int = 0
 
 
 @dataclass
@@ -114,10 +136,13 @@ class FleetCounts:
     warming: int = 0
     ready: int = 0
     draining: int = 0
+    #: Warming or ready agents protected from scale-in (busy), per their last /metrics read.
+    protected: int = 0
 
     @property
     def active(self) -> int:
-        """What the autoscaler's `current` means: agents that will take work, warming or ready."""
+        """Agents that will take work, warming or ready (above the desired capacity while busy
+        agents hold back a scale-in)."""
         return self.warming + self.ready
 
 
@@ -146,18 +171,57 @@ def probe(port: int, path: str, timeout: float) -> bool:
         return False
 
 
-def scrape_succeeded(port: int, timeout: float) -> float | None:
-    """The agent's succeeded-messages counter from /metrics, or None if it cannot be read."""
+@dataclass(frozen=True)
+class AgentMetrics:
+    """What the supervisor reads from one agent's /metrics."""
+
+    succeeded: float | None
+    in_flight: float
+    protected: bool
+
+
+def scrape(port: int, timeout: float) -> AgentMetrics | None:
+    """The agent's counters and protection flag from /metrics, or None if it cannot be read."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
             text = resp.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError, ValueError):
         return None
-    total = None
+    values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
-        if family.name == SUCCEEDED_METRIC:
-            total = sum(s.value for s in family.samples if s.name.endswith("_total") or s.name == family.name)
-    return total
+        if family.name in (SUCCEEDED_METRIC, IN_FLIGHT_METRIC, PROTECTED_METRIC):
+            samples = [s.value for s in family.samples if s.name.endswith("_total") or s.name == family.name]
+            values[family.name] = sum(samples)
+    return AgentMetrics(
+        succeeded=values.get(SUCCEEDED_METRIC),
+        in_flight=values.get(IN_FLIGHT_METRIC, 0.0),
+        protected=values.get(PROTECTED_METRIC, 0.0) > 0,
+    )
+
+
+def scrape_succeeded(port: int, timeout: float) -> float | None:
+    """The agent's succeeded-messages counter from /metrics, or None if it cannot be read."""
+    metrics = scrape(port, timeout)
+    return None if metrics is None else metrics.succeeded
+
+
+def unfinished_at_drain_timeout(log: Path) -> int | None:
+    """`unfinished` from the agent's "drain timed out" log line (its own count of handlers it cut
+    short), or None if the log has no such line (the agent was killed before it could write it)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()[-200:]
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if DRAIN_TIMED_OUT_EVENT not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == DRAIN_TIMED_OUT_EVENT:
+            return int(record.get("unfinished", 0))
+    return None
 
 
 @dataclass
@@ -177,6 +241,11 @@ class Supervisor:
     health_interval: float = 2.0
     #: Read each agent's /metrics for the live throughput (off in tests that do not need it).
     scrape_metrics: bool = True
+    #: Busy agents are protected from scale-in (AGENTFLEET_PROTECTION=local); False reproduces a
+    #: busy-blind termination policy (`local demo --no-protection`).
+    protection: bool = True
+    #: The capacity the autoscaler last asked for; agents above it are drained as they go idle.
+    desired_capacity: int = 0
     unhealthy_after: int = 3
     agents: dict[int, Agent] = field(default_factory=dict)
     exits: list[AgentExit] = field(default_factory=list)
@@ -198,6 +267,7 @@ class Supervisor:
     def counts(self) -> FleetCounts:
         c = FleetCounts()
         for a in self.agents.values():
+            c.protected += a.protected and a.state is not AgentState.DRAINING
             if a.state is AgentState.WARMING:
                 c.warming += 1
             elif a.state is AgentState.READY:
@@ -212,23 +282,46 @@ class Supervisor:
         done = sum(e.ended_at - e.started_at for e in self.exits)
         return done + sum(now - a.started_at for a in self.agents.values())
 
+    @property
+    def interrupted_by_scale_in(self) -> int:
+        """Handlers cut short by a scale-in drain, fleet-wide (0 while protection holds)."""
+        return sum(e.interrupted for e in self.exits)
+
     def processed(self) -> float:
         """Messages succeeded fleet-wide per the agents' own /metrics (gone agents: last value seen)."""
         return sum(e.succeeded for e in self.exits) + sum(a.succeeded for a in self.agents.values())
 
     # -- scaling --------------------------------------------------------------------------------
     def scale_to(self, desired: int) -> None:
-        """Start or drain agents so that warming + ready == desired (within min/max)."""
+        """Set the desired capacity (within min/max); start or drain agents toward it.
+
+        Called every tick: a surplus that protection held back is drained as its agents go idle."""
         desired = max(self.policy.min_agents, min(self.policy.max_agents, desired))
+        self.desired_capacity = desired
         active = [a for a in self.agents.values() if a.state is not AgentState.DRAINING]
         for _ in range(desired - len(active)):
             self._start()
         surplus = len(active) - desired
-        if surplus > 0:
-            # Warming agents first (they do not count as capacity yet), then the youngest ready ones.
-            victims = sorted(active, key=lambda a: (a.state is AgentState.READY, -a.started_at))
-            for agent in victims[:surplus]:
-                self.drain(agent)
+        if surplus <= 0:
+            return
+        candidates = self._removable(active) if self.protection else active
+        # Warming agents first (they do not count as capacity yet), then the youngest ready ones.
+        victims = sorted(candidates, key=lambda a: (a.state is AgentState.READY, -a.started_at))
+        for agent in victims[:surplus]:
+            self.drain(agent, why="scale-in")
+
+    def _removable(self, active: list[Agent]) -> list[Agent]:
+        """Agents whose /metrics says they are not protected, read now (not at the last poll), so
+        an agent that took work a moment ago is not drained. An agent that cannot be read is
+        treated as protected: not knowing is no licence to interrupt it."""
+        read = list(self._pool.map(lambda a: scrape(a.port, self.probe_timeout), active))
+        removable = []
+        for agent, metrics in zip(active, read, strict=True):
+            if metrics is not None:
+                agent.in_flight, agent.protected = metrics.in_flight, metrics.protected
+                if not metrics.protected:
+                    removable.append(agent)
+        return removable
 
     def _start(self) -> Agent:
         agent_id = next(self._ids)
@@ -236,6 +329,7 @@ class Supervisor:
         env = dict(os.environ)
         env.update(local_environment(self.config, self.paths, port, self.handler))
         env.update(self.extra_env)
+        env[contract.PROTECTION] = "local" if self.protection else "none"
         env["PYTHONPATH"] = python_path_with(Path.cwd())
         log = open(self.paths.logs / f"agent-{agent_id}.log", "ab")  # closed when the agent is reaped
         process = subprocess.Popen(
@@ -253,11 +347,12 @@ class Supervisor:
         self._event("start", agent)
         return agent
 
-    def drain(self, agent: Agent) -> None:
-        """Scale-in: SIGTERM, then the agent finishes its in-flight work and exits by itself."""
+    def drain(self, agent: Agent, why: str = "scale-in") -> None:
+        """Scale-in (or stop): SIGTERM, then the agent finishes its in-flight work and exits by itself."""
         if agent.state is AgentState.DRAINING:
             return
         agent.state = AgentState.DRAINING
+        agent.drained_for = why
         agent.drain_started_at = self.clock()
         self._signal(agent, signal.SIGTERM)
         self._event("drain", agent)
@@ -324,10 +419,13 @@ class Supervisor:
         results = list(self._pool.map(lambda c: probe(c[0].port, c[1], self.probe_timeout), checks))
         if self.scrape_metrics:
             counting = [a for a in self.agents.values() if a.state is not AgentState.WARMING]
-            scraped = self._pool.map(lambda a: scrape_succeeded(a.port, self.probe_timeout), counting)
-            for agent, value in zip(counting, scraped, strict=True):
-                if value is not None:
-                    agent.succeeded = max(agent.succeeded, value)
+            scraped = self._pool.map(lambda a: scrape(a.port, self.probe_timeout), counting)
+            for agent, metrics in zip(counting, scraped, strict=True):
+                if metrics is None:
+                    continue
+                agent.in_flight, agent.protected = metrics.in_flight, metrics.protected
+                if metrics.succeeded is not None:
+                    agent.succeeded = max(agent.succeeded, metrics.succeeded)
         for (agent, path), ok in zip(checks, results, strict=True):
             if agent.state is AgentState.DRAINING or agent.process.poll() is not None:
                 continue
@@ -342,10 +440,18 @@ class Supervisor:
     def _reap(self, agent: Agent, now: float, reason: str) -> None:
         self.agents.pop(agent.id, None)
         agent.log.close()
-        self.exits.append(
-            AgentExit(agent.id, agent.started_at, now, agent.process.returncode, agent.succeeded, reason)
-        )
+        interrupted = self._interrupted(agent, reason) if agent.drained_for == "scale-in" else 0
+        code, done = agent.process.returncode, agent.succeeded
+        self.exits.append(AgentExit(agent.id, agent.started_at, now, code, done, reason, interrupted))
         self._event(reason, agent)
+
+    def _interrupted(self, agent: Agent, reason: str) -> int:
+        """Handlers a scale-in drain cut short: none after a clean exit; else the agent's own count
+        ("drain timed out", unfinished=N), or, if it was killed first, what it last reported running."""
+        if reason == "drained" and agent.process.returncode == 0:
+            return 0
+        unfinished = unfinished_at_drain_timeout(self.paths.logs / f"agent-{agent.id}.log")
+        return unfinished if unfinished is not None else int(agent.in_flight)
 
     def _event(self, kind: str, agent: Agent) -> None:
         self.events.append((self.clock(), kind, agent.id))
@@ -355,7 +461,7 @@ class Supervisor:
         """Drain every agent and wait for them; kill what is left after `timeout` (default: grace)."""
         limit = self.policy.shutdown_grace_seconds if timeout is None else timeout
         for agent in list(self.agents.values()):
-            self.drain(agent)
+            self.drain(agent, why="stop")
         deadline = self.clock() + limit
         while self.agents and self.clock() < deadline:
             self.poll()
