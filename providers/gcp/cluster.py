@@ -28,8 +28,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.names import Names, Placement
-from agentfleet.providers.gcp.settings import GcpSettings, node_bounds
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.network import Network
+from agentfleet.providers.gcp.settings import GcpSettings, Placement
+from agentfleet.providers.gcp.sizing import node_bounds
 
 RELEASE_CHANNEL = "REGULAR"
 #: The /28 the private control plane is peered into; must not overlap the VPC's ranges.
@@ -56,10 +59,6 @@ class Cluster:
     agent_pool: gcp.container.NodePool
     created: gcp.container.Cluster | None
     ready: list[pulumi.Resource]
-
-
-def network_name(config: FleetConfig) -> str:
-    return config.settings_for(GcpSettings).network or "default"
 
 
 def kubeconfig(
@@ -100,7 +99,7 @@ def kubeconfig(
 
 
 def node_service_account(
-    names: Names, where: Placement, opts: pulumi.ResourceOptions, iam_api: pulumi.Resource | None = None
+    names: Names, placement: Placement, opts: pulumi.ResourceOptions, iam_api: pulumi.Resource
 ) -> tuple[gcp.serviceaccount.Account, gcp.projects.IAMMember]:
     """Nodes run as a minimal account (logs, metrics, image pulls), not the default compute account.
 
@@ -111,14 +110,12 @@ def node_service_account(
         f"{names.fleet}-nodes",
         account_id=names.account_id("nodes"),
         display_name=f"agentfleet {names.fleet} GKE nodes",
-        project=where.project,
-        opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(depends_on=[iam_api] if iam_api is not None else [])
-        ),
+        project=placement.project,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[iam_api])),
     )
     grant = gcp.projects.IAMMember(
         f"{names.fleet}-nodes-default-node-role",
-        project=where.project,
+        project=placement.project,
         role=NODE_ROLE,
         member=account.member,
         opts=opts,
@@ -156,11 +153,6 @@ def image_pull_grant(
     )
 
 
-def system_node_tag(names: Names) -> str:
-    """The network tag on the system pool's nodes, which the KEDA firewall rule targets."""
-    return f"agentfleet-{names.fleet}-system"
-
-
 def _node_config(
     machine_type: str,
     spot: bool,
@@ -184,61 +176,37 @@ def _node_config(
     )
 
 
-def create_cluster(
-    config: FleetConfig,
-    names: Names,
-    where: Placement,
-    opts: pulumi.ResourceOptions,
-    api: pulumi.Resource,
-    *,
-    iam_api: pulumi.Resource | None = None,
-    compute_api: pulumi.Resource | None = None,
+def build_cluster(
+    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis, network: Network
 ) -> Cluster:
     """The cluster (or the existing one) and the agent pool.
 
-    `api` is the GKE API; `iam_api` gates the node service account and `compute_api` the Cloud
-    Router and NAT (Compute Engine resources), so a fresh project enables each API first.
+    The GKE API gates the cluster, the IAM API the node service account and the Compute API the
+    firewall rule, so a fresh project enables each API first.
     """
-    account, grant = node_service_account(names, where, opts, iam_api)
-    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    account, grant = node_service_account(names, placement, opts, apis["iam"])
+    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["container"]]))
     after_compute = pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(depends_on=[api, *([compute_api] if compute_api is not None else [])])
+        opts, pulumi.ResourceOptions(depends_on=[apis["container"], apis["compute"]])
     )
     ready: list[pulumi.Resource] = []
     created: gcp.container.Cluster | None = None
 
     if config.settings_for(GcpSettings).cluster is None:
-        network = network_name(config)
-        router = gcp.compute.Router(
-            f"{names.fleet}-router",
-            name=f"{names.fleet}-router",
-            project=where.project,
-            region=where.region,
-            network=network,
-            opts=after_compute,
-        )
-        gcp.compute.RouterNat(
-            f"{names.fleet}-nat",
-            name=f"{names.fleet}-nat",
-            project=where.project,
-            region=where.region,
-            router=router.name,
-            nat_ip_allocate_option="AUTO_ONLY",
-            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            opts=after_compute,
-        )
         created = gcp.container.Cluster(
             names.fleet,
             name=names.fleet,
-            project=where.project,
-            location=where.region,
-            network=network,
+            project=placement.project,
+            location=placement.region,
+            network=network.name,
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
             remove_default_node_pool=True,
             initial_node_count=1,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
-                workload_pool=f"{where.project}.svc.id.goog"
+                workload_pool=f"{placement.project}.svc.id.goog"
             ),
             private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                 enable_private_nodes=True, enable_private_endpoint=False, master_ipv4_cidr_block=MASTER_CIDR
@@ -251,9 +219,9 @@ def create_cluster(
         system_pool = gcp.container.NodePool(
             f"{names.fleet}-system-pool",
             name="system",
-            project=where.project,
+            project=placement.project,
             cluster=created.name,
-            location=where.region,
+            location=placement.region,
             # Nodes from the start (one per zone): kube-system and KEDA's Helm release (atomic,
             # 5-minute wait) must not hang on a scale-up from zero. The autoscaler owns the size
             # afterwards, and a changed initial count would replace the pool, so it is ignored.
@@ -262,19 +230,19 @@ def create_cluster(
                 total_min_node_count=1, total_max_node_count=3, location_policy="BALANCED"
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None, [system_node_tag(names)]),
+            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None, [names.system_node_tag]),
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[grant], ignore_changes=["initialNodeCount"])
             ),
         )
         keda_firewall = gcp.compute.Firewall(
-            f"{names.fleet}-keda-from-control-plane",
-            name=f"{names.fleet}-keda-from-control-plane",
-            project=where.project,
-            network=network,
+            names.keda_firewall,
+            name=names.keda_firewall,
+            project=placement.project,
+            network=network.name,
             direction="INGRESS",
             source_ranges=[MASTER_CIDR],
-            target_tags=[system_node_tag(names)],
+            target_tags=[names.system_node_tag],
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(KEDA_CONTROL_PLANE_PORTS))],
             description="GKE control plane to KEDA's metrics server and admission webhooks",
             opts=after_compute,
@@ -285,9 +253,9 @@ def create_cluster(
     else:
         found = gcp.container.get_cluster_output(
             name=config.settings_for(GcpSettings).cluster,
-            location=where.region,
-            project=where.project,
-            opts=pulumi.InvokeOptions(parent=opts.parent),
+            location=placement.region,
+            project=placement.project,
+            opts=pulumi.InvokeOptions(parent=parent),
         )
         cluster_name = found.name
         config_text = kubeconfig(
@@ -301,10 +269,10 @@ def create_cluster(
     low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
     agent_pool = gcp.container.NodePool(
         f"{names.fleet}-agent-pool",
-        name=f"{names.fleet}-agents",
-        project=where.project,
+        name=names.agent_pool,
+        project=placement.project,
         cluster=cluster_name,
-        location=where.region,
+        location=placement.region,
         autoscaling=gcp.container.NodePoolAutoscalingArgs(
             total_min_node_count=low, total_max_node_count=high, location_policy="ANY"
         ),

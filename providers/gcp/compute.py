@@ -24,9 +24,13 @@ from agentfleet.agent import contract
 from agentfleet.components.environment import agent_environment
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.cluster import POOL_LABEL
+from agentfleet.providers.gcp.cluster import POOL_LABEL, Cluster
+from agentfleet.providers.gcp.identity import Identity
 from agentfleet.providers.gcp.names import Names
-from agentfleet.providers.gcp.settings import agent_resources
+from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.settings import Placement
+from agentfleet.providers.gcp.sizing import agent_resources
+from agentfleet.providers.gcp.state import State
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/ready"
@@ -55,31 +59,25 @@ def startup_failure_threshold(warmup_seconds: int) -> int:
 
 
 def container_environment(
-    config: FleetConfig,
-    *,
-    project: str,
-    subscription: pulumi.Input[str],
-    dead_letter_topic: pulumi.Input[str],
-    collection: str | None,
-    bucket: pulumi.Input[str] | None,
-    cache: pulumi.Input[str] | None,
+    config: FleetConfig, placement: Placement, queue: Queue, state: State
 ) -> list[k8s.core.v1.EnvVarArgs]:
     """The agent container's environment: the neutral contract plus the Pub/Sub-specific names."""
     env: dict[str, pulumi.Input[str]] = dict(agent_environment(config))
     env.update(
         {
             contract.BACKEND: "pubsub",
-            contract.QUEUE: subscription,
-            contract.DEAD_LETTER_QUEUE: dead_letter_topic,
+            contract.QUEUE: queue.subscription.id,
+            contract.DEAD_LETTER_QUEUE: queue.dead_letter_topic.id,
             contract.LIFECYCLE: "none",
-            contract.REGION: project,
-            "GOOGLE_CLOUD_PROJECT": project,
+            contract.REGION: placement.project,
+            "GOOGLE_CLOUD_PROJECT": placement.project,
         }
     )
-    if collection is not None:
-        env[contract.STATE] = collection
-    if bucket is not None:
-        env[contract.BUCKET] = bucket
+    if state.collection is not None:
+        env[contract.STATE] = state.collection
+    if state.bucket is not None:
+        env[contract.BUCKET] = state.bucket.name
+    cache = state.cache_url()
     if cache is not None:
         env[contract.CACHE] = cache
     return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())]
@@ -94,18 +92,26 @@ def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArg
     )
 
 
-def create_workload(
+def build_workload(
+    parent: pulumi.Resource,
     config: FleetConfig,
-    policy: ScalingPolicy,
-    names: Names,
+    placement: Placement,
     *,
-    kubeconfig: pulumi.Input[str],
-    google_service_account: pulumi.Input[str],
-    env: list[k8s.core.v1.EnvVarArgs],
-    opts: pulumi.ResourceOptions,
-    nodes_ready: list[pulumi.Resource],
+    policy: ScalingPolicy,
+    queue: Queue,
+    state: State,
+    cluster: Cluster,
+    identity: Identity,
 ) -> Workload:
-    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=kubeconfig, opts=opts)
+    """The agents' namespace, service account, Deployment and disruption budget on `cluster`.
+
+    The Deployment waits for the nodes it runs on and for the agent's Workload Identity binding and
+    grants: a pod that starts before them fails its first Google call.
+    """
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    nodes_ready = [*cluster.ready, identity.agent_binding, *identity.grants]
+    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=cluster.kubeconfig, opts=opts)
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     labels = selector_labels(names)
     port = config.agent.port
@@ -125,7 +131,7 @@ def create_workload(
             name=names.ksa,
             namespace=names.namespace,
             labels=labels,
-            annotations={"iam.gke.io/gcp-service-account": google_service_account},
+            annotations={"iam.gke.io/gcp-service-account": identity.agent.email},
         ),
         opts=in_namespace,
     )
@@ -133,7 +139,7 @@ def create_workload(
         name=CONTAINER,
         image=config.agent.image,
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
-        env=env,
+        env=container_environment(config, placement, queue, state),
         startup_probe=_probe(HEALTH_PATH, port, startup_failure_threshold(policy.warmup_seconds)),
         liveness_probe=_probe(HEALTH_PATH, port, 3),
         readiness_probe=_probe(READY_PATH, port, 1),

@@ -1,7 +1,7 @@
-"""THE GCP scaling policy: KEDA's Prometheus scaler on the subscription's backlog, per pod.
+"""The GCP scaling policy: KEDA's Prometheus scaler on the subscription's backlog, per pod.
 
 What scales: the agents' Deployment, on `pubsub.googleapis.com/subscription/num_undelivered_messages`
-of THIS fleet's subscription, queried through Cloud Monitoring's Prometheus HTTP API
+of this fleet's subscription, queried through Cloud Monitoring's Prometheus HTTP API
 (`https://monitoring.googleapis.com/v1/projects/PROJECT/location/global/prometheus`). The trigger's
 `metricType: AverageValue` with `threshold = target_backlog_per_agent` makes the HPA aim for that
 many undelivered messages per pod; Pub/Sub counts leased-but-unacked messages as undelivered, so
@@ -35,13 +35,18 @@ chart is fetched by the Kubernetes provider at `pulumi up`; under Pulumi's mocks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from agentfleet.components.policy import ScalingPolicy
-from agentfleet.providers.gcp.names import KEDA_NAMESPACE, Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.compute import Workload
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, Placement
 
 KEDA_CHART = "keda"
 KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
@@ -83,7 +88,11 @@ def keda_values(keda_account_email: pulumi.Input[str]) -> dict[str, object]:
 
 
 def scaled_object_spec(
-    policy: ScalingPolicy, names: Names, where: Placement, subscription_id: pulumi.Input[str], auth_name: str
+    policy: ScalingPolicy,
+    names: Names,
+    placement: Placement,
+    subscription_id: pulumi.Input[str],
+    auth_name: str,
 ) -> dict[str, object]:
     """The ScaledObject's spec (field names from KEDA's ScaledObject and prometheus scaler docs)."""
     return {
@@ -121,8 +130,8 @@ def scaled_object_spec(
                 "type": "prometheus",
                 "metricType": "AverageValue",
                 "metadata": {
-                    "serverAddress": prometheus_endpoint(where.project),
-                    "query": backlog_query(where.project, subscription_id),
+                    "serverAddress": prometheus_endpoint(placement.project),
+                    "query": backlog_query(placement.project, subscription_id),
                     "threshold": str(policy.target_backlog_per_agent),
                     "activationThreshold": str(policy.scale_from_zero_threshold - 1),
                     "ignoreNullValues": "true",
@@ -133,18 +142,22 @@ def scaled_object_spec(
     }
 
 
-def create_autoscaler(
-    policy: ScalingPolicy,
-    names: Names,
-    where: Placement,
+def build_autoscaler(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
     *,
-    subscription_id: pulumi.Input[str],
+    policy: ScalingPolicy,
+    queue: Queue,
+    workload: Workload,
     keda_account_email: pulumi.Input[str],
-    provider: k8s.Provider,
-    deployment: k8s.apps.v1.Deployment,
-    opts: pulumi.ResourceOptions,
-    depends_on: list[pulumi.Resource],
+    keda_ready: Sequence[pulumi.Resource],
 ) -> Autoscaler:
+    """KEDA (installed once `keda_ready`: its nodes, its Workload Identity binding and grant) and
+    the ScaledObject that scales `workload` on `queue`'s backlog."""
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    provider, deployment, depends_on = workload.provider, workload.deployment, list(keda_ready)
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     keda = k8s.helm.v3.Release(
         f"{names.fleet}-keda",
@@ -173,7 +186,7 @@ def create_autoscaler(
         api_version=KEDA_API_VERSION,
         kind="ScaledObject",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=names.deployment, namespace=names.namespace),
-        spec=scaled_object_spec(policy, names, where, subscription_id, auth_name),
+        spec=scaled_object_spec(policy, names, placement, queue.subscription.name, auth_name),
         opts=pulumi.ResourceOptions.merge(
             after_keda, pulumi.ResourceOptions(depends_on=[trigger_authentication])
         ),

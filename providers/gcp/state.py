@@ -19,7 +19,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.names import Names, Placement
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.network import Network
+from agentfleet.providers.gcp.settings import Placement
 
 FIRESTORE_DATABASE = "(default)"
 #: Memorystore size for the optional cache: the smallest BASIC tier instance.
@@ -39,22 +42,20 @@ class State:
         return pulumi.Output.concat("redis://", self.cache.host, ":", self.cache.port.apply(str))
 
 
-def create_state(
-    config: FleetConfig,
-    names: Names,
-    where: Placement,
-    network: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
-    apis: dict[str, pulumi.Resource],
+def build_state(
+    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis, network: Network
 ) -> State:
+    """The bucket and cache the config asks for; `network` is where Memorystore is reachable from."""
     s = config.state
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
     labels = {"agentfleet-fleet": config.name}
     bucket = None
     if s.bucket:
         bucket = gcp.storage.Bucket(
             f"{config.name}-objects",
-            project=where.project,
-            location=where.region.upper(),
+            project=placement.project,
+            location=placement.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             labels=labels,
@@ -65,17 +66,17 @@ def create_state(
         cache = gcp.redis.Instance(
             f"{config.name}-cache",
             name=f"{config.name}-cache",
-            project=where.project,
-            region=where.region,
+            project=placement.project,
+            region=placement.region,
             tier="BASIC",
             memory_size_gb=CACHE_MEMORY_GB,
-            authorized_network=network,
+            authorized_network=network.id,
             labels=labels,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["redis"]])),
         )
     return State(
         collection=names.collection if s.table else None,
-        database=f"projects/{where.project}/databases/{FIRESTORE_DATABASE}" if s.table else None,
+        database=f"projects/{placement.project}/databases/{FIRESTORE_DATABASE}" if s.table else None,
         bucket=bucket,
         cache=cache,
     )
