@@ -16,7 +16,17 @@ A private cluster's control plane may reach its nodes only on 443 and 10250 (GKE
 rule), but it calls KEDA's metrics server (the `external.metrics.k8s.io` APIService, port 6443)
 and KEDA's admission webhooks (9443) on the pods themselves. A firewall rule opens exactly those
 two ports from the control plane's range to the system pool, which runs KEDA; without it the HPA
-gets no backlog metric and never scales past one pod. An existing cluster must allow them already.
+gets no backlog metric and never scales past one pod. An existing cluster must allow them already,
+and so must a Shared VPC host project (network.py): its firewall is not this program's to change.
+
+The control plane's IP endpoint accepts only `gcp.control_plane_cidrs` (none by default, and not
+Google Cloud's public addresses either). The program, and an operator's kubectl, reach it through
+its DNS endpoint instead, where every request is checked by IAM, from any network: safe by default
+without knowing the deploying machine's address.
+
+The kubeconfig signs in with `gke-gcloud-auth-plugin`, using the operator's gcloud login or, with
+`gcp.kubernetes_credentials: application-default`, Application Default Credentials (CI runners
+with a key file or workload identity federation and no gcloud login).
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from agentfleet.providers.gcp.apis import Apis
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.network import Network
 from agentfleet.providers.gcp.settings import GcpSettings, Placement
-from agentfleet.providers.gcp.sizing import node_bounds
+from agentfleet.providers.gcp.sizing import agent_pool_bounds
 
 RELEASE_CHANNEL = "REGULAR"
 #: The /28 the private control plane is peered into; must not overlap the VPC's ranges.
@@ -61,10 +71,23 @@ class Cluster:
     ready: list[pulumi.Resource]
 
 
+#: gke-gcloud-auth-plugin's flag for signing in with Application Default Credentials, not gcloud's login.
+ADC_FLAG = "--use_application_default_credentials"
+
+
 def kubeconfig(
-    name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_certificate: pulumi.Input[str]
+    name: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    ca_certificate: pulumi.Input[str] | None,
+    *,
+    credentials: str = "gcloud",
 ) -> pulumi.Output[str]:
-    """A kubeconfig that authenticates with `gke-gcloud-auth-plugin` (the operator's gcloud login)."""
+    """A kubeconfig that authenticates with `gke-gcloud-auth-plugin`.
+
+    `credentials` is `gcloud` (the operator's gcloud login) or `application-default` (the plugin's
+    `--use_application_default_credentials`). Without a CA certificate (the DNS endpoint, which
+    serves a publicly trusted certificate) the client verifies the server with the system's roots.
+    """
 
     def render(args: list[str]) -> str:
         cluster, host, ca = args
@@ -75,7 +98,7 @@ def kubeconfig(
                 "clusters:",
                 f"- name: {cluster}",
                 "  cluster:",
-                f"    certificate-authority-data: {ca}",
+                *([f"    certificate-authority-data: {ca}"] if ca else []),
                 f"    server: https://{host}",
                 "contexts:",
                 f"- name: {cluster}",
@@ -89,13 +112,14 @@ def kubeconfig(
                 "    exec:",
                 "      apiVersion: client.authentication.k8s.io/v1beta1",
                 "      command: gke-gcloud-auth-plugin",
+                *(["      args:", f"      - {ADC_FLAG}"] if credentials == "application-default" else []),
                 "      installHint: gcloud components install gke-gcloud-auth-plugin",
                 "      provideClusterInfo: true",
                 "",
             ]
         )
 
-    return pulumi.Output.all(name, endpoint, ca_certificate).apply(render)
+    return pulumi.Output.all(name, endpoint, ca_certificate or "").apply(render)
 
 
 def node_service_account(
@@ -193,16 +217,22 @@ def build_cluster(
     )
     ready: list[pulumi.Resource] = []
     created: gcp.container.Cluster | None = None
+    settings = config.settings_for(GcpSettings)
 
-    if config.settings_for(GcpSettings).cluster is None:
+    if settings.cluster is None:
         created = gcp.container.Cluster(
             names.fleet,
             name=names.fleet,
             project=placement.project,
             location=placement.region,
             network=network.name,
+            # A custom-mode network has no subnetwork GKE could pick for the cluster.
+            subnetwork=network.subnetwork,
             networking_mode="VPC_NATIVE",
-            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
+            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
+                cluster_secondary_range_name=settings.pods_range,
+                services_secondary_range_name=settings.services_range,
+            ),
             remove_default_node_pool=True,
             initial_node_count=1,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
@@ -210,6 +240,25 @@ def build_cluster(
             ),
             private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                 enable_private_nodes=True, enable_private_endpoint=False, master_ipv4_cidr_block=MASTER_CIDR
+            ),
+            # "Enabled master authorized networks will disallow all external traffic to access
+            # Kubernetes master through HTTPS except traffic from the given CIDR blocks, Google
+            # Compute Engine Public IPs and Google Prod IPs"; the Compute Engine public IPs are off.
+            master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=cidr, display_name=f"agentfleet control_plane_cidrs {i + 1}"
+                    )
+                    for i, cidr in enumerate(settings.control_plane_cidrs)
+                ],
+                gcp_public_cidrs_access_enabled=False,
+            ),
+            # The DNS endpoint: "Controls whether user traffic is allowed over this endpoint";
+            # requests on it are authorised by IAM, so it needs no address allowlist.
+            control_plane_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+                dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                    allow_external_traffic=True
+                )
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=RELEASE_CHANNEL),
             deletion_protection=False,
@@ -235,24 +284,31 @@ def build_cluster(
                 opts, pulumi.ResourceOptions(depends_on=[grant], ignore_changes=["initialNodeCount"])
             ),
         )
-        keda_firewall = gcp.compute.Firewall(
-            names.keda_firewall,
-            name=names.keda_firewall,
-            project=placement.project,
-            network=network.name,
-            direction="INGRESS",
-            source_ranges=[MASTER_CIDR],
-            target_tags=[names.system_node_tag],
-            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(KEDA_CONTROL_PLANE_PORTS))],
-            description="GKE control plane to KEDA's metrics server and admission webhooks",
-            opts=after_compute,
-        )
-        ready.extend([system_pool, keda_firewall])
+        ready.append(system_pool)
+        if not network.shared:
+            keda_firewall = gcp.compute.Firewall(
+                names.keda_firewall,
+                name=names.keda_firewall,
+                project=placement.project,
+                network=network.name,
+                direction="INGRESS",
+                source_ranges=[MASTER_CIDR],
+                target_tags=[names.system_node_tag],
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(KEDA_CONTROL_PLANE_PORTS))],
+                description="GKE control plane to KEDA's metrics server and admission webhooks",
+                opts=after_compute,
+            )
+            ready.append(keda_firewall)
         cluster_name: pulumi.Output[str] = created.name
-        config_text = kubeconfig(created.name, created.endpoint, created.master_auth.cluster_ca_certificate)
+        dns_endpoint = created.control_plane_endpoints_config.apply(
+            lambda endpoints: endpoints.dns_endpoint_config.endpoint  # type: ignore[union-attr]
+        )
+        config_text = kubeconfig(
+            created.name, dns_endpoint, None, credentials=settings.kubernetes_credentials
+        )
     else:
         found = gcp.container.get_cluster_output(
-            name=config.settings_for(GcpSettings).cluster,
+            name=settings.cluster,
             location=placement.region,
             project=placement.project,
             opts=pulumi.InvokeOptions(parent=parent),
@@ -262,11 +318,13 @@ def build_cluster(
             found.name,
             found.endpoint,
             found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate),
+            credentials=settings.kubernetes_credentials,
         )
 
     pull = image_pull_grant(config.agent.image, names, account, opts)
-    machine_type = config.settings_for(GcpSettings).machine_type
-    low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
+    machine_type = settings.machine_type
+    # Room for a rollout's surge pods at max_agents (sizing.py), or the rollout stalls at full size.
+    low, high = agent_pool_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
     agent_pool = gcp.container.NodePool(
         f"{names.fleet}-agent-pool",
         name=names.agent_pool,

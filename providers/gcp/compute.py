@@ -10,6 +10,13 @@ The Deployment never states `replicas`: the autoscaler owns the replica count, a
 `pulumi up` must not reset what it chose (it is also listed in `ignore_changes`). The
 PodDisruptionBudget allows one voluntary eviction at a time (node drains, upgrades), which still
 works at zero replicas, where a `minAvailable` budget would not.
+
+Pulumi waits for a Deployment to be ready, and gives up after 10 minutes by default. The first
+create needs a node scaled up from zero, the image pulled, Workload Identity in place and the
+warm-up (up to an hour); a rollout waits a warm-up for each surge wave. The Deployment's custom
+timeouts are computed from those (`rollout_timeout_seconds`), so `pulumi up` still reports a
+rollout that never becomes ready, instead of skipping the wait (`pulumi.com/skipAwait`) and
+reporting success for a broken image.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from agentfleet.providers.gcp.identity import Identity
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.queue import Queue
 from agentfleet.providers.gcp.settings import Placement
-from agentfleet.providers.gcp.sizing import agent_resources
+from agentfleet.providers.gcp.sizing import MAX_SURGE_PERCENT, agent_resources, surge_pods
 from agentfleet.providers.gcp.state import State
 
 HEALTH_PATH = "/healthz"
@@ -38,6 +45,10 @@ PROBE_PERIOD_SECONDS = 10
 #: Non-root user and group the agent runs as; any image runs under it with a writable /tmp.
 RUN_AS = 10001
 CONTAINER = "agent"
+#: Allowance for a new agent node: the cluster autoscaler's scale-up from zero, boot, image pull.
+NODE_PROVISION_SECONDS = 600
+#: Allowance for a pod on a ready node to be scheduled, pulled, started and pass a probe.
+POD_START_SECONDS = 120
 
 
 @dataclass
@@ -83,6 +94,20 @@ def container_environment(
     return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())]
 
 
+def rollout_timeout_seconds(config: FleetConfig, policy: ScalingPolicy) -> tuple[int, int]:
+    """(create, update) seconds Pulumi waits for the Deployment to be ready.
+
+    Create: one node from zero, one pod, one warm-up (Kubernetes starts a new Deployment with one
+    replica). Update at full size: a node for the surge, then one warm-up per surge wave of
+    `surge_pods(max_agents)` pods until all max_agents are replaced.
+    """
+    per_pod = policy.warmup_seconds + POD_START_SECONDS
+    create = NODE_PROVISION_SECONDS + per_pod
+    waves = math.ceil(policy.max_agents / max(1, surge_pods(policy.max_agents)))
+    update = NODE_PROVISION_SECONDS + waves * per_pod
+    return create, max(create, update)
+
+
 def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(
         http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
@@ -116,6 +141,7 @@ def build_workload(
     labels = selector_labels(names)
     port = config.agent.port
     sizes = agent_resources()
+    create_s, update_s = rollout_timeout_seconds(config, policy)
 
     namespace = k8s.core.v1.Namespace(
         f"{names.fleet}-namespace",
@@ -179,7 +205,9 @@ def build_workload(
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
                 type="RollingUpdate",
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                    max_surge=f"{MAX_SURGE_PERCENT}%", max_unavailable=0
+                ),
             ),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
@@ -189,7 +217,12 @@ def build_workload(
         opts=pulumi.ResourceOptions.merge(
             in_namespace,
             pulumi.ResourceOptions(
-                depends_on=[service_account, *nodes_ready], ignore_changes=["spec.replicas"]
+                depends_on=[service_account, *nodes_ready],
+                ignore_changes=["spec.replicas"],
+                # pulumi-kubernetes: "If the Deployment has not reached a Ready state after 10
+                # minutes, it will time out and mark the resource update as Failed. You can override
+                # the default timeout value by setting the 'customTimeouts' option on the resource."
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{create_s}s", update=f"{update_s}s"),
             ),
         ),
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import pulumi
 
 from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.base import FleetResources
 from agentfleet.providers.gcp.apis import build_apis
@@ -33,7 +34,7 @@ from agentfleet.providers.gcp.compute import build_workload
 from agentfleet.providers.gcp.identity import build_identity
 from agentfleet.providers.gcp.monitoring import build_alerts
 from agentfleet.providers.gcp.names import Names
-from agentfleet.providers.gcp.network import build_network
+from agentfleet.providers.gcp.network import build_network, shared_vpc_problems
 from agentfleet.providers.gcp.queue import build_queue
 from agentfleet.providers.gcp.scaling import build_autoscaler
 from agentfleet.providers.gcp.settings import Placement
@@ -50,6 +51,9 @@ def placement_setting() -> Placement:
 def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
     placement = placement_setting()
     names = Names(config.name)
+    # Before any resource: what a Shared VPC network needs can only be checked against gcp:project.
+    if problems := shared_vpc_problems(config, placement):
+        raise ConfigError(problems)
 
     apis = build_apis(parent, config, placement)
     work_queue = build_queue(parent, config, placement, apis=apis)

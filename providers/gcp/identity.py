@@ -10,7 +10,9 @@ on the subscription (the runtime's readiness check reads the subscription with `
 which the subscriber role does not include), publisher on the dead-letter topic (the runtime
 publishes permanent failures there), object admin on the bucket, and Firestore user conditioned on
 the one database the fleet uses (Firestore has no per-collection IAM). KEDA's operator gets its own
-GSA with Monitoring Viewer, which is all the Prometheus-API query for the backlog needs.
+GSA with Monitoring Viewer, which is all the Prometheus-API query for the backlog needs, bound to
+a KEDA operator service account named for this fleet (names.py: a binding applies in every cluster
+of the project, so the chart's default name would hand the role to every KEDA there).
 
 The workload pool `PROJECT.svc.id.goog` only exists once a cluster with Workload Identity does: a
 `workloadIdentityUser` binding created before it fails with "Identity Pool does not exist", so the
@@ -30,7 +32,7 @@ from agentfleet.providers.gcp.apis import Apis
 from agentfleet.providers.gcp.cluster import Cluster
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.queue import Queue
-from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, KEDA_OPERATOR_KSA, Placement
+from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, Placement
 from agentfleet.providers.gcp.state import State
 
 WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
@@ -163,7 +165,7 @@ def build_identity(
         placement,
         "keda",
         "KEDA operator (reads the backlog metric)",
-        (KEDA_NAMESPACE, KEDA_OPERATOR_KSA),
+        (KEDA_NAMESPACE, names.keda_operator),
         after_api,
         after_pool,
     )

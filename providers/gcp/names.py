@@ -68,6 +68,16 @@ class Names:
         return f"{self.fleet}-keda-from-control-plane"
 
     @property
+    def keda_operator(self) -> str:
+        """The KEDA operator's Kubernetes service account, unique to this fleet.
+
+        A Workload Identity binding names `PROJECT.svc.id.goog[NAMESPACE/KSA]`, which every cluster
+        of the project shares ("identity sameness"): under the chart's default `keda/keda-operator`,
+        any KEDA in any cluster of the project would act as this fleet's KEDA account.
+        """
+        return f"keda-operator-{self.fleet}"
+
+    @property
     def system_node_tag(self) -> str:
         """The network tag on the system pool's nodes, which the KEDA firewall rule targets."""
         return f"agentfleet-{self.fleet}-system"

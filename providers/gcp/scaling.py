@@ -82,9 +82,13 @@ def backlog_query(project: str, subscription_id: pulumi.Input[str]) -> pulumi.Ou
     )
 
 
-def keda_values(keda_account_email: pulumi.Input[str]) -> dict[str, object]:
-    """Chart values: the operator's KSA is annotated for Workload Identity as the KEDA GSA."""
-    return {"podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": keda_account_email}}}
+def keda_values(names: Names, keda_account_email: pulumi.Input[str]) -> dict[str, object]:
+    """Chart values: the operator's KSA, named for this fleet, is annotated for Workload Identity as
+    the KEDA GSA."""
+    return {
+        "serviceAccount": {"operator": {"name": names.keda_operator}},
+        "podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": keda_account_email}},
+    }
 
 
 def scaled_object_spec(
@@ -168,7 +172,7 @@ def build_autoscaler(
         namespace=KEDA_NAMESPACE,
         create_namespace=True,
         atomic=True,
-        values=keda_values(keda_account_email),
+        values=keda_values(names, keda_account_email),
         opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=depends_on)),
     )
     after_keda = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[keda, deployment]))

@@ -18,9 +18,12 @@ reported in one message and nothing is half-created:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from agentfleet.components.problems import ConfigProblem
 from agentfleet.components.schema import FleetConfig, TargetSettings
@@ -28,13 +31,32 @@ from agentfleet.providers.gcp.sizing import AGENT_CPU_REQUEST_MILLI, AGENT_MEMOR
 
 
 class GcpSettings(TargetSettings):
-    """GCP-only settings. Leave cluster unset to create a GKE cluster; network defaults to 'default'."""
+    """GCP-only settings. Leave cluster unset to create a GKE cluster; network defaults to 'default'.
+
+    network, subnetwork, pods_range, services_range: where a new cluster's nodes, pods and services
+    get their addresses. A custom-mode VPC needs `subnetwork`; a Shared VPC network (one in another
+    project, `projects/HOST/global/networks/NAME`) needs the subnetwork's full path and both
+    secondary range names, and brings its own NAT and firewall rules (docs/gcp.md).
+    control_plane_cidrs: the only addresses that may reach a new cluster's control plane by IP;
+    empty by default, so the program and kubectl reach it through its IAM-checked DNS endpoint.
+    kubernetes_credentials: how the kubeconfig the program uses signs in: `gcloud` (an operator's
+    `gcloud auth login`) or `application-default` (Application Default Credentials: a key file,
+    workload identity federation, a CI runner's attached account).
+    force_destroy_bucket: `pulumi destroy` deletes the bucket with its objects (off: it fails on a
+    bucket that still holds objects).
+    """
 
     section: ClassVar[str] = "gcp"
 
     machine_type: str = "e2-standard-2"
     cluster: str | None = None
     network: str | None = None
+    subnetwork: str | None = None
+    pods_range: str | None = None
+    services_range: str | None = None
+    control_plane_cidrs: list[str] = Field(default_factory=list)
+    kubernetes_credentials: Literal["gcloud", "application-default"] = "gcloud"
+    force_destroy_bucket: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,8 +82,6 @@ HPA_MAX_STABILIZATION_SECONDS = 3600
 _K8S_NAME_END = re.compile(r"[a-z0-9]$")
 #: Namespace the program installs KEDA into (one KEDA per cluster: see scaling.py).
 KEDA_NAMESPACE = "keda"
-#: The KEDA operator's Kubernetes service account: the chart's `serviceAccount.operator.name` default.
-KEDA_OPERATOR_KSA = "keda-operator"
 #: Namespaces a GKE cluster already has, and KEDA's; the fleet's own namespace is created and
 #: deleted with the stack, so it must not be one of them.
 RESERVED_NAMESPACES = ("default", KEDA_NAMESPACE)
@@ -71,6 +91,15 @@ _CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _NETWORK = re.compile(
     r"^([a-z]([-a-z0-9]{0,61}[a-z0-9])?|projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
 )
+_SUBNETWORK = re.compile(
+    r"^([a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+    r"|projects/[^/]+/regions/[a-z0-9-]+/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
+)
+_RANGE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+#: "cidr_blocks define up to 50 external networks that could access Kubernetes master through HTTPS."
+MAX_CONTROL_PLANE_CIDRS = 50
+#: Tags that name no particular image: a new push under them changes no Deployment, so nothing rolls out.
+_MOVING_TAGS = ("latest",)
 
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
@@ -173,7 +202,94 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 "must be a VPC network name or 'projects/PROJECT/global/networks/NAME'",
             )
         )
+    problems.extend(_network_problems(g))
+    problems.extend(_image_problems(config.agent.image))
     return problems
+
+
+def _network_problems(g: GcpSettings) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    if g.subnetwork is not None and not _SUBNETWORK.match(g.subnetwork):
+        problems.append(
+            ConfigProblem(
+                "fleet.gcp.subnetwork",
+                g.subnetwork,
+                "must be a subnetwork name or 'projects/PROJECT/regions/REGION/subnetworks/NAME'",
+            )
+        )
+    for key, value in (("pods_range", g.pods_range), ("services_range", g.services_range)):
+        if value is not None and not _RANGE_NAME.match(value):
+            problems.append(
+                ConfigProblem(
+                    f"fleet.gcp.{key}", value, "must be the name of a secondary range of gcp.subnetwork"
+                )
+            )
+    if (g.pods_range is None) != (g.services_range is None):
+        problems.append(
+            ConfigProblem(
+                "fleet.gcp.services_range" if g.services_range is None else "fleet.gcp.pods_range",
+                None,
+                "must be set together with the other secondary range (pods_range and services_range)",
+            )
+        )
+    if g.pods_range is not None and g.subnetwork is None:
+        problems.append(
+            ConfigProblem("fleet.gcp.subnetwork", None, "must be set when pods_range and services_range are")
+        )
+    if len(g.control_plane_cidrs) > MAX_CONTROL_PLANE_CIDRS:
+        problems.append(
+            ConfigProblem(
+                "fleet.gcp.control_plane_cidrs",
+                len(g.control_plane_cidrs),
+                f"must list at most {MAX_CONTROL_PLANE_CIDRS} address ranges (GKE authorized networks)",
+            )
+        )
+    for cidr in g.control_plane_cidrs:
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            problems.append(
+                ConfigProblem(
+                    "fleet.gcp.control_plane_cidrs",
+                    cidr,
+                    "must be IPv4 address ranges in CIDR form with no host bits set, such as 203.0.113.0/24",
+                )
+            )
+    if g.cluster is not None:
+        for key in ("subnetwork", "pods_range", "services_range", "control_plane_cidrs"):
+            value = getattr(g, key)
+            if value:
+                problems.append(
+                    ConfigProblem(
+                        f"fleet.gcp.{key}",
+                        value,
+                        "applies only to a cluster this program creates; leave it unset with gcp.cluster",
+                    )
+                )
+    return problems
+
+
+def _image_problems(image: str) -> list[ConfigProblem]:
+    """An image must name one build: a tag other than `latest`, or a digest.
+
+    A Deployment rolls out only when its pod template changes; pushing a new image under the same
+    moving tag changes nothing Kubernetes sees, so the fleet would keep running whatever each node
+    pulled last.
+    """
+    if "@" in image:
+        return []
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    if tag is None or tag in _MOVING_TAGS:
+        return [
+            ConfigProblem(
+                "fleet.agent.image",
+                image,
+                "must name one build on GCP: a tag other than 'latest' (repo/agent:1.4.2) or a digest "
+                "(repo/agent@sha256:...)",
+            )
+        ]
+    return []
 
 
 #: Provider settings a GCP stack cannot do without, checked before anything is registered.

@@ -23,6 +23,9 @@ AGENT_MEMORY_LIMIT_MIB = 1024
 DAEMONSET_CPU_MILLI = 300
 DAEMONSET_MEMORY_MIB = 400
 
+#: The Deployment's rolling update may run this share of its replicas on top of them (maxSurge).
+MAX_SURGE_PERCENT = 25
+
 _PREDEFINED = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<kind>standard|highmem|highcpu)-(?P<cpus>[0-9]+)$")
 _CUSTOM = re.compile(r"^(?:[a-z][a-z0-9]*-)?custom-(?P<cpus>[0-9]+)-(?P<mem>[0-9]+)$")
 _SHARED_CORE_GIB = {"e2-micro": 1.0, "e2-small": 2.0, "e2-medium": 4.0, "f1-micro": 0.6, "g1-small": 1.7}
@@ -101,6 +104,26 @@ def node_bounds(min_agents: int, max_agents: int, machine_type: str) -> tuple[in
     """The agent node pool's total min..max nodes: just enough nodes for min..max agent pods."""
     per_node = max(1, pods_per_node(machine_type))
     return math.ceil(min_agents / per_node), max(1, math.ceil(max_agents / per_node))
+
+
+def surge_pods(replicas: int) -> int:
+    """Pods a rolling update adds on top of `replicas` at `MAX_SURGE_PERCENT`.
+
+    Kubernetes: "Absolute number is calculated from percentage by rounding up."
+    """
+    return math.ceil(replicas * MAX_SURGE_PERCENT / 100)
+
+
+def agent_pool_bounds(min_agents: int, max_agents: int, machine_type: str) -> tuple[int, int]:
+    """The agent pool's min..max nodes, with room for a rollout's surge pods at max_agents.
+
+    A rollout at full size starts `surge_pods(max_agents)` new pods before stopping any old one
+    (maxUnavailable 0); if the pool's maximum only fits max_agents pods, they stay Pending and the
+    rollout stalls. The extra nodes exist only while a rollout needs them: the cluster autoscaler
+    removes them once the old pods are gone. (maxSurge 0 / maxUnavailable 1 would need no headroom,
+    but takes the fleet below the size its backlog asked for, one warm-up per replaced pod.)
+    """
+    return node_bounds(min_agents, max_agents + surge_pods(max_agents), machine_type)
 
 
 def agent_resources() -> dict[str, dict[str, str]]:

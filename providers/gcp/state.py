@@ -8,7 +8,9 @@ unreachable through the contract. The Firestore API is enabled by the program; c
 exist once per project and deleting it with a stack would destroy every other user's data.
 
 The bucket has uniform bucket-level access (IAM only, no object ACLs) and enforced public access
-prevention. The agent's access to both is granted in identity.py, on these resources only.
+prevention. `pulumi destroy` fails on a bucket that still holds objects unless
+`gcp.force_destroy_bucket` is on, which deletes the objects with it. The agent's access to both
+is granted in identity.py, on these resources only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.gcp.apis import Apis
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.network import Network
-from agentfleet.providers.gcp.settings import Placement
+from agentfleet.providers.gcp.settings import GcpSettings, Placement
 
 FIRESTORE_DATABASE = "(default)"
 #: Memorystore size for the optional cache: the smallest BASIC tier instance.
@@ -58,6 +60,9 @@ def build_state(
             location=placement.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
+            # Off unless asked: "Otherwise, buckets with objects/caches will fail" to delete, so
+            # `pulumi destroy` never deletes agents' objects by surprise (docs/gcp.md).
+            force_destroy=config.settings_for(GcpSettings).force_destroy_bucket,
             labels=labels,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["storage"]])),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentfleet.providers.gcp.scaling import BACKLOG_METRIC, KEDA_CHART_VERSION
-from agentfleet.providers.gcp.sizing import node_bounds
+from agentfleet.providers.gcp.sizing import agent_pool_bounds, node_bounds
 from tests.infra.gcp_helpers import PROJECT, gcp_synth
 
 FLEET = {
@@ -118,7 +118,7 @@ def test_keda_is_installed_after_the_nodes_it_runs_on_exist() -> None:
 def test_node_pool_bounds_follow_the_fleet_size() -> None:
     s = gcp_synth({**FLEET, "gcp": {"machine_type": "e2-standard-4"}})
     pool = s.named("moodring-agent-pool")
-    low, high = node_bounds(0, 40, "e2-standard-4")
+    low, high = agent_pool_bounds(0, 40, "e2-standard-4")
     assert pool.inputs["autoscaling"]["totalMinNodeCount"] == low == 0
     assert pool.inputs["autoscaling"]["totalMaxNodeCount"] == high
     assert 1 < high < 40
