@@ -6,6 +6,12 @@ probes the runtime serves (`/healthz` liveness, `/ready` readiness, and a startu
 period of `policy.shutdown_grace_seconds` (the drain timeout plus a margin for the last ack), and a
 non-root, read-only-root-filesystem security context with a writable `/tmp`.
 
+Busy agents protect themselves from scale-in (docs/gcp.md, "Scale-in"): the runtime annotates its
+own pod, named by the downward API (`AGENTFLEET_POD_NAME`, `AGENTFLEET_POD_NAMESPACE`), with a
+high `controller.kubernetes.io/pod-deletion-cost` and `cluster-autoscaler.kubernetes.io/safe-to-evict:
+"false"` while it holds work. A Role in the fleet's namespace allows exactly `patch` on `pods`,
+bound to the agent's service account only; nothing cluster-wide is granted.
+
 The Deployment never states `replicas`: the autoscaler owns the replica count, and a second
 `pulumi up` must not reset what it chose (it is also listed in `ignore_changes`). The
 PodDisruptionBudget allows one voluntary eviction at a time (node drains, upgrades), which still
@@ -51,11 +57,18 @@ NODE_PROVISION_SECONDS = 600
 POD_START_SECONDS = 120
 
 
+#: The only permission an agent has in Kubernetes: patch pods (its own annotations) in its namespace.
+POD_PATCHER_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}]
+#: How the runtime protects a busy agent on GKE (agent/contract.py PROTECTIONS).
+PROTECTION = "kubernetes-pod"
+
+
 @dataclass
 class Workload:
     provider: k8s.Provider
     namespace: k8s.core.v1.Namespace
     service_account: k8s.core.v1.ServiceAccount
+    pod_patcher: k8s.rbac.v1.RoleBinding
     deployment: k8s.apps.v1.Deployment
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
 
@@ -80,6 +93,7 @@ def container_environment(
             contract.QUEUE: queue.subscription.id,
             contract.DEAD_LETTER_QUEUE: queue.dead_letter_topic.id,
             contract.LIFECYCLE: "none",
+            contract.PROTECTION: PROTECTION,
             contract.REGION: placement.project,
             "GOOGLE_CLOUD_PROJECT": placement.project,
         }
@@ -91,7 +105,20 @@ def container_environment(
     cache = state.cache_url()
     if cache is not None:
         env[contract.CACHE] = cache
-    return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())]
+    # The pod's own name and namespace, from the downward API, so the agent can annotate itself.
+    own_pod = [
+        k8s.core.v1.EnvVarArgs(
+            name=name,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=field)
+            ),
+        )
+        for name, field in (
+            (contract.POD_NAME, "metadata.name"),
+            (contract.POD_NAMESPACE, "metadata.namespace"),
+        )
+    ]
+    return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())] + own_pod
 
 
 def rollout_timeout_seconds(config: FleetConfig, policy: ScalingPolicy) -> tuple[int, int]:
@@ -161,6 +188,28 @@ def build_workload(
         ),
         opts=in_namespace,
     )
+    role = k8s.rbac.v1.Role(
+        f"{names.fleet}-pod-patcher",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=names.pod_patcher_role, namespace=names.namespace, labels=labels
+        ),
+        rules=[
+            k8s.rbac.v1.PolicyRuleArgs(api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"])
+            for r in POD_PATCHER_RULES
+        ],
+        opts=in_namespace,
+    )
+    pod_patcher = k8s.rbac.v1.RoleBinding(
+        f"{names.fleet}-pod-patcher-binding",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=names.pod_patcher_role, namespace=names.namespace, labels=labels
+        ),
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="Role", name=names.pod_patcher_role
+        ),
+        subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=names.ksa, namespace=names.namespace)],
+        opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[role])),
+    )
     container = k8s.core.v1.ContainerArgs(
         name=CONTAINER,
         image=config.agent.image,
@@ -217,7 +266,7 @@ def build_workload(
         opts=pulumi.ResourceOptions.merge(
             in_namespace,
             pulumi.ResourceOptions(
-                depends_on=[service_account, *nodes_ready],
+                depends_on=[service_account, pod_patcher, *nodes_ready],
                 ignore_changes=["spec.replicas"],
                 # pulumi-kubernetes: "If the Deployment has not reached a Ready state after 10
                 # minutes, it will time out and mark the resource update as Failed. You can override
@@ -238,6 +287,7 @@ def build_workload(
         provider=provider,
         namespace=namespace,
         service_account=service_account,
+        pod_patcher=pod_patcher,
         deployment=deployment,
         disruption_budget=disruption_budget,
     )

@@ -30,6 +30,11 @@ class Names:
         return f"{self.fleet}-agent"
 
     @property
+    def pod_patcher_role(self) -> str:
+        """The Role (and its RoleBinding) letting an agent annotate its own pod busy or idle."""
+        return f"{self.fleet}-agent-pod-patcher"
+
+    @property
     def topic(self) -> str:
         return f"{self.fleet}-work"
 

@@ -105,6 +105,8 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "spec.strategy.rollingUpdate.maxSurge",
     ],
     "kubernetes:policy/v1:PodDisruptionBudget": ["metadata.name", "spec.maxUnavailable"],
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": ["metadata.namespace", "metadata.name", "rules"],
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ["metadata.namespace", "roleRef.name", "subjects"],
     "kubernetes:helm.sh/v3:Release": ["chart", "version", "namespace", "repositoryOpts.repo"],
     "kubernetes:keda.sh/v1alpha1:TriggerAuthentication": ["metadata.name", "spec.podIdentity.provider"],
     "kubernetes:keda.sh/v1alpha1:ScaledObject": [
@@ -116,5 +118,6 @@ KEY_SETTINGS: dict[str, list[str]] = {
         f"{_TRIGGER}.threshold",
         f"{_TRIGGER}.activationThreshold",
         f"{_TRIGGER}.query",
+        "spec.fallback",
     ],
 }

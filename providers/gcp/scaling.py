@@ -10,7 +10,9 @@ in-flight work keeps busy pods alive, as the neutral policy (components/policy.p
 window is `scale_in_cooldown_seconds`, and so is KEDA's `cooldownPeriod` (the wait before the last
 pod goes); scale-up may add up to max_agents pods at once, once per `scale_out_cooldown_seconds`.
 With min_agents = 0 KEDA scales to zero, and `activationThreshold` starts the first pod once
-`scale_from_zero_threshold` messages are waiting.
+`scale_from_zero_threshold` messages are waiting. The query's range always holds a published
+sample, so an empty answer is treated as an error, and KEDA's `fallback` then holds the fleet at its
+current size instead of reading a backlog of 0.
 
 Why this and not the alternatives:
 
@@ -55,9 +57,15 @@ KEDA_API_VERSION = "keda.sh/v1alpha1"
 BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
 #: Seconds between two KEDA checks of the trigger (its `pollingInterval`).
 POLLING_INTERVAL_SECONDS = 30
-#: Range over which the newest backlog sample is taken: Cloud Monitoring samples Pub/Sub every
-#: 60 s and publishes with a delay, so a 1-minute range can come back empty.
-SAMPLE_RANGE = "2m"
+#: num_undelivered_messages: "Sampled every 60 seconds. After sampling, data is not visible for up to
+#: 120 seconds." So the newest visible sample may be 180 s old when KEDA asks.
+SAMPLE_PERIOD_SECONDS = 60
+SAMPLE_VISIBILITY_DELAY_SECONDS = 120
+#: Range the query reads: always holds a published sample (period + delay), plus a polling interval
+#: and as much again for clock skew, so an empty answer means the metric is missing, not late.
+SAMPLE_RANGE_SECONDS = SAMPLE_PERIOD_SECONDS + SAMPLE_VISIBILITY_DELAY_SECONDS + 2 * POLLING_INTERVAL_SECONDS
+#: Consecutive failed (or empty) queries before KEDA's fallback takes over.
+FALLBACK_FAILURE_THRESHOLD = 3
 
 
 @dataclass
@@ -77,7 +85,7 @@ def backlog_query(project: str, subscription_id: pulumi.Input[str]) -> pulumi.Ou
     return pulumi.Output.from_input(subscription_id).apply(
         lambda sub: (
             f'sum(max_over_time({{"__name__"="{BACKLOG_METRIC}","monitored_resource"="pubsub_subscription",'
-            f'"project_id"="{project}","subscription_id"="{sub}"}}[{SAMPLE_RANGE}]))'
+            f'"project_id"="{project}","subscription_id"="{sub}"}}[{SAMPLE_RANGE_SECONDS}s]))'
         )
     )
 
@@ -105,6 +113,14 @@ def scaled_object_spec(
         "cooldownPeriod": policy.scale_in_cooldown_seconds,
         "minReplicaCount": policy.min_agents,
         "maxReplicaCount": policy.max_agents,
+        # KEDA: once a scaler has failed failureThreshold times in a row it reports "target metric
+        # value * fallback replicas"; with currentReplicasIfHigher, "If the current number of replicas
+        # is higher than fallback.replicas, this value will be used". A lost metric holds the fleet.
+        "fallback": {
+            "failureThreshold": FALLBACK_FAILURE_THRESHOLD,
+            "replicas": policy.min_agents,
+            "behavior": "currentReplicasIfHigher",
+        },
         "advanced": {
             "horizontalPodAutoscalerConfig": {
                 "behavior": {
@@ -138,7 +154,10 @@ def scaled_object_spec(
                     "query": backlog_query(placement.project, subscription_id),
                     "threshold": str(policy.target_backlog_per_agent),
                     "activationThreshold": str(policy.scale_from_zero_threshold - 1),
-                    "ignoreNullValues": "true",
+                    # An empty answer is an error (then the fallback), not a backlog of 0: the range
+                    # always holds a sample, so empty means the metric is missing, and reading it
+                    # as 0 would scale a busy fleet to zero.
+                    "ignoreNullValues": "false",
                 },
                 "authenticationRef": {"name": auth_name},
             }

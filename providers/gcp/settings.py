@@ -8,7 +8,8 @@ reported in one message and nothing is half-created:
 - Kubernetes: the HPA that KEDA drives accepts a scale-down stabilisation window of at most one
   hour (`spec.behavior.scaleDown.stabilizationWindowSeconds <= 3600`, kedacore/keda#4976), and
   the fleet name becomes a namespace and service-account ids, which must end in a letter or digit.
-- GKE: one agent must fit on one node of `gcp.machine_type`.
+- GKE: one agent must fit on one node of `gcp.machine_type`, and the drain must fit the 600 s the
+  cluster autoscaler waits for a pod when it removes a node.
 - Names: the fleet name starts the Pub/Sub topic and subscription ids (which must not start with
   "goog") and the bucket name (which must not start with "goog" nor contain "google"), and it is
   the Kubernetes namespace, which must not be one the cluster already has or KEDA's.
@@ -25,6 +26,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
 from agentfleet.components.problems import ConfigProblem
 from agentfleet.components.schema import FleetConfig, TargetSettings
 from agentfleet.providers.gcp.sizing import AGENT_CPU_REQUEST_MILLI, AGENT_MEMORY_REQUEST_MIB, pods_per_node
@@ -76,6 +78,11 @@ RETENTION_MAX_SECONDS = 604_800
 #: Pub/Sub retry policy bounds (`minimumBackoff`, `maximumBackoff`: 0-600 s).
 RETRY_MIN_BACKOFF_SECONDS = 10
 RETRY_MAX_BACKOFF_SECONDS = 600
+#: cluster-autoscaler's `--max-graceful-termination-sec` (600, not changeable on GKE): "Maximum number
+#: of seconds CA waits for pod termination when trying to scale down a node".
+AUTOSCALER_MAX_GRACE_SECONDS = 600
+#: The longest drain whose pod grace period (drain + the shutdown margin) the autoscaler still waits for.
+MAX_DRAIN_TIMEOUT_SECONDS = AUTOSCALER_MAX_GRACE_SECONDS - SHUTDOWN_MARGIN_SECONDS
 #: Kubernetes validates `behavior.scaleDown.stabilizationWindowSeconds` to 0-3600.
 HPA_MAX_STABILIZATION_SECONDS = 3600
 
@@ -130,6 +137,16 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 q.retention_seconds,
                 f"must be between {RETENTION_MIN_SECONDS} and {RETENTION_MAX_SECONDS} on GCP "
                 "(Pub/Sub subscription retention: 10 minutes to 7 days)",
+            )
+        )
+    if config.agent.drain_timeout_seconds > MAX_DRAIN_TIMEOUT_SECONDS:
+        problems.append(
+            ConfigProblem(
+                "fleet.agent.drain_timeout_seconds",
+                config.agent.drain_timeout_seconds,
+                f"must be <= {MAX_DRAIN_TIMEOUT_SECONDS} on GCP (GKE's cluster autoscaler waits at most "
+                f"{AUTOSCALER_MAX_GRACE_SECONDS} s for a pod to stop when it removes a node; the pod's grace "
+                f"period is the drain timeout + {SHUTDOWN_MARGIN_SECONDS} s)",
             )
         )
     if s.scale_in_cooldown_seconds > HPA_MAX_STABILIZATION_SECONDS:
