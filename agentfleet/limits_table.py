@@ -97,7 +97,8 @@ def _cell(bounds: tuple[int, int | None]) -> str:
 #: Rules between keys, which a one-key range cannot show.
 ALSO = {
     "scaling.min_agents": "<= `scaling.max_agents`",
-    "agent.drain_timeout_seconds": "AWS: + 30 s fits the lifecycle heartbeat; Azure: the terminate notice",
+    "agent.drain_timeout_seconds": "+ 30 s fits: AWS the lifecycle heartbeat, Azure the terminate notice, "
+    "GCP the autoscaler's 600 s",
 }
 
 

@@ -44,6 +44,8 @@ class Recorded:
     ignore_changes: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    #: `custom_timeouts` as registered (`create`, `update`, `delete`: Go durations), empty when unset.
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
     #: The provider reference (`urn::id`) the resource was registered with, "" for the default one.
     provider: str = ""
 
@@ -138,6 +140,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 depends_on=list(request.dependencies),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 provider=request.provider,
+                custom_timeouts={
+                    key: value
+                    for key in ("create", "update", "delete")
+                    if (value := getattr(request.customTimeouts, key, ""))
+                },
             )
         )
         return response

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from agentfleet.providers.gcp.names import Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.settings import Placement
 
 APIS = {
     "pubsub": "pubsub.googleapis.com",
@@ -26,18 +27,22 @@ APIS = {
 }
 
 
-def enable_apis(
-    names: Names, where: Placement, opts: pulumi.ResourceOptions, *, cache: bool
-) -> dict[str, pulumi.Resource]:
-    enabled: dict[str, pulumi.Resource] = {}
+#: The enabled services by key of `APIS`; the other builders wait on the ones they call.
+Apis = dict[str, pulumi.Resource]
+
+
+def build_apis(parent: pulumi.Resource, config: FleetConfig, placement: Placement) -> Apis:
+    """Every API in `APIS` (Memorystore's only for a fleet with a cache), on in `placement.project`."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    services: Apis = {}
     for key, service in APIS.items():
-        if key == "redis" and not cache:
+        if key == "redis" and not config.state.cache:
             continue
-        enabled[key] = gcp.projects.Service(
-            f"{names.fleet}-api-{key}",
-            project=where.project,
+        services[key] = gcp.projects.Service(
+            f"{config.name}-api-{key}",
+            project=placement.project,
             service=service,
             disable_on_destroy=False,
             opts=opts,
         )
-    return enabled
+    return services

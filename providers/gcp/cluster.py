@@ -16,7 +16,17 @@ A private cluster's control plane may reach its nodes only on 443 and 10250 (GKE
 rule), but it calls KEDA's metrics server (the `external.metrics.k8s.io` APIService, port 6443)
 and KEDA's admission webhooks (9443) on the pods themselves. A firewall rule opens exactly those
 two ports from the control plane's range to the system pool, which runs KEDA; without it the HPA
-gets no backlog metric and never scales past one pod. An existing cluster must allow them already.
+gets no backlog metric and never scales past one pod. An existing cluster must allow them already,
+and so must a Shared VPC host project (network.py): its firewall is not this program's to change.
+
+The control plane's IP endpoint accepts only `gcp.control_plane_cidrs` (none by default, and not
+Google Cloud's public addresses either). The program, and an operator's kubectl, reach it through
+its DNS endpoint instead, where every request is checked by IAM, from any network: safe by default
+without knowing the deploying machine's address.
+
+The kubeconfig signs in with `gke-gcloud-auth-plugin`, using the operator's gcloud login or, with
+`gcp.kubernetes_credentials: application-default`, Application Default Credentials (CI runners
+with a key file or workload identity federation and no gcloud login).
 """
 
 from __future__ import annotations
@@ -28,8 +38,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.names import Names, Placement
-from agentfleet.providers.gcp.settings import GcpSettings, node_bounds
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.network import Network
+from agentfleet.providers.gcp.settings import GcpSettings, Placement
+from agentfleet.providers.gcp.sizing import agent_pool_bounds
 
 RELEASE_CHANNEL = "REGULAR"
 #: The /28 the private control plane is peered into; must not overlap the VPC's ranges.
@@ -58,14 +71,23 @@ class Cluster:
     ready: list[pulumi.Resource]
 
 
-def network_name(config: FleetConfig) -> str:
-    return config.settings_for(GcpSettings).network or "default"
+#: gke-gcloud-auth-plugin's flag for signing in with Application Default Credentials, not gcloud's login.
+ADC_FLAG = "--use_application_default_credentials"
 
 
 def kubeconfig(
-    name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_certificate: pulumi.Input[str]
+    name: pulumi.Input[str],
+    endpoint: pulumi.Input[str],
+    ca_certificate: pulumi.Input[str] | None,
+    *,
+    credentials: str = "gcloud",
 ) -> pulumi.Output[str]:
-    """A kubeconfig that authenticates with `gke-gcloud-auth-plugin` (the operator's gcloud login)."""
+    """A kubeconfig that authenticates with `gke-gcloud-auth-plugin`.
+
+    `credentials` is `gcloud` (the operator's gcloud login) or `application-default` (the plugin's
+    `--use_application_default_credentials`). Without a CA certificate (the DNS endpoint, which
+    serves a publicly trusted certificate) the client verifies the server with the system's roots.
+    """
 
     def render(args: list[str]) -> str:
         cluster, host, ca = args
@@ -76,7 +98,7 @@ def kubeconfig(
                 "clusters:",
                 f"- name: {cluster}",
                 "  cluster:",
-                f"    certificate-authority-data: {ca}",
+                *([f"    certificate-authority-data: {ca}"] if ca else []),
                 f"    server: https://{host}",
                 "contexts:",
                 f"- name: {cluster}",
@@ -90,17 +112,18 @@ def kubeconfig(
                 "    exec:",
                 "      apiVersion: client.authentication.k8s.io/v1beta1",
                 "      command: gke-gcloud-auth-plugin",
+                *(["      args:", f"      - {ADC_FLAG}"] if credentials == "application-default" else []),
                 "      installHint: gcloud components install gke-gcloud-auth-plugin",
                 "      provideClusterInfo: true",
                 "",
             ]
         )
 
-    return pulumi.Output.all(name, endpoint, ca_certificate).apply(render)
+    return pulumi.Output.all(name, endpoint, ca_certificate or "").apply(render)
 
 
 def node_service_account(
-    names: Names, where: Placement, opts: pulumi.ResourceOptions, iam_api: pulumi.Resource | None = None
+    names: Names, placement: Placement, opts: pulumi.ResourceOptions, iam_api: pulumi.Resource
 ) -> tuple[gcp.serviceaccount.Account, gcp.projects.IAMMember]:
     """Nodes run as a minimal account (logs, metrics, image pulls), not the default compute account.
 
@@ -111,14 +134,12 @@ def node_service_account(
         f"{names.fleet}-nodes",
         account_id=names.account_id("nodes"),
         display_name=f"agentfleet {names.fleet} GKE nodes",
-        project=where.project,
-        opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(depends_on=[iam_api] if iam_api is not None else [])
-        ),
+        project=placement.project,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[iam_api])),
     )
     grant = gcp.projects.IAMMember(
         f"{names.fleet}-nodes-default-node-role",
-        project=where.project,
+        project=placement.project,
         role=NODE_ROLE,
         member=account.member,
         opts=opts,
@@ -156,11 +177,6 @@ def image_pull_grant(
     )
 
 
-def system_node_tag(names: Names) -> str:
-    """The network tag on the system pool's nodes, which the KEDA firewall rule targets."""
-    return f"agentfleet-{names.fleet}-system"
-
-
 def _node_config(
     machine_type: str,
     spot: bool,
@@ -184,64 +200,65 @@ def _node_config(
     )
 
 
-def create_cluster(
-    config: FleetConfig,
-    names: Names,
-    where: Placement,
-    opts: pulumi.ResourceOptions,
-    api: pulumi.Resource,
-    *,
-    iam_api: pulumi.Resource | None = None,
-    compute_api: pulumi.Resource | None = None,
+def build_cluster(
+    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis, network: Network
 ) -> Cluster:
     """The cluster (or the existing one) and the agent pool.
 
-    `api` is the GKE API; `iam_api` gates the node service account and `compute_api` the Cloud
-    Router and NAT (Compute Engine resources), so a fresh project enables each API first.
+    The GKE API gates the cluster, the IAM API the node service account and the Compute API the
+    firewall rule, so a fresh project enables each API first.
     """
-    account, grant = node_service_account(names, where, opts, iam_api)
-    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    account, grant = node_service_account(names, placement, opts, apis["iam"])
+    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["container"]]))
     after_compute = pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(depends_on=[api, *([compute_api] if compute_api is not None else [])])
+        opts, pulumi.ResourceOptions(depends_on=[apis["container"], apis["compute"]])
     )
     ready: list[pulumi.Resource] = []
     created: gcp.container.Cluster | None = None
+    settings = config.settings_for(GcpSettings)
 
-    if config.settings_for(GcpSettings).cluster is None:
-        network = network_name(config)
-        router = gcp.compute.Router(
-            f"{names.fleet}-router",
-            name=f"{names.fleet}-router",
-            project=where.project,
-            region=where.region,
-            network=network,
-            opts=after_compute,
-        )
-        gcp.compute.RouterNat(
-            f"{names.fleet}-nat",
-            name=f"{names.fleet}-nat",
-            project=where.project,
-            region=where.region,
-            router=router.name,
-            nat_ip_allocate_option="AUTO_ONLY",
-            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            opts=after_compute,
-        )
+    if settings.cluster is None:
         created = gcp.container.Cluster(
             names.fleet,
             name=names.fleet,
-            project=where.project,
-            location=where.region,
-            network=network,
+            project=placement.project,
+            location=placement.region,
+            network=network.name,
+            # A custom-mode network has no subnetwork GKE could pick for the cluster.
+            subnetwork=network.subnetwork,
             networking_mode="VPC_NATIVE",
-            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
+            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
+                cluster_secondary_range_name=settings.pods_range,
+                services_secondary_range_name=settings.services_range,
+            ),
             remove_default_node_pool=True,
             initial_node_count=1,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
-                workload_pool=f"{where.project}.svc.id.goog"
+                workload_pool=f"{placement.project}.svc.id.goog"
             ),
             private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                 enable_private_nodes=True, enable_private_endpoint=False, master_ipv4_cidr_block=MASTER_CIDR
+            ),
+            # "Enabled master authorized networks will disallow all external traffic to access
+            # Kubernetes master through HTTPS except traffic from the given CIDR blocks, Google
+            # Compute Engine Public IPs and Google Prod IPs"; the Compute Engine public IPs are off.
+            master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=cidr, display_name=f"agentfleet control_plane_cidrs {i + 1}"
+                    )
+                    for i, cidr in enumerate(settings.control_plane_cidrs)
+                ],
+                gcp_public_cidrs_access_enabled=False,
+            ),
+            # The DNS endpoint: "Controls whether user traffic is allowed over this endpoint";
+            # requests on it are authorised by IAM, so it needs no address allowlist.
+            control_plane_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+                dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                    allow_external_traffic=True
+                )
             ),
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=RELEASE_CHANNEL),
             deletion_protection=False,
@@ -251,9 +268,9 @@ def create_cluster(
         system_pool = gcp.container.NodePool(
             f"{names.fleet}-system-pool",
             name="system",
-            project=where.project,
+            project=placement.project,
             cluster=created.name,
-            location=where.region,
+            location=placement.region,
             # Nodes from the start (one per zone): kube-system and KEDA's Helm release (atomic,
             # 5-minute wait) must not hang on a scale-up from zero. The autoscaler owns the size
             # afterwards, and a changed initial count would replace the pool, so it is ignored.
@@ -262,49 +279,58 @@ def create_cluster(
                 total_min_node_count=1, total_max_node_count=3, location_policy="BALANCED"
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None, [system_node_tag(names)]),
+            node_config=_node_config(SYSTEM_MACHINE_TYPE, False, account, None, [names.system_node_tag]),
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[grant], ignore_changes=["initialNodeCount"])
             ),
         )
-        keda_firewall = gcp.compute.Firewall(
-            f"{names.fleet}-keda-from-control-plane",
-            name=f"{names.fleet}-keda-from-control-plane",
-            project=where.project,
-            network=network,
-            direction="INGRESS",
-            source_ranges=[MASTER_CIDR],
-            target_tags=[system_node_tag(names)],
-            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(KEDA_CONTROL_PLANE_PORTS))],
-            description="GKE control plane to KEDA's metrics server and admission webhooks",
-            opts=after_compute,
-        )
-        ready.extend([system_pool, keda_firewall])
+        ready.append(system_pool)
+        if not network.shared:
+            keda_firewall = gcp.compute.Firewall(
+                names.keda_firewall,
+                name=names.keda_firewall,
+                project=placement.project,
+                network=network.name,
+                direction="INGRESS",
+                source_ranges=[MASTER_CIDR],
+                target_tags=[names.system_node_tag],
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(KEDA_CONTROL_PLANE_PORTS))],
+                description="GKE control plane to KEDA's metrics server and admission webhooks",
+                opts=after_compute,
+            )
+            ready.append(keda_firewall)
         cluster_name: pulumi.Output[str] = created.name
-        config_text = kubeconfig(created.name, created.endpoint, created.master_auth.cluster_ca_certificate)
+        dns_endpoint = created.control_plane_endpoints_config.apply(
+            lambda endpoints: endpoints.dns_endpoint_config.endpoint  # type: ignore[union-attr]
+        )
+        config_text = kubeconfig(
+            created.name, dns_endpoint, None, credentials=settings.kubernetes_credentials
+        )
     else:
         found = gcp.container.get_cluster_output(
-            name=config.settings_for(GcpSettings).cluster,
-            location=where.region,
-            project=where.project,
-            opts=pulumi.InvokeOptions(parent=opts.parent),
+            name=settings.cluster,
+            location=placement.region,
+            project=placement.project,
+            opts=pulumi.InvokeOptions(parent=parent),
         )
         cluster_name = found.name
         config_text = kubeconfig(
             found.name,
             found.endpoint,
             found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate),
+            credentials=settings.kubernetes_credentials,
         )
 
     pull = image_pull_grant(config.agent.image, names, account, opts)
-    machine_type = config.settings_for(GcpSettings).machine_type
-    low, high = node_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
+    machine_type = settings.machine_type
+    # Room for a rollout's surge pods at max_agents (sizing.py), or the rollout stalls at full size.
+    low, high = agent_pool_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
     agent_pool = gcp.container.NodePool(
         f"{names.fleet}-agent-pool",
-        name=f"{names.fleet}-agents",
-        project=where.project,
+        name=names.agent_pool,
+        project=placement.project,
         cluster=cluster_name,
-        location=where.region,
+        location=placement.region,
         autoscaling=gcp.container.NodePoolAutoscalingArgs(
             total_min_node_count=low, total_max_node_count=high, location_policy="ANY"
         ),

@@ -6,10 +6,23 @@ probes the runtime serves (`/healthz` liveness, `/ready` readiness, and a startu
 period of `policy.shutdown_grace_seconds` (the drain timeout plus a margin for the last ack), and a
 non-root, read-only-root-filesystem security context with a writable `/tmp`.
 
+Busy agents protect themselves from scale-in (docs/gcp.md, "Scale-in"): the runtime annotates its
+own pod, named by the downward API (`AGENTFLEET_POD_NAME`, `AGENTFLEET_POD_NAMESPACE`), with a
+high `controller.kubernetes.io/pod-deletion-cost` and `cluster-autoscaler.kubernetes.io/safe-to-evict:
+"false"` while it holds work. A Role in the fleet's namespace allows exactly `patch` on `pods`,
+bound to the agent's service account only; nothing cluster-wide is granted.
+
 The Deployment never states `replicas`: the autoscaler owns the replica count, and a second
 `pulumi up` must not reset what it chose (it is also listed in `ignore_changes`). The
 PodDisruptionBudget allows one voluntary eviction at a time (node drains, upgrades), which still
 works at zero replicas, where a `minAvailable` budget would not.
+
+Pulumi waits for a Deployment to be ready, and gives up after 10 minutes by default. The first
+create needs a node scaled up from zero, the image pulled, Workload Identity in place and the
+warm-up (up to an hour); a rollout waits a warm-up for each surge wave. The Deployment's custom
+timeouts are computed from those (`rollout_timeout_seconds`), so `pulumi up` still reports a
+rollout that never becomes ready, instead of skipping the wait (`pulumi.com/skipAwait`) and
+reporting success for a broken image.
 """
 
 from __future__ import annotations
@@ -24,9 +37,13 @@ from agentfleet.agent import contract
 from agentfleet.components.environment import agent_environment
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.cluster import POOL_LABEL
+from agentfleet.providers.gcp.cluster import POOL_LABEL, Cluster
+from agentfleet.providers.gcp.identity import Identity
 from agentfleet.providers.gcp.names import Names
-from agentfleet.providers.gcp.settings import agent_resources
+from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.settings import Placement
+from agentfleet.providers.gcp.sizing import MAX_SURGE_PERCENT, agent_resources, surge_pods
+from agentfleet.providers.gcp.state import State
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/ready"
@@ -34,6 +51,16 @@ PROBE_PERIOD_SECONDS = 10
 #: Non-root user and group the agent runs as; any image runs under it with a writable /tmp.
 RUN_AS = 10001
 CONTAINER = "agent"
+#: Allowance for a new agent node: the cluster autoscaler's scale-up from zero, boot, image pull.
+NODE_PROVISION_SECONDS = 600
+#: Allowance for a pod on a ready node to be scheduled, pulled, started and pass a probe.
+POD_START_SECONDS = 120
+
+
+#: The only permission an agent has in Kubernetes: patch pods (its own annotations) in its namespace.
+POD_PATCHER_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}]
+#: How the runtime protects a busy agent on GKE (agent/contract.py PROTECTIONS).
+PROTECTION = "kubernetes-pod"
 
 
 @dataclass
@@ -41,6 +68,7 @@ class Workload:
     provider: k8s.Provider
     namespace: k8s.core.v1.Namespace
     service_account: k8s.core.v1.ServiceAccount
+    pod_patcher: k8s.rbac.v1.RoleBinding
     deployment: k8s.apps.v1.Deployment
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
 
@@ -55,34 +83,56 @@ def startup_failure_threshold(warmup_seconds: int) -> int:
 
 
 def container_environment(
-    config: FleetConfig,
-    *,
-    project: str,
-    subscription: pulumi.Input[str],
-    dead_letter_topic: pulumi.Input[str],
-    collection: str | None,
-    bucket: pulumi.Input[str] | None,
-    cache: pulumi.Input[str] | None,
+    config: FleetConfig, placement: Placement, queue: Queue, state: State
 ) -> list[k8s.core.v1.EnvVarArgs]:
     """The agent container's environment: the neutral contract plus the Pub/Sub-specific names."""
     env: dict[str, pulumi.Input[str]] = dict(agent_environment(config))
     env.update(
         {
             contract.BACKEND: "pubsub",
-            contract.QUEUE: subscription,
-            contract.DEAD_LETTER_QUEUE: dead_letter_topic,
+            contract.QUEUE: queue.subscription.id,
+            contract.DEAD_LETTER_QUEUE: queue.dead_letter_topic.id,
             contract.LIFECYCLE: "none",
-            contract.REGION: project,
-            "GOOGLE_CLOUD_PROJECT": project,
+            contract.PROTECTION: PROTECTION,
+            contract.REGION: placement.project,
+            "GOOGLE_CLOUD_PROJECT": placement.project,
         }
     )
-    if collection is not None:
-        env[contract.STATE] = collection
-    if bucket is not None:
-        env[contract.BUCKET] = bucket
+    if state.collection is not None:
+        env[contract.STATE] = state.collection
+    if state.bucket is not None:
+        env[contract.BUCKET] = state.bucket.name
+    cache = state.cache_url()
     if cache is not None:
         env[contract.CACHE] = cache
-    return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())]
+    # The pod's own name and namespace, from the downward API, so the agent can annotate itself.
+    own_pod = [
+        k8s.core.v1.EnvVarArgs(
+            name=name,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=field)
+            ),
+        )
+        for name, field in (
+            (contract.POD_NAME, "metadata.name"),
+            (contract.POD_NAMESPACE, "metadata.namespace"),
+        )
+    ]
+    return [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(env.items())] + own_pod
+
+
+def rollout_timeout_seconds(config: FleetConfig, policy: ScalingPolicy) -> tuple[int, int]:
+    """(create, update) seconds Pulumi waits for the Deployment to be ready.
+
+    Create: one node from zero, one pod, one warm-up (Kubernetes starts a new Deployment with one
+    replica). Update at full size: a node for the surge, then one warm-up per surge wave of
+    `surge_pods(max_agents)` pods until all max_agents are replaced.
+    """
+    per_pod = policy.warmup_seconds + POD_START_SECONDS
+    create = NODE_PROVISION_SECONDS + per_pod
+    waves = math.ceil(policy.max_agents / max(1, surge_pods(policy.max_agents)))
+    update = NODE_PROVISION_SECONDS + waves * per_pod
+    return create, max(create, update)
 
 
 def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArgs:
@@ -94,22 +144,31 @@ def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArg
     )
 
 
-def create_workload(
+def build_workload(
+    parent: pulumi.Resource,
     config: FleetConfig,
-    policy: ScalingPolicy,
-    names: Names,
+    placement: Placement,
     *,
-    kubeconfig: pulumi.Input[str],
-    google_service_account: pulumi.Input[str],
-    env: list[k8s.core.v1.EnvVarArgs],
-    opts: pulumi.ResourceOptions,
-    nodes_ready: list[pulumi.Resource],
+    policy: ScalingPolicy,
+    queue: Queue,
+    state: State,
+    cluster: Cluster,
+    identity: Identity,
 ) -> Workload:
-    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=kubeconfig, opts=opts)
+    """The agents' namespace, service account, Deployment and disruption budget on `cluster`.
+
+    The Deployment waits for the nodes it runs on and for the agent's Workload Identity binding and
+    grants: a pod that starts before them fails its first Google call.
+    """
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    nodes_ready = [*cluster.ready, identity.agent_binding, *identity.grants]
+    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=cluster.kubeconfig, opts=opts)
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     labels = selector_labels(names)
     port = config.agent.port
     sizes = agent_resources()
+    create_s, update_s = rollout_timeout_seconds(config, policy)
 
     namespace = k8s.core.v1.Namespace(
         f"{names.fleet}-namespace",
@@ -125,15 +184,37 @@ def create_workload(
             name=names.ksa,
             namespace=names.namespace,
             labels=labels,
-            annotations={"iam.gke.io/gcp-service-account": google_service_account},
+            annotations={"iam.gke.io/gcp-service-account": identity.agent.email},
         ),
         opts=in_namespace,
+    )
+    role = k8s.rbac.v1.Role(
+        f"{names.fleet}-pod-patcher",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=names.pod_patcher_role, namespace=names.namespace, labels=labels
+        ),
+        rules=[
+            k8s.rbac.v1.PolicyRuleArgs(api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"])
+            for r in POD_PATCHER_RULES
+        ],
+        opts=in_namespace,
+    )
+    pod_patcher = k8s.rbac.v1.RoleBinding(
+        f"{names.fleet}-pod-patcher-binding",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=names.pod_patcher_role, namespace=names.namespace, labels=labels
+        ),
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="Role", name=names.pod_patcher_role
+        ),
+        subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=names.ksa, namespace=names.namespace)],
+        opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[role])),
     )
     container = k8s.core.v1.ContainerArgs(
         name=CONTAINER,
         image=config.agent.image,
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
-        env=env,
+        env=container_environment(config, placement, queue, state),
         startup_probe=_probe(HEALTH_PATH, port, startup_failure_threshold(policy.warmup_seconds)),
         liveness_probe=_probe(HEALTH_PATH, port, 3),
         readiness_probe=_probe(READY_PATH, port, 1),
@@ -173,7 +254,9 @@ def create_workload(
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
                 type="RollingUpdate",
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                    max_surge=f"{MAX_SURGE_PERCENT}%", max_unavailable=0
+                ),
             ),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
@@ -183,7 +266,12 @@ def create_workload(
         opts=pulumi.ResourceOptions.merge(
             in_namespace,
             pulumi.ResourceOptions(
-                depends_on=[service_account, *nodes_ready], ignore_changes=["spec.replicas"]
+                depends_on=[service_account, pod_patcher, *nodes_ready],
+                ignore_changes=["spec.replicas"],
+                # pulumi-kubernetes: "If the Deployment has not reached a Ready state after 10
+                # minutes, it will time out and mark the resource update as Failed. You can override
+                # the default timeout value by setting the 'customTimeouts' option on the resource."
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{create_s}s", update=f"{update_s}s"),
             ),
         ),
     )
@@ -199,6 +287,7 @@ def create_workload(
         provider=provider,
         namespace=namespace,
         service_account=service_account,
+        pod_patcher=pod_patcher,
         deployment=deployment,
         disruption_budget=disruption_budget,
     )

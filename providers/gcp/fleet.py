@@ -1,10 +1,23 @@
 """GCP: one `FleetConfig` -> Pub/Sub + Firestore/GCS(/Memorystore) + GKE + KEDA, as children of the fleet.
 
-The order follows the dependencies: APIs, the queue, state, the cluster and its agent pool,
-identities (their Workload Identity bindings need the cluster's workload pool), then the Kubernetes
-objects through a provider bound to that cluster, then the autoscaler and the alerts. Each module
-has one job; this one wires them and returns the `FleetResources` the component exports
-(docs/DESIGN.md, "Stack outputs").
+`build` wires the modules of this package in dependency order; each module's docstring says why
+its resources look the way they do:
+
+    apis.py           the Google APIs the fleet calls, enabled in the project
+    queue.py          topic, subscription, dead-letter topic and the service agent's grants
+    network.py        the user's VPC; Cloud Router + NAT for a new cluster's private nodes
+    state.py          Firestore collection, bucket, optional Memorystore
+    cluster.py        a new GKE cluster (or the user's) and the agents' node pool
+    identity.py       the agents' and KEDA's Google accounts, joined by Workload Identity
+    compute.py        namespace, service account, Deployment, disruption budget
+    scaling.py        KEDA and the ScaledObject on the subscription's backlog
+    monitoring.py     alert policies: oldest message, dead letters
+
+Every builder has the same shape: `build_<thing>(parent, config, placement, *, ...)`: the
+component the resources are children of, the whole `FleetConfig`, the `Placement` (project and
+region), then keyword-only what it wires: the enabled `apis`, the records earlier builders
+returned (`queue`, `state`, `cluster`, `identity`, `workload`), and the `policy` where scaling
+numbers are needed. Each derives its names from `config.name` with `names.Names`.
 """
 
 from __future__ import annotations
@@ -12,89 +25,71 @@ from __future__ import annotations
 import pulumi
 
 from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.base import FleetResources
-from agentfleet.providers.gcp import apis, cluster, compute, identity, monitoring, queue, scaling, state
-from agentfleet.providers.gcp.names import names as fleet_names
-from agentfleet.providers.gcp.names import placement
+from agentfleet.providers.gcp.apis import build_apis
+from agentfleet.providers.gcp.cluster import build_cluster
+from agentfleet.providers.gcp.compute import build_workload
+from agentfleet.providers.gcp.identity import build_identity
+from agentfleet.providers.gcp.monitoring import build_alerts
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.network import build_network, shared_vpc_problems
+from agentfleet.providers.gcp.queue import build_queue
+from agentfleet.providers.gcp.scaling import build_autoscaler
+from agentfleet.providers.gcp.settings import Placement
+from agentfleet.providers.gcp.state import build_state
 
 
-def network_id(project: str, network: str) -> str:
-    """Memorystore wants the network's full name; a bare name means a network of this project."""
-    return network if network.startswith("projects/") else f"projects/{project}/global/networks/{network}"
+def placement_setting() -> Placement:
+    """`gcp:project` and `gcp:region`: every resource of the fleet lives there. Their presence is
+    checked with the fleet config, before anything is registered (`REQUIRED_SETTINGS` in settings.py)."""
+    gcp = pulumi.Config("gcp")
+    return Placement(project=gcp.require("project"), region=gcp.require("region"))
 
 
 def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
-    where = placement()
-    names = fleet_names(config)
-    opts = pulumi.ResourceOptions(parent=parent)
+    placement = placement_setting()
+    names = Names(config.name)
+    # Before any resource: what a Shared VPC network needs can only be checked against gcp:project.
+    if problems := shared_vpc_problems(config, placement):
+        raise ConfigError(problems)
 
-    enabled = apis.enable_apis(names, where, opts, cache=config.state.cache)
-    work_queue = queue.create_queue(config, names, where, opts, enabled["pubsub"])
-    kept = state.create_state(
-        config, names, where, network_id(where.project, cluster.network_name(config)), opts, enabled
+    apis = build_apis(parent, config, placement)
+    work_queue = build_queue(parent, config, placement, apis=apis)
+    network = build_network(parent, config, placement, apis=apis)
+    stores = build_state(parent, config, placement, apis=apis, network=network)
+    gke = build_cluster(parent, config, placement, apis=apis, network=network)
+    accounts = build_identity(
+        parent, config, placement, apis=apis, queue=work_queue, state=stores, cluster=gke
     )
-    gke = cluster.create_cluster(
+    agents = build_workload(
+        parent,
         config,
-        names,
-        where,
-        opts,
-        enabled["container"],
-        iam_api=enabled["iam"],
-        compute_api=enabled["compute"],
+        placement,
+        policy=policy,
+        queue=work_queue,
+        state=stores,
+        cluster=gke,
+        identity=accounts,
     )
-    # The Workload Identity pool exists once the new cluster does (an existing one already has it),
-    # and pods exchange tokens through the IAM Credentials API.
-    who = identity.create_identity(
-        names,
-        where,
-        work_queue,
-        kept,
-        opts,
-        enabled["iam"],
-        workload_identity_after=[
-            *([gke.created] if gke.created is not None else []),
-            enabled["iamcredentials"],
-        ],
-    )
-
-    env = compute.container_environment(
+    build_autoscaler(
+        parent,
         config,
-        project=where.project,
-        subscription=work_queue.subscription.id,
-        dead_letter_topic=work_queue.dead_letter_topic.id,
-        collection=kept.collection,
-        bucket=kept.bucket.name if kept.bucket is not None else None,
-        cache=kept.cache_url(),
+        placement,
+        policy=policy,
+        queue=work_queue,
+        workload=agents,
+        keda_account_email=accounts.keda.email,
+        keda_ready=[*gke.ready, accounts.keda_binding, *accounts.grants],
     )
-    agents = compute.create_workload(
-        config,
-        policy,
-        names,
-        kubeconfig=gke.kubeconfig,
-        google_service_account=who.agent.email,
-        env=env,
-        opts=opts,
-        nodes_ready=[*gke.ready, who.agent_binding, *who.grants],
-    )
-    scaling.create_autoscaler(
-        policy,
-        names,
-        where,
-        subscription_id=work_queue.subscription.name,
-        keda_account_email=who.keda.email,
-        provider=agents.provider,
-        deployment=agents.deployment,
-        opts=opts,
-        depends_on=[*gke.ready, who.keda_binding, *who.grants],
-    )
-    monitoring.create_alerts(config, names, where, opts, enabled["monitoring"])
+    build_alerts(parent, config, placement, apis=apis)
 
     return FleetResources(
         queue=work_queue.subscription.id,
         dead_letter_queue=work_queue.dead_letter_topic.id,
-        state_table=kept.collection,
-        bucket=kept.bucket.name if kept.bucket is not None else None,
+        state_table=stores.collection,
+        bucket=stores.bucket.name if stores.bucket is not None else None,
         agent_group=f"{names.namespace}/{names.deployment}",
         send_work={
             "topic": work_queue.topic.id,

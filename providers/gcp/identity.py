@@ -3,31 +3,36 @@
 The agent pods run as a Kubernetes service account (KSA) that Workload Identity maps to a Google
 service account (GSA): the GSA grants `roles/iam.workloadIdentityUser` to the member
 `serviceAccount:PROJECT.svc.id.goog[NAMESPACE/KSA]`, and the KSA carries the
-`iam.gke.io/gcp-service-account` annotation (workload.py). No keys exist anywhere.
+`iam.gke.io/gcp-service-account` annotation (compute.py). No keys exist anywhere.
 
 The GSA holds only this fleet's roles, each granted on the resource itself: subscriber and viewer
 on the subscription (the runtime's readiness check reads the subscription with `subscriptions.get`,
 which the subscriber role does not include), publisher on the dead-letter topic (the runtime
 publishes permanent failures there), object admin on the bucket, and Firestore user conditioned on
 the one database the fleet uses (Firestore has no per-collection IAM). KEDA's operator gets its own
-GSA with Monitoring Viewer, which is all the Prometheus-API query for the backlog needs.
+GSA with Monitoring Viewer, which is all the Prometheus-API query for the backlog needs, bound to
+a KEDA operator service account named for this fleet (names.py: a binding applies in every cluster
+of the project, so the chart's default name would hand the role to every KEDA there).
 
 The workload pool `PROJECT.svc.id.goog` only exists once a cluster with Workload Identity does: a
 `workloadIdentityUser` binding created before it fails with "Identity Pool does not exist", so the
 two bindings wait for the new cluster, and for the IAM Credentials API the token exchange goes
-through (`workload_identity_after`); the pods that use them wait for the bindings.
+through; the pods that use them wait for the bindings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
-from agentfleet.providers.gcp.names import KEDA_NAMESPACE, KEDA_OPERATOR_KSA, Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.cluster import Cluster
+from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, Placement
 from agentfleet.providers.gcp.state import State
 
 WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
@@ -59,7 +64,7 @@ def _bind(
 
 def _workload_account(
     names: Names,
-    where: Placement,
+    placement: Placement,
     role: str,
     description: str,
     kubernetes_account: tuple[str, str],
@@ -72,38 +77,46 @@ def _workload_account(
         f"{names.fleet}-{role}",
         account_id=names.account_id(role),
         display_name=f"agentfleet {names.fleet} {description}",
-        project=where.project,
+        project=placement.project,
         opts=after_api,
     )
     binding = _bind(
         f"{names.fleet}-{role}-workload-identity",
         account,
-        workload_identity_member(where.project, *kubernetes_account),
+        workload_identity_member(placement.project, *kubernetes_account),
         after_pool,
     )
     return account, binding
 
 
-def create_identity(
-    names: Names,
-    where: Placement,
+def build_identity(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    *,
+    apis: Apis,
     queue: Queue,
     state: State,
-    opts: pulumi.ResourceOptions,
-    api: pulumi.Resource,
-    workload_identity_after: Sequence[pulumi.Resource] = (),
+    cluster: Cluster,
 ) -> Identity:
-    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["iam"]]))
+    # The workload pool exists once the new cluster does (an existing one already has it), and pods
+    # exchange tokens through the IAM Credentials API.
     after_pool = pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(depends_on=list(workload_identity_after))
+        opts,
+        pulumi.ResourceOptions(
+            depends_on=[*([cluster.created] if cluster.created is not None else []), apis["iamcredentials"]]
+        ),
     )
     agent, agent_binding = _workload_account(
-        names, where, "agent", "agents", (names.namespace, names.ksa), after_api, after_pool
+        names, placement, "agent", "agents", (names.namespace, names.ksa), after_api, after_pool
     )
     grants: list[pulumi.Resource] = [
         gcp.pubsub.SubscriptionIAMMember(
             f"{names.fleet}-agent-{role.rsplit('.', 1)[1]}",
-            project=where.project,
+            project=placement.project,
             subscription=queue.subscription.name,
             role=role,
             member=agent.member,
@@ -114,7 +127,7 @@ def create_identity(
     grants.append(
         gcp.pubsub.TopicIAMMember(
             f"{names.fleet}-agent-dead-letter-publisher",
-            project=where.project,
+            project=placement.project,
             topic=queue.dead_letter_topic.name,
             role="roles/pubsub.publisher",
             member=agent.member,
@@ -135,7 +148,7 @@ def create_identity(
         grants.append(
             gcp.projects.IAMMember(
                 f"{names.fleet}-agent-firestore",
-                project=where.project,
+                project=placement.project,
                 role="roles/datastore.user",
                 member=agent.member,
                 condition=gcp.projects.IAMMemberConditionArgs(
@@ -149,17 +162,17 @@ def create_identity(
 
     keda, keda_binding = _workload_account(
         names,
-        where,
+        placement,
         "keda",
         "KEDA operator (reads the backlog metric)",
-        (KEDA_NAMESPACE, KEDA_OPERATOR_KSA),
+        (KEDA_NAMESPACE, names.keda_operator),
         after_api,
         after_pool,
     )
     grants.append(
         gcp.projects.IAMMember(
             f"{names.fleet}-keda-monitoring-viewer",
-            project=where.project,
+            project=placement.project,
             role="roles/monitoring.viewer",
             member=keda.member,
             opts=opts,

@@ -22,6 +22,11 @@ REDIS_HOST = "10.64.0.3"
 REDIS_PORT = 6379
 
 
+def dns_endpoint(cluster: str, region: str) -> str:
+    """A cluster's DNS endpoint in GKE's form (`gke-HASH-PROJECTNUMBER.REGION.gke.goog`)."""
+    return f"gke-{_suffix(cluster)}{_suffix(region)}-{PROJECT_NUMBER}.{region}.gke.goog"
+
+
 def _project(inputs: Mapping[str, Any], config: Mapping[str, str]) -> str:
     return str(inputs.get("project") or config.get("gcp:project") or "mock-project")
 
@@ -72,6 +77,13 @@ def resource_outputs(
             "name": given,
             "endpoint": CLUSTER_ENDPOINT,
             "masterAuth": {"clusterCaCertificate": CLUSTER_CA, "clientCertificate": "", "clientKey": ""},
+            "controlPlaneEndpointsConfig": {
+                "dnsEndpointConfig": {
+                    **((inputs.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {}),
+                    "endpoint": dns_endpoint(given, region),
+                },
+                "ipEndpointsConfig": {"enabled": True},
+            },
             "selfLink": f"https://container.googleapis.com/v1/{rid}",
         }
     if typ == "gcp:container/nodePool:NodePool":

@@ -12,8 +12,9 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.names import Names, Placement
-from agentfleet.providers.gcp.settings import oldest_message_alert_seconds
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.settings import Placement
 
 OLDEST_AGE_METRIC = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"
 UNDELIVERED_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
@@ -23,6 +24,15 @@ UNDELIVERED_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_message
 class Alerts:
     oldest_message: gcp.monitoring.AlertPolicy
     dead_letters: gcp.monitoring.AlertPolicy
+
+
+def oldest_message_alert_seconds(config: FleetConfig) -> int:
+    """Alert when the oldest unacked message is older than warm-up plus three leases (min 5 min).
+
+    By then a new agent has had time to start and the message has had three chances to be
+    worked; older means the fleet is stuck or capped at max_agents.
+    """
+    return max(300, config.scaling.warmup_seconds + 3 * config.queue.visibility_timeout_seconds)
 
 
 def subscription_filter(metric: str, subscription_id: str) -> str:
@@ -49,14 +59,13 @@ def _threshold(display: str, filter_: str, value: float) -> gcp.monitoring.Alert
     )
 
 
-def create_alerts(
-    config: FleetConfig, names: Names, where: Placement, opts: pulumi.ResourceOptions, api: pulumi.Resource
-) -> Alerts:
-    child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+def build_alerts(parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis) -> Alerts:
+    names = Names(config.name)
+    child = pulumi.ResourceOptions(parent=parent, depends_on=[apis["monitoring"]])
     age = oldest_message_alert_seconds(config)
     oldest = gcp.monitoring.AlertPolicy(
         f"{names.fleet}-oldest-message",
-        project=where.project,
+        project=placement.project,
         display_name=f"agentfleet {names.fleet}: oldest unacked message older than {age} s",
         combiner="OR",
         conditions=[
@@ -68,7 +77,7 @@ def create_alerts(
     )
     dead = gcp.monitoring.AlertPolicy(
         f"{names.fleet}-dead-letters",
-        project=where.project,
+        project=placement.project,
         display_name=f"agentfleet {names.fleet}: messages were dead-lettered",
         combiner="OR",
         conditions=[

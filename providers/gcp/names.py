@@ -1,30 +1,14 @@
-"""Where the fleet goes: `gcp:project` and `gcp:region` from the stack config, and the naming rules.
+"""Every name the GCP provider derives from the fleet name, in one place.
 
-These are the GCP provider's own stack keys (the Pulumi GCP provider reads the same ones), so the
-program reads them rather than inventing new ones. Missing keys stop the program with the same
-kind of message as a bad fleet field, before any GCP resource is registered.
+Names are explicit, not generated, so a rename is a visible choice in the config (and a replacement
+in the preview), and names that other objects refer to before they exist (the Kubernetes service
+account a Workload Identity binding names) are known up front. Each must be legal for its service
+at the longest fleet name (tests/infra/test_gcp_names.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pulumi
-
-from agentfleet.components.schema import FleetConfig
-
-#: Namespace the program installs KEDA into (one KEDA per cluster: see scaling.py).
-KEDA_NAMESPACE = "keda"
-#: The KEDA operator's Kubernetes service account: the chart's `serviceAccount.operator.name` default.
-KEDA_OPERATOR_KSA = "keda-operator"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """The project and region every resource of this fleet is created in."""
-
-    project: str
-    region: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +28,11 @@ class Names:
     @property
     def deployment(self) -> str:
         return f"{self.fleet}-agent"
+
+    @property
+    def pod_patcher_role(self) -> str:
+        """The Role (and its RoleBinding) letting an agent annotate its own pod busy or idle."""
+        return f"{self.fleet}-agent-pod-patcher"
 
     @property
     def topic(self) -> str:
@@ -66,17 +55,38 @@ class Names:
         """Firestore collection the agents keep their state in."""
         return f"{self.fleet}-state"
 
+    @property
+    def agent_pool(self) -> str:
+        """The agents' GKE node pool."""
+        return f"{self.fleet}-agents"
+
+    @property
+    def router(self) -> str:
+        return f"{self.fleet}-router"
+
+    @property
+    def nat(self) -> str:
+        return f"{self.fleet}-nat"
+
+    @property
+    def keda_firewall(self) -> str:
+        return f"{self.fleet}-keda-from-control-plane"
+
+    @property
+    def keda_operator(self) -> str:
+        """The KEDA operator's Kubernetes service account, unique to this fleet.
+
+        A Workload Identity binding names `PROJECT.svc.id.goog[NAMESPACE/KSA]`, which every cluster
+        of the project shares ("identity sameness"): under the chart's default `keda/keda-operator`,
+        any KEDA in any cluster of the project would act as this fleet's KEDA account.
+        """
+        return f"keda-operator-{self.fleet}"
+
+    @property
+    def system_node_tag(self) -> str:
+        """The network tag on the system pool's nodes, which the KEDA firewall rule targets."""
+        return f"agentfleet-{self.fleet}-system"
+
     def account_id(self, role: str) -> str:
         """A Google service account id (6-30 chars): fleet name (<= 24) + '-' + a short role."""
         return f"{self.fleet}-{role}"[:30]
-
-
-def placement() -> Placement:
-    """`gcp:project` and `gcp:region`. Their presence is checked with the fleet config, before
-    anything is registered (`REQUIRED_SETTINGS` in settings.py)."""
-    gcp = pulumi.Config("gcp")
-    return Placement(project=gcp.require("project"), region=gcp.require("region"))
-
-
-def names(config: FleetConfig) -> Names:
-    return Names(config.name)

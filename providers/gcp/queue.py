@@ -18,8 +18,14 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.names import Names, Placement
-from agentfleet.providers.gcp.settings import RETENTION_MAX_SECONDS, retry_backoff_seconds
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.settings import (
+    RETENTION_MAX_SECONDS,
+    RETRY_MAX_BACKOFF_SECONDS,
+    RETRY_MIN_BACKOFF_SECONDS,
+    Placement,
+)
 
 
 @dataclass
@@ -39,18 +45,32 @@ def pubsub_service_agent(project_number: pulumi.Input[str]) -> pulumi.Output[str
     )
 
 
-def create_queue(
-    config: FleetConfig, names: Names, where: Placement, opts: pulumi.ResourceOptions, api: pulumi.Resource
-) -> Queue:
+def retry_backoff_seconds(config: FleetConfig) -> tuple[int, int]:
+    """Pub/Sub redelivery backoff: start at 10 s, grow up to the ack deadline (at most 600 s).
+
+    A message nacked (or whose lease lapsed) comes back no later than one lease later, so a
+    failing message is retried at the pace the fleet already tolerates for a stuck one.
+    """
+    upper = min(
+        RETRY_MAX_BACKOFF_SECONDS, max(RETRY_MIN_BACKOFF_SECONDS, config.queue.visibility_timeout_seconds)
+    )
+    return RETRY_MIN_BACKOFF_SECONDS, upper
+
+
+def build_queue(parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis) -> Queue:
     q = config.queue
-    child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[api]))
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["pubsub"]]))
     labels = {"agentfleet-fleet": config.name}
 
-    topic = gcp.pubsub.Topic(names.topic, name=names.topic, project=where.project, labels=labels, opts=child)
+    topic = gcp.pubsub.Topic(
+        names.topic, name=names.topic, project=placement.project, labels=labels, opts=child
+    )
     dead_letter_topic = gcp.pubsub.Topic(
         names.dead_letter_topic,
         name=names.dead_letter_topic,
-        project=where.project,
+        project=placement.project,
         labels=labels,
         opts=child,
     )
@@ -59,7 +79,7 @@ def create_queue(
     dead_letter_subscription = gcp.pubsub.Subscription(
         names.dead_letter_subscription,
         name=names.dead_letter_subscription,
-        project=where.project,
+        project=placement.project,
         topic=dead_letter_topic.id,
         ack_deadline_seconds=q.visibility_timeout_seconds,
         message_retention_duration=f"{RETENTION_MAX_SECONDS}s",
@@ -71,7 +91,7 @@ def create_queue(
     subscription = gcp.pubsub.Subscription(
         names.subscription,
         name=names.subscription,
-        project=where.project,
+        project=placement.project,
         topic=topic.id,
         ack_deadline_seconds=q.visibility_timeout_seconds,
         message_retention_duration=f"{q.retention_seconds}s",
@@ -87,12 +107,12 @@ def create_queue(
     )
 
     project = gcp.organizations.get_project_output(
-        project_id=where.project, opts=pulumi.InvokeOptions(parent=opts.parent)
+        project_id=placement.project, opts=pulumi.InvokeOptions(parent=parent)
     )
     agent = pubsub_service_agent(project.number)
     forward = gcp.pubsub.TopicIAMMember(
         f"{names.dead_letter_topic}-forwarding",
-        project=where.project,
+        project=placement.project,
         topic=dead_letter_topic.name,
         role="roles/pubsub.publisher",
         member=agent,
@@ -100,7 +120,7 @@ def create_queue(
     )
     take = gcp.pubsub.SubscriptionIAMMember(
         f"{names.subscription}-dead-lettering",
-        project=where.project,
+        project=placement.project,
         subscription=subscription.name,
         role="roles/pubsub.subscriber",
         member=agent,

@@ -1,7 +1,7 @@
-"""THE GCP scaling policy: KEDA's Prometheus scaler on the subscription's backlog, per pod.
+"""The GCP scaling policy: KEDA's Prometheus scaler on the subscription's backlog, per pod.
 
 What scales: the agents' Deployment, on `pubsub.googleapis.com/subscription/num_undelivered_messages`
-of THIS fleet's subscription, queried through Cloud Monitoring's Prometheus HTTP API
+of this fleet's subscription, queried through Cloud Monitoring's Prometheus HTTP API
 (`https://monitoring.googleapis.com/v1/projects/PROJECT/location/global/prometheus`). The trigger's
 `metricType: AverageValue` with `threshold = target_backlog_per_agent` makes the HPA aim for that
 many undelivered messages per pod; Pub/Sub counts leased-but-unacked messages as undelivered, so
@@ -10,7 +10,9 @@ in-flight work keeps busy pods alive, as the neutral policy (components/policy.p
 window is `scale_in_cooldown_seconds`, and so is KEDA's `cooldownPeriod` (the wait before the last
 pod goes); scale-up may add up to max_agents pods at once, once per `scale_out_cooldown_seconds`.
 With min_agents = 0 KEDA scales to zero, and `activationThreshold` starts the first pod once
-`scale_from_zero_threshold` messages are waiting.
+`scale_from_zero_threshold` messages are waiting. The query's range always holds a published
+sample, so an empty answer is treated as an error, and KEDA's `fallback` then holds the fleet at its
+current size instead of reading a backlog of 0.
 
 Why this and not the alternatives:
 
@@ -35,13 +37,18 @@ chart is fetched by the Kubernetes provider at `pulumi up`; under Pulumi's mocks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from agentfleet.components.policy import ScalingPolicy
-from agentfleet.providers.gcp.names import KEDA_NAMESPACE, Names, Placement
+from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.gcp.compute import Workload
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, Placement
 
 KEDA_CHART = "keda"
 KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
@@ -50,9 +57,15 @@ KEDA_API_VERSION = "keda.sh/v1alpha1"
 BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
 #: Seconds between two KEDA checks of the trigger (its `pollingInterval`).
 POLLING_INTERVAL_SECONDS = 30
-#: Range over which the newest backlog sample is taken: Cloud Monitoring samples Pub/Sub every
-#: 60 s and publishes with a delay, so a 1-minute range can come back empty.
-SAMPLE_RANGE = "2m"
+#: num_undelivered_messages: "Sampled every 60 seconds. After sampling, data is not visible for up to
+#: 120 seconds." So the newest visible sample may be 180 s old when KEDA asks.
+SAMPLE_PERIOD_SECONDS = 60
+SAMPLE_VISIBILITY_DELAY_SECONDS = 120
+#: Range the query reads: always holds a published sample (period + delay), plus a polling interval
+#: and as much again for clock skew, so an empty answer means the metric is missing, not late.
+SAMPLE_RANGE_SECONDS = SAMPLE_PERIOD_SECONDS + SAMPLE_VISIBILITY_DELAY_SECONDS + 2 * POLLING_INTERVAL_SECONDS
+#: Consecutive failed (or empty) queries before KEDA's fallback takes over.
+FALLBACK_FAILURE_THRESHOLD = 3
 
 
 @dataclass
@@ -72,18 +85,26 @@ def backlog_query(project: str, subscription_id: pulumi.Input[str]) -> pulumi.Ou
     return pulumi.Output.from_input(subscription_id).apply(
         lambda sub: (
             f'sum(max_over_time({{"__name__"="{BACKLOG_METRIC}","monitored_resource"="pubsub_subscription",'
-            f'"project_id"="{project}","subscription_id"="{sub}"}}[{SAMPLE_RANGE}]))'
+            f'"project_id"="{project}","subscription_id"="{sub}"}}[{SAMPLE_RANGE_SECONDS}s]))'
         )
     )
 
 
-def keda_values(keda_account_email: pulumi.Input[str]) -> dict[str, object]:
-    """Chart values: the operator's KSA is annotated for Workload Identity as the KEDA GSA."""
-    return {"podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": keda_account_email}}}
+def keda_values(names: Names, keda_account_email: pulumi.Input[str]) -> dict[str, object]:
+    """Chart values: the operator's KSA, named for this fleet, is annotated for Workload Identity as
+    the KEDA GSA."""
+    return {
+        "serviceAccount": {"operator": {"name": names.keda_operator}},
+        "podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": keda_account_email}},
+    }
 
 
 def scaled_object_spec(
-    policy: ScalingPolicy, names: Names, where: Placement, subscription_id: pulumi.Input[str], auth_name: str
+    policy: ScalingPolicy,
+    names: Names,
+    placement: Placement,
+    subscription_id: pulumi.Input[str],
+    auth_name: str,
 ) -> dict[str, object]:
     """The ScaledObject's spec (field names from KEDA's ScaledObject and prometheus scaler docs)."""
     return {
@@ -92,6 +113,14 @@ def scaled_object_spec(
         "cooldownPeriod": policy.scale_in_cooldown_seconds,
         "minReplicaCount": policy.min_agents,
         "maxReplicaCount": policy.max_agents,
+        # KEDA: once a scaler has failed failureThreshold times in a row it reports "target metric
+        # value * fallback replicas"; with currentReplicasIfHigher, "If the current number of replicas
+        # is higher than fallback.replicas, this value will be used". A lost metric holds the fleet.
+        "fallback": {
+            "failureThreshold": FALLBACK_FAILURE_THRESHOLD,
+            "replicas": policy.min_agents,
+            "behavior": "currentReplicasIfHigher",
+        },
         "advanced": {
             "horizontalPodAutoscalerConfig": {
                 "behavior": {
@@ -121,11 +150,14 @@ def scaled_object_spec(
                 "type": "prometheus",
                 "metricType": "AverageValue",
                 "metadata": {
-                    "serverAddress": prometheus_endpoint(where.project),
-                    "query": backlog_query(where.project, subscription_id),
+                    "serverAddress": prometheus_endpoint(placement.project),
+                    "query": backlog_query(placement.project, subscription_id),
                     "threshold": str(policy.target_backlog_per_agent),
                     "activationThreshold": str(policy.scale_from_zero_threshold - 1),
-                    "ignoreNullValues": "true",
+                    # An empty answer is an error (then the fallback), not a backlog of 0: the range
+                    # always holds a sample, so empty means the metric is missing, and reading it
+                    # as 0 would scale a busy fleet to zero.
+                    "ignoreNullValues": "false",
                 },
                 "authenticationRef": {"name": auth_name},
             }
@@ -133,18 +165,22 @@ def scaled_object_spec(
     }
 
 
-def create_autoscaler(
-    policy: ScalingPolicy,
-    names: Names,
-    where: Placement,
+def build_autoscaler(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
     *,
-    subscription_id: pulumi.Input[str],
+    policy: ScalingPolicy,
+    queue: Queue,
+    workload: Workload,
     keda_account_email: pulumi.Input[str],
-    provider: k8s.Provider,
-    deployment: k8s.apps.v1.Deployment,
-    opts: pulumi.ResourceOptions,
-    depends_on: list[pulumi.Resource],
+    keda_ready: Sequence[pulumi.Resource],
 ) -> Autoscaler:
+    """KEDA (installed once `keda_ready`: its nodes, its Workload Identity binding and grant) and
+    the ScaledObject that scales `workload` on `queue`'s backlog."""
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    provider, deployment, depends_on = workload.provider, workload.deployment, list(keda_ready)
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     keda = k8s.helm.v3.Release(
         f"{names.fleet}-keda",
@@ -155,7 +191,7 @@ def create_autoscaler(
         namespace=KEDA_NAMESPACE,
         create_namespace=True,
         atomic=True,
-        values=keda_values(keda_account_email),
+        values=keda_values(names, keda_account_email),
         opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=depends_on)),
     )
     after_keda = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[keda, deployment]))
@@ -173,7 +209,7 @@ def create_autoscaler(
         api_version=KEDA_API_VERSION,
         kind="ScaledObject",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=names.deployment, namespace=names.namespace),
-        spec=scaled_object_spec(policy, names, where, subscription_id, auth_name),
+        spec=scaled_object_spec(policy, names, placement, queue.subscription.name, auth_name),
         opts=pulumi.ResourceOptions.merge(
             after_keda, pulumi.ResourceOptions(depends_on=[trigger_authentication])
         ),

@@ -1,4 +1,4 @@
-"""Google Cloud's own limits on a fleet config, and the GCP numbers derived from it. Imports no SDK.
+"""The `fleet.gcp` settings section and Google Cloud's own limits on a fleet config. Imports no SDK.
 
 Runs before anything is registered (`load_fleet_config` calls `validate`), so every bad value is
 reported in one message and nothing is half-created:
@@ -8,34 +8,65 @@ reported in one message and nothing is half-created:
 - Kubernetes: the HPA that KEDA drives accepts a scale-down stabilisation window of at most one
   hour (`spec.behavior.scaleDown.stabilizationWindowSeconds <= 3600`, kedacore/keda#4976), and
   the fleet name becomes a namespace and service-account ids, which must end in a letter or digit.
-- GKE: one agent must fit on one node of `gcp.machine_type`.
+- GKE: one agent must fit on one node of `gcp.machine_type`, and the drain must fit the 600 s the
+  cluster autoscaler waits for a pod when it removes a node.
 - Names: the fleet name starts the Pub/Sub topic and subscription ids (which must not start with
   "goog") and the bucket name (which must not start with "goog" nor contain "google"), and it is
   the Kubernetes namespace, which must not be one the cluster already has or KEDA's.
 
-The sizing helpers (`agent_resources`, `pods_per_node`, `node_bounds`) live here too, so the node
-pool bounds that follow from the fleet size can be tested without any SDK.
+`Placement` (project and region) is here as a plain record; fleet.py reads it from the stack.
 """
 
 from __future__ import annotations
 
-import math
+import ipaddress
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
+from pydantic import Field
+
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
 from agentfleet.components.problems import ConfigProblem
 from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.providers.gcp.sizing import AGENT_CPU_REQUEST_MILLI, AGENT_MEMORY_REQUEST_MIB, pods_per_node
 
 
 class GcpSettings(TargetSettings):
-    """GCP-only settings. Leave cluster unset to create a GKE cluster; network defaults to 'default'."""
+    """GCP-only settings. Leave cluster unset to create a GKE cluster; network defaults to 'default'.
+
+    network, subnetwork, pods_range, services_range: where a new cluster's nodes, pods and services
+    get their addresses. A custom-mode VPC needs `subnetwork`; a Shared VPC network (one in another
+    project, `projects/HOST/global/networks/NAME`) needs the subnetwork's full path and both
+    secondary range names, and brings its own NAT and firewall rules (docs/gcp.md).
+    control_plane_cidrs: the only addresses that may reach a new cluster's control plane by IP;
+    empty by default, so the program and kubectl reach it through its IAM-checked DNS endpoint.
+    kubernetes_credentials: how the kubeconfig the program uses signs in: `gcloud` (an operator's
+    `gcloud auth login`) or `application-default` (Application Default Credentials: a key file,
+    workload identity federation, a CI runner's attached account).
+    force_destroy_bucket: `pulumi destroy` deletes the bucket with its objects (off: it fails on a
+    bucket that still holds objects).
+    """
 
     section: ClassVar[str] = "gcp"
 
     machine_type: str = "e2-standard-2"
     cluster: str | None = None
     network: str | None = None
+    subnetwork: str | None = None
+    pods_range: str | None = None
+    services_range: str | None = None
+    control_plane_cidrs: list[str] = Field(default_factory=list)
+    kubernetes_credentials: Literal["gcloud", "application-default"] = "gcloud"
+    force_destroy_bucket: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The project and region every resource of this fleet is created in (`gcp:project`, `gcp:region`)."""
+
+    project: str
+    region: str
 
 
 ACK_DEADLINE_MIN_SECONDS = 10
@@ -47,40 +78,35 @@ RETENTION_MAX_SECONDS = 604_800
 #: Pub/Sub retry policy bounds (`minimumBackoff`, `maximumBackoff`: 0-600 s).
 RETRY_MIN_BACKOFF_SECONDS = 10
 RETRY_MAX_BACKOFF_SECONDS = 600
+#: cluster-autoscaler's `--max-graceful-termination-sec` (600, not changeable on GKE): "Maximum number
+#: of seconds CA waits for pod termination when trying to scale down a node".
+AUTOSCALER_MAX_GRACE_SECONDS = 600
+#: The longest drain whose pod grace period (drain + the shutdown margin) the autoscaler still waits for.
+MAX_DRAIN_TIMEOUT_SECONDS = AUTOSCALER_MAX_GRACE_SECONDS - SHUTDOWN_MARGIN_SECONDS
 #: Kubernetes validates `behavior.scaleDown.stabilizationWindowSeconds` to 0-3600.
 HPA_MAX_STABILIZATION_SECONDS = 3600
 
-#: What one agent pod asks for. One pod is one agent; its concurrency runs inside these.
-AGENT_CPU_REQUEST_MILLI = 250
-AGENT_MEMORY_REQUEST_MIB = 512
-AGENT_CPU_LIMIT_MILLI = 1000
-AGENT_MEMORY_LIMIT_MIB = 1024
-
-#: What GKE's own DaemonSets (kube-proxy, logging and metrics agents, CSI) take from every node.
-DAEMONSET_CPU_MILLI = 300
-DAEMONSET_MEMORY_MIB = 400
-
 _K8S_NAME_END = re.compile(r"[a-z0-9]$")
-#: Namespaces a GKE cluster already has, and KEDA's (settings.KEDA_NAMESPACE); the fleet's own
-#: namespace is created and deleted with the stack, so it must not be one of them.
-RESERVED_NAMESPACES = ("default", "keda")
+#: Namespace the program installs KEDA into (one KEDA per cluster: see scaling.py).
+KEDA_NAMESPACE = "keda"
+#: Namespaces a GKE cluster already has, and KEDA's; the fleet's own namespace is created and
+#: deleted with the stack, so it must not be one of them.
+RESERVED_NAMESPACES = ("default", KEDA_NAMESPACE)
 RESERVED_NAMESPACE_PREFIXES = ("kube-", "gke-")
 _MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+){0,2}$")
-_PREDEFINED = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<kind>standard|highmem|highcpu)-(?P<cpus>[0-9]+)$")
-_CUSTOM = re.compile(r"^(?:[a-z][a-z0-9]*-)?custom-(?P<cpus>[0-9]+)-(?P<mem>[0-9]+)$")
-_SHARED_CORE_GIB = {"e2-micro": 1.0, "e2-small": 2.0, "e2-medium": 4.0, "f1-micro": 0.6, "g1-small": 1.7}
 _CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _NETWORK = re.compile(
     r"^([a-z]([-a-z0-9]{0,61}[a-z0-9])?|projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
 )
-
-
-@dataclass(frozen=True)
-class MachineShape:
-    """vCPUs and memory of a machine type, as far as its name tells."""
-
-    cpus: float
-    memory_gib: float
+_SUBNETWORK = re.compile(
+    r"^([a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+    r"|projects/[^/]+/regions/[a-z0-9-]+/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
+)
+_RANGE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+#: "cidr_blocks define up to 50 external networks that could access Kubernetes master through HTTPS."
+MAX_CONTROL_PLANE_CIDRS = 50
+#: Tags that name no particular image: a new push under them changes no Deployment, so nothing rolls out.
+_MOVING_TAGS = ("latest",)
 
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
@@ -111,6 +137,16 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 q.retention_seconds,
                 f"must be between {RETENTION_MIN_SECONDS} and {RETENTION_MAX_SECONDS} on GCP "
                 "(Pub/Sub subscription retention: 10 minutes to 7 days)",
+            )
+        )
+    if config.agent.drain_timeout_seconds > MAX_DRAIN_TIMEOUT_SECONDS:
+        problems.append(
+            ConfigProblem(
+                "fleet.agent.drain_timeout_seconds",
+                config.agent.drain_timeout_seconds,
+                f"must be <= {MAX_DRAIN_TIMEOUT_SECONDS} on GCP (GKE's cluster autoscaler waits at most "
+                f"{AUTOSCALER_MAX_GRACE_SECONDS} s for a pod to stop when it removes a node; the pod's grace "
+                f"period is the drain timeout + {SHUTDOWN_MARGIN_SECONDS} s)",
             )
         )
     if s.scale_in_cooldown_seconds > HPA_MAX_STABILIZATION_SECONDS:
@@ -183,103 +219,94 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 "must be a VPC network name or 'projects/PROJECT/global/networks/NAME'",
             )
         )
+    problems.extend(_network_problems(g))
+    problems.extend(_image_problems(config.agent.image))
     return problems
 
 
-def retry_backoff_seconds(config: FleetConfig) -> tuple[int, int]:
-    """Pub/Sub redelivery backoff: start at 10 s, grow up to the ack deadline (at most 600 s).
+def _network_problems(g: GcpSettings) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    if g.subnetwork is not None and not _SUBNETWORK.match(g.subnetwork):
+        problems.append(
+            ConfigProblem(
+                "fleet.gcp.subnetwork",
+                g.subnetwork,
+                "must be a subnetwork name or 'projects/PROJECT/regions/REGION/subnetworks/NAME'",
+            )
+        )
+    for key, value in (("pods_range", g.pods_range), ("services_range", g.services_range)):
+        if value is not None and not _RANGE_NAME.match(value):
+            problems.append(
+                ConfigProblem(
+                    f"fleet.gcp.{key}", value, "must be the name of a secondary range of gcp.subnetwork"
+                )
+            )
+    if (g.pods_range is None) != (g.services_range is None):
+        problems.append(
+            ConfigProblem(
+                "fleet.gcp.services_range" if g.services_range is None else "fleet.gcp.pods_range",
+                None,
+                "must be set together with the other secondary range (pods_range and services_range)",
+            )
+        )
+    if g.pods_range is not None and g.subnetwork is None:
+        problems.append(
+            ConfigProblem("fleet.gcp.subnetwork", None, "must be set when pods_range and services_range are")
+        )
+    if len(g.control_plane_cidrs) > MAX_CONTROL_PLANE_CIDRS:
+        problems.append(
+            ConfigProblem(
+                "fleet.gcp.control_plane_cidrs",
+                len(g.control_plane_cidrs),
+                f"must list at most {MAX_CONTROL_PLANE_CIDRS} address ranges (GKE authorized networks)",
+            )
+        )
+    for cidr in g.control_plane_cidrs:
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            problems.append(
+                ConfigProblem(
+                    "fleet.gcp.control_plane_cidrs",
+                    cidr,
+                    "must be IPv4 address ranges in CIDR form with no host bits set, such as 203.0.113.0/24",
+                )
+            )
+    if g.cluster is not None:
+        for key in ("subnetwork", "pods_range", "services_range", "control_plane_cidrs"):
+            value = getattr(g, key)
+            if value:
+                problems.append(
+                    ConfigProblem(
+                        f"fleet.gcp.{key}",
+                        value,
+                        "applies only to a cluster this program creates; leave it unset with gcp.cluster",
+                    )
+                )
+    return problems
 
-    A message nacked (or whose lease lapsed) comes back no later than one lease later, so a
-    failing message is retried at the pace the fleet already tolerates for a stuck one.
+
+def _image_problems(image: str) -> list[ConfigProblem]:
+    """An image must name one build: a tag other than `latest`, or a digest.
+
+    A Deployment rolls out only when its pod template changes; pushing a new image under the same
+    moving tag changes nothing Kubernetes sees, so the fleet would keep running whatever each node
+    pulled last.
     """
-    upper = min(
-        RETRY_MAX_BACKOFF_SECONDS, max(RETRY_MIN_BACKOFF_SECONDS, config.queue.visibility_timeout_seconds)
-    )
-    return RETRY_MIN_BACKOFF_SECONDS, upper
-
-
-def oldest_message_alert_seconds(config: FleetConfig) -> int:
-    """Alert when the oldest unacked message is older than warm-up plus three leases (min 5 min).
-
-    By then a new agent has had time to start and the message has had three chances to be
-    worked; older means the fleet is stuck or capped at max_agents.
-    """
-    return max(300, config.scaling.warmup_seconds + 3 * config.queue.visibility_timeout_seconds)
-
-
-def machine_shape(machine_type: str) -> MachineShape | None:
-    """vCPUs and memory from a machine type's name; None for names that do not say."""
-    if machine_type in _SHARED_CORE_GIB:
-        # Shared-core types: GKE counts them as one vCPU's worth of allocatable CPU.
-        return MachineShape(cpus=1.0, memory_gib=_SHARED_CORE_GIB[machine_type])
-    m = _PREDEFINED.match(machine_type)
-    if m:
-        cpus = int(m.group("cpus"))
-        n1 = m.group("family") == "n1"
-        per_cpu = {
-            "standard": 3.75 if n1 else 4.0,
-            "highmem": 6.5 if n1 else 8.0,
-            "highcpu": 0.9 if n1 else 1.0,
-        }
-        return MachineShape(cpus=float(cpus), memory_gib=cpus * per_cpu[m.group("kind")])
-    m = _CUSTOM.match(machine_type)
-    if m:
-        return MachineShape(cpus=float(m.group("cpus")), memory_gib=int(m.group("mem")) / 1024)
-    return None
-
-
-def _reserved_cpu_milli(cpus: float) -> float:
-    """GKE's CPU reservation: 6% of the first core, 1% of the next, 0.5% of the next 2, 0.25% above."""
-    milli = cpus * 1000
-    tiers = [(1000, 0.06), (1000, 0.01), (2000, 0.005), (math.inf, 0.0025)]
-    reserved, left = 0.0, milli
-    for size, rate in tiers:
-        take = min(left, size)
-        reserved += take * rate
-        left -= take
-    return reserved
-
-
-def _reserved_memory_mib(memory_gib: float) -> float:
-    """GKE's memory reservation (25/20/10/6/2 % tiers) plus the 100 MiB eviction threshold."""
-    mib = memory_gib * 1024
-    if mib < 1024:
-        return 255 + 100
-    tiers = [(4096, 0.25), (4096, 0.20), (8192, 0.10), (114_688, 0.06), (math.inf, 0.02)]
-    reserved, left = 0.0, mib
-    for size, rate in tiers:
-        take = min(left, size)
-        reserved += take * rate
-        left -= take
-    return reserved + 100
-
-
-def pods_per_node(machine_type: str) -> int:
-    """How many agent pods fit on one node of `machine_type` after GKE's reservations.
-
-    Unknown machine-type names count as one pod per node: the node pool's upper bound is then
-    max_agents nodes, which is never too few.
-    """
-    shape = machine_shape(machine_type)
-    if shape is None:
-        return 1
-    cpu = shape.cpus * 1000 - _reserved_cpu_milli(shape.cpus) - DAEMONSET_CPU_MILLI
-    mem = shape.memory_gib * 1024 - _reserved_memory_mib(shape.memory_gib) - DAEMONSET_MEMORY_MIB
-    return max(0, min(int(cpu // AGENT_CPU_REQUEST_MILLI), int(mem // AGENT_MEMORY_REQUEST_MIB)))
-
-
-def node_bounds(min_agents: int, max_agents: int, machine_type: str) -> tuple[int, int]:
-    """The agent node pool's total min..max nodes: just enough nodes for min..max agent pods."""
-    per_node = max(1, pods_per_node(machine_type))
-    return math.ceil(min_agents / per_node), max(1, math.ceil(max_agents / per_node))
-
-
-def agent_resources() -> dict[str, dict[str, str]]:
-    """The Deployment's requests/limits, in Kubernetes quantity strings."""
-    return {
-        "requests": {"cpu": f"{AGENT_CPU_REQUEST_MILLI}m", "memory": f"{AGENT_MEMORY_REQUEST_MIB}Mi"},
-        "limits": {"cpu": f"{AGENT_CPU_LIMIT_MILLI}m", "memory": f"{AGENT_MEMORY_LIMIT_MIB}Mi"},
-    }
+    if "@" in image:
+        return []
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    if tag is None or tag in _MOVING_TAGS:
+        return [
+            ConfigProblem(
+                "fleet.agent.image",
+                image,
+                "must name one build on GCP: a tag other than 'latest' (repo/agent:1.4.2) or a digest "
+                "(repo/agent@sha256:...)",
+            )
+        ]
+    return []
 
 
 #: Provider settings a GCP stack cannot do without, checked before anything is registered.

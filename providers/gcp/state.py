@@ -8,7 +8,9 @@ unreachable through the contract. The Firestore API is enabled by the program; c
 exist once per project and deleting it with a stack would destroy every other user's data.
 
 The bucket has uniform bucket-level access (IAM only, no object ACLs) and enforced public access
-prevention. The agent's access to both is granted in identity.py, on these resources only.
+prevention. `pulumi destroy` fails on a bucket that still holds objects unless
+`gcp.force_destroy_bucket` is on, which deletes the objects with it. The agent's access to both
+is granted in identity.py, on these resources only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.gcp.names import Names, Placement
+from agentfleet.providers.gcp.apis import Apis
+from agentfleet.providers.gcp.names import Names
+from agentfleet.providers.gcp.network import Network
+from agentfleet.providers.gcp.settings import GcpSettings, Placement
 
 FIRESTORE_DATABASE = "(default)"
 #: Memorystore size for the optional cache: the smallest BASIC tier instance.
@@ -39,24 +44,25 @@ class State:
         return pulumi.Output.concat("redis://", self.cache.host, ":", self.cache.port.apply(str))
 
 
-def create_state(
-    config: FleetConfig,
-    names: Names,
-    where: Placement,
-    network: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
-    apis: dict[str, pulumi.Resource],
+def build_state(
+    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis, network: Network
 ) -> State:
+    """The bucket and cache the config asks for; `network` is where Memorystore is reachable from."""
     s = config.state
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
     labels = {"agentfleet-fleet": config.name}
     bucket = None
     if s.bucket:
         bucket = gcp.storage.Bucket(
             f"{config.name}-objects",
-            project=where.project,
-            location=where.region.upper(),
+            project=placement.project,
+            location=placement.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
+            # Off unless asked: "Otherwise, buckets with objects/caches will fail" to delete, so
+            # `pulumi destroy` never deletes agents' objects by surprise (docs/gcp.md).
+            force_destroy=config.settings_for(GcpSettings).force_destroy_bucket,
             labels=labels,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["storage"]])),
         )
@@ -65,17 +71,17 @@ def create_state(
         cache = gcp.redis.Instance(
             f"{config.name}-cache",
             name=f"{config.name}-cache",
-            project=where.project,
-            region=where.region,
+            project=placement.project,
+            region=placement.region,
             tier="BASIC",
             memory_size_gb=CACHE_MEMORY_GB,
-            authorized_network=network,
+            authorized_network=network.id,
             labels=labels,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["redis"]])),
         )
     return State(
         collection=names.collection if s.table else None,
-        database=f"projects/{where.project}/databases/{FIRESTORE_DATABASE}" if s.table else None,
+        database=f"projects/{placement.project}/databases/{FIRESTORE_DATABASE}" if s.table else None,
         bucket=bucket,
         cache=cache,
     )

@@ -42,8 +42,9 @@ def manifest(resource: Recorded) -> dict[str, Any]:
 
 
 def env_of(deployment: Recorded) -> dict[str, str]:
+    """The container's literal environment (variables from the downward API are left out)."""
     container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
-    return {e["name"]: e["value"] for e in container["env"]}
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
 
 
 def container_of(deployment: Recorded) -> dict[str, Any]:

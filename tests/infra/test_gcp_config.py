@@ -102,8 +102,7 @@ def test_bad_gcp_value_is_reported_exactly(fleet: dict, message: str) -> None:
 
 
 def test_keda_namespace_is_reserved_for_fleet_names() -> None:
-    from agentfleet.providers.gcp.names import KEDA_NAMESPACE
-    from agentfleet.providers.gcp.settings import RESERVED_NAMESPACES
+    from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, RESERVED_NAMESPACES
 
     assert KEDA_NAMESPACE in RESERVED_NAMESPACES
 

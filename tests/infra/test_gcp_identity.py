@@ -105,9 +105,11 @@ def test_keda_operator_reads_metrics_as_its_own_gsa() -> None:
     keda_gsa = s.named("moodring-keda")
     binding = s.named("moodring-keda-workload-identity")
     assert binding.inputs["serviceAccountId"] == keda_gsa.outputs["name"]
-    assert binding.inputs["member"] == f"serviceAccount:{PROJECT}.svc.id.goog[keda/keda-operator]"
     release = s.one("kubernetes:helm.sh/v3:Release")
     assert release.inputs["namespace"] == "keda"
+    # The binding names the very account the chart creates for the operator.
+    operator = release.inputs["values"]["serviceAccount"]["operator"]["name"]
+    assert binding.inputs["member"] == f"serviceAccount:{PROJECT}.svc.id.goog[keda/{operator}]"
     assert release.inputs["values"]["podIdentity"]["gcp"] == {
         "enabled": True,
         "gcpIAMServiceAccount": keda_gsa.outputs["email"],
@@ -144,3 +146,13 @@ def test_workload_identity_token_exchange_api_is_on_before_the_bindings() -> Non
     assert api.inputs["disableOnDestroy"] is False
     for name in ("moodring-agent-workload-identity", "moodring-keda-workload-identity"):
         assert api.urn in s.named(name).depends_on, name
+
+
+def test_keda_binding_is_not_the_default_name_every_keda_in_the_project_shares() -> None:
+    # Workload Identity "identity sameness": a binding for keda/keda-operator would let the KEDA of
+    # any cluster in the project act as this fleet's account with project-wide Monitoring Viewer.
+    members = {r.inputs["member"] for r in gcp_synth().of_type("gcp:serviceaccount/iAMMember:IAMMember")}
+    assert f"serviceAccount:{PROJECT}.svc.id.goog[keda/keda-operator]" not in members
+    assert f"serviceAccount:{PROJECT}.svc.id.goog[keda/keda-operator-moodring]" in members
+    other = gcp_synth({"name": "ledger"}).named("ledger-keda-workload-identity").inputs["member"]
+    assert other == f"serviceAccount:{PROJECT}.svc.id.goog[keda/keda-operator-ledger]"

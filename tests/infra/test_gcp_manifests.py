@@ -14,11 +14,13 @@ BUILT_IN = {
     "kubernetes:core/v1:ServiceAccount": "ServiceAccount",
     "kubernetes:apps/v1:Deployment": "Deployment",
     "kubernetes:policy/v1:PodDisruptionBudget": "PodDisruptionBudget",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": "Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": "RoleBinding",
 }
 FLEETS = [
     {},
     {"state": {"cache": True}, "compute": {"spot": True}, "scaling": {"min_agents": 2}},
-    {"agent": {"port": 9000, "drain_timeout_seconds": 600}, "scaling": {"warmup_seconds": 3600}},
+    {"agent": {"port": 9000, "drain_timeout_seconds": 570}, "scaling": {"warmup_seconds": 3600}},
 ]
 
 
@@ -53,6 +55,7 @@ def test_keda_objects_use_the_keda_api_and_field_names() -> None:
         "cooldownPeriod",
         "minReplicaCount",
         "maxReplicaCount",
+        "fallback",
         "advanced",
         "triggers",
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentfleet.providers.gcp.scaling import BACKLOG_METRIC, KEDA_CHART_VERSION
-from agentfleet.providers.gcp.settings import node_bounds
+from agentfleet.providers.gcp.sizing import agent_pool_bounds, node_bounds
 from tests.infra.gcp_helpers import PROJECT, gcp_synth
 
 FLEET = {
@@ -118,7 +118,7 @@ def test_keda_is_installed_after_the_nodes_it_runs_on_exist() -> None:
 def test_node_pool_bounds_follow_the_fleet_size() -> None:
     s = gcp_synth({**FLEET, "gcp": {"machine_type": "e2-standard-4"}})
     pool = s.named("moodring-agent-pool")
-    low, high = node_bounds(0, 40, "e2-standard-4")
+    low, high = agent_pool_bounds(0, 40, "e2-standard-4")
     assert pool.inputs["autoscaling"]["totalMinNodeCount"] == low == 0
     assert pool.inputs["autoscaling"]["totalMaxNodeCount"] == high
     assert 1 < high < 40
@@ -150,7 +150,7 @@ def test_spot_nodes_only_when_asked() -> None:
     ],
 )
 def test_pods_per_node_after_gke_reservations(machine_type: str, per_node: int) -> None:
-    from agentfleet.providers.gcp.settings import pods_per_node
+    from agentfleet.providers.gcp.sizing import pods_per_node
 
     assert pods_per_node(machine_type) == per_node
     assert node_bounds(1, 12, machine_type) == (1, -(-12 // per_node))

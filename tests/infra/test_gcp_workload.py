@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agentfleet.agent import contract
-from agentfleet.providers.gcp.mocks import CLUSTER_ENDPOINT, REDIS_HOST, REDIS_PORT
-from tests.infra.gcp_helpers import PROJECT, container_of, env_of, gcp_synth
+from agentfleet.providers.gcp.mocks import REDIS_HOST, REDIS_PORT, dns_endpoint
+from tests.infra.gcp_helpers import PROJECT, REGION, container_of, env_of, gcp_synth
 
 FLEET = {
     "agent": {"port": 9090, "drain_timeout_seconds": 45, "concurrency": 4, "env": {"LOG_LEVEL": "debug"}},
@@ -101,7 +101,7 @@ def test_kubernetes_provider_is_bound_to_the_fleets_cluster_and_objects_stay_in_
     s = gcp_synth()
     provider = s.one("pulumi:providers:kubernetes")
     kubeconfig = provider.inputs["kubeconfig"]
-    assert f"server: https://{CLUSTER_ENDPOINT}" in kubeconfig
+    assert f"server: https://{dns_endpoint('moodring', REGION)}" in kubeconfig
     assert "command: gke-gcloud-auth-plugin" in kubeconfig
     k8s_objects = [r for r in s.resources if r.type.startswith("kubernetes:")]
     assert len(k8s_objects) >= 7
