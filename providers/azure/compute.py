@@ -23,10 +23,18 @@ from collections.abc import Sequence
 import pulumi
 from pulumi_azure_native import compute, managedidentity, network
 
-from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS, ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure import settings
-from agentfleet.providers.azure.settings import AzureSettings
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.settings import (
+    REPAIR_GRACE_MAX_SECONDS,
+    REPAIR_GRACE_MIN_SECONDS,
+    TERMINATE_NOTIFICATION_MAX_SECONDS,
+    TERMINATE_NOTIFICATION_MIN_SECONDS,
+    AzureSettings,
+    iso_duration,
+    whole_minutes,
+)
 
 ADMIN_USER = "agentfleet"
 HEALTH_PATH = "/healthz"
@@ -55,11 +63,24 @@ ROLLING_BATCH_PERCENT = 20
 HEALTH_EXTENSION_VERSION = "1.0"
 
 
+def terminate_notification_seconds(config: FleetConfig) -> int:
+    """Not-before timeout of the terminate notification: covers the drain plus the shutdown margin,
+    in whole minutes, within the API's 5-15 minutes."""
+    wanted = whole_minutes(config.agent.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS)
+    return max(TERMINATE_NOTIFICATION_MIN_SECONDS, min(TERMINATE_NOTIFICATION_MAX_SECONDS, wanted))
+
+
+def repair_grace_seconds(config: FleetConfig) -> int:
+    """Automatic repairs' grace period: the warm-up, but never under the API's 10-minute minimum."""
+    wanted = whole_minutes(config.scaling.warmup_seconds)
+    return max(REPAIR_GRACE_MIN_SECONDS, min(REPAIR_GRACE_MAX_SECONDS, wanted))
+
+
 def health_extension(config: FleetConfig) -> compute.VirtualMachineScaleSetExtensionArgs:
     """Application Health extension (Binary Health States): the platform's view of `/healthz`,
     used by automatic repairs and rolling upgrades. Binary states have no grace setting of their
     own: a warming agent is kept from repairs by the repairs policy's grace period
-    (`settings.repair_grace_seconds`, at least the warm-up), and `/healthz` answers 200 during
+    (`repair_grace_seconds`, at least the warm-up), and `/healthz` answers 200 during
     warm-up anyway (it is liveness, not readiness)."""
     return compute.VirtualMachineScaleSetExtensionArgs(
         name="HealthExtension",
@@ -88,7 +109,7 @@ def scheduled_events(config: FleetConfig) -> compute.ScheduledEventsProfileArgs 
     return compute.ScheduledEventsProfileArgs(
         terminate_notification_profile=compute.TerminateNotificationProfileArgs(
             enable=True,
-            not_before_timeout=settings.iso_duration(settings.terminate_notification_seconds(config)),
+            not_before_timeout=iso_duration(terminate_notification_seconds(config)),
         )
     )
 
@@ -101,21 +122,20 @@ def custom_data(cloud_config: str) -> str:
 def build_scale_set(
     parent: pulumi.Resource,
     config: FleetConfig,
-    policy: ScalingPolicy,
+    site: Site,
     *,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
+    policy: ScalingPolicy,
     subnet_id: pulumi.Input[str],
     nsg: network.NetworkSecurityGroup,
     identity: managedidentity.UserAssignedIdentity,
     cloud_config: pulumi.Input[str],
     depends_on: Sequence[pulumi.Resource],
 ) -> compute.VirtualMachineScaleSet:
-    name = config.name
+    names = FleetNames(config.name)
     spot = config.compute.spot
     profile = compute.VirtualMachineScaleSetVMProfileArgs(
         os_profile=compute.VirtualMachineScaleSetOSProfileArgs(
-            computer_name_prefix=name,
+            computer_name_prefix=names.computer_name_prefix,
             admin_username=ADMIN_USER,
             custom_data=pulumi.Output.from_input(cloud_config).apply(custom_data),
             linux_configuration=compute.LinuxConfigurationArgs(
@@ -143,7 +163,7 @@ def build_scale_set(
         network_profile=compute.VirtualMachineScaleSetNetworkProfileArgs(
             network_interface_configurations=[
                 compute.VirtualMachineScaleSetNetworkConfigurationArgs(
-                    name=f"{name}-nic",
+                    name=names.nic,
                     primary=True,
                     network_security_group=compute.SubResourceArgs(id=nsg.id),
                     ip_configurations=[
@@ -170,9 +190,9 @@ def build_scale_set(
         billing_profile=compute.BillingProfileArgs(max_price=-1) if spot else None,
     )
     return compute.VirtualMachineScaleSet(
-        f"{name}-vmss",
-        resource_group_name=resource_group,
-        location=location,
+        names.scale_set,
+        resource_group_name=site.resource_group,
+        location=site.location,
         orchestration_mode="Uniform",
         sku=compute.SkuArgs(
             name=config.settings_for(AzureSettings).vm_size, tier="Standard", capacity=policy.min_agents
@@ -190,14 +210,14 @@ def build_scale_set(
                 max_batch_instance_percent=ROLLING_BATCH_PERCENT,
                 max_unhealthy_instance_percent=ROLLING_BATCH_PERCENT,
                 max_unhealthy_upgraded_instance_percent=ROLLING_BATCH_PERCENT,
-                pause_time_between_batches=settings.iso_duration(config.scaling.warmup_seconds),
+                pause_time_between_batches=iso_duration(config.scaling.warmup_seconds),
                 prioritize_unhealthy_instances=True,
                 max_surge=True,
             ),
         ),
         automatic_repairs_policy=compute.AutomaticRepairsPolicyArgs(
             enabled=True,
-            grace_period=settings.iso_duration(settings.repair_grace_seconds(config)),
+            grace_period=iso_duration(repair_grace_seconds(config)),
             repair_action="Replace",
         ),
         virtual_machine_profile=profile,

@@ -11,13 +11,14 @@ derived from scope, role and principal, so re-running `pulumi up` never duplicat
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, redisenterprise
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure.state import Cache
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.queue import Queue
+from agentfleet.providers.azure.state import Cache, State
 
 #: Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
@@ -33,12 +34,6 @@ REDIS_ASSIGNMENT_NAME = "agents"
 _NAMESPACE = uuid.UUID("5b0e7c0a-8f3e-4d59-9b8e-6a1f0c2d4e11")  # agentfleet's uuid5 namespace
 
 
-@dataclass
-class Identity:
-    identity: managedidentity.UserAssignedIdentity
-    assignments: dict[str, pulumi.Resource] = field(default_factory=dict)
-
-
 def role_definition_id(subscription_id: str, role: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 
@@ -49,15 +44,12 @@ def assignment_name(scope: str, role: str, principal_id: str) -> str:
 
 
 def build_identity(
-    parent: pulumi.Resource,
-    config: FleetConfig,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
+    parent: pulumi.Resource, config: FleetConfig, site: Site
 ) -> managedidentity.UserAssignedIdentity:
     return managedidentity.UserAssignedIdentity(
-        f"{config.name}-identity",
-        resource_group_name=resource_group,
-        location=location,
+        FleetNames(config.name).identity,
+        resource_group_name=site.resource_group,
+        location=site.location,
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
@@ -116,3 +108,37 @@ def grant_cache(
         user=redisenterprise.AccessPolicyAssignmentPropertiesUserArgs(object_id=identity.principal_id),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def build_grants(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    site: Site,
+    *,
+    identity: managedidentity.UserAssignedIdentity,
+    queue: Queue,
+    state: State,
+) -> list[pulumi.Resource]:
+    """The agents' rights: receive and send on this queue, and data access to this fleet's table,
+    container and cache, each scoped to exactly that resource."""
+    names = FleetNames(config.name)
+    grants: list[pulumi.Resource] = [
+        grant(parent, names.grant("queue-receiver"), identity, SERVICE_BUS_DATA_RECEIVER, queue.queue.id),
+        # A retry with backoff re-enqueues a scheduled copy of the message (agent/backends/servicebus.py).
+        grant(parent, names.grant("queue-sender"), identity, SERVICE_BUS_DATA_SENDER, queue.queue.id),
+    ]
+    if state.table is not None:
+        grants.append(
+            grant(parent, names.grant("table-data"), identity, STORAGE_TABLE_DATA_CONTRIBUTOR, state.table.id)
+        )
+    if state.container is not None:
+        grants.append(
+            grant(
+                parent, names.grant("blob-data"), identity, STORAGE_BLOB_DATA_CONTRIBUTOR, state.container.id
+            )
+        )
+    if state.cache is not None:
+        grants.append(
+            grant_cache(parent, names.grant("cache-access"), identity, state.cache, site.resource_group)
+        )
+    return grants

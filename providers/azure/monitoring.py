@@ -1,7 +1,7 @@
 """What an operator watches: a Log Analytics workspace, the namespace's diagnostic settings into
 it, and metric alerts on this queue.
 
-Alerts (all on THIS namespace, filtered to THIS queue by `EntityName`):
+Alerts (all on this namespace, filtered to this queue by `EntityName`):
 
 - dead-lettered: any message in the queue's dead-letter sub-queue;
 - backlog size: more messages than the fleet at `max_agents` aims to hold (max x target): the
@@ -12,23 +12,25 @@ Alerts (all on THIS namespace, filtered to THIS queue by `EntityName`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import monitor, operationalinsights, servicebus
+from pulumi_azure_native import monitor, operationalinsights
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.queue import Queue
 
 LOG_RETENTION_DAYS = 30
 STALL_WINDOW = "PT15M"
 
 
 @dataclass
-class Observability:
+class Monitoring:
     workspace: operationalinsights.Workspace
     diagnostics: monitor.DiagnosticSetting
-    alerts: dict[str, monitor.MetricAlert] = field(default_factory=dict)
+    alerts: list[monitor.MetricAlert]
 
 
 def _criterion(
@@ -46,28 +48,28 @@ def _criterion(
     )
 
 
-def build_observability(
+def build_monitoring(
     parent: pulumi.Resource,
     config: FleetConfig,
-    policy: ScalingPolicy,
+    site: Site,
     *,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
-    namespace: servicebus.Namespace,
-    queue: servicebus.Queue,
-) -> Observability:
+    policy: ScalingPolicy,
+    queue: Queue,
+) -> Monitoring:
     opts = pulumi.ResourceOptions(parent=parent)
+    names = FleetNames(config.name)
     name = config.name
+    namespace = queue.namespace
     workspace = operationalinsights.Workspace(
-        f"{name}-logs",
-        resource_group_name=resource_group,
-        location=location,
+        names.workspace,
+        resource_group_name=site.resource_group,
+        location=site.location,
         sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
         retention_in_days=LOG_RETENTION_DAYS,
         opts=opts,
     )
     diagnostics = monitor.DiagnosticSetting(
-        f"{name}-bus-diagnostics",
+        names.bus_diagnostics,
         resource_uri=namespace.id,
         workspace_id=workspace.id,
         logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
@@ -78,32 +80,34 @@ def build_observability(
     def alert(
         key: str, description: str, severity: int, window: str, *criteria: monitor.MetricCriteriaArgs
     ) -> None:
-        alerts[key] = monitor.MetricAlert(
-            f"{name}-{key}",
-            resource_group_name=resource_group,
-            location="global",
-            description=description,
-            severity=severity,
-            enabled=True,
-            scopes=[namespace.id],
-            evaluation_frequency="PT1M",
-            window_size=window,
-            auto_mitigate=True,
-            criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
-                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                all_of=list(criteria),
-            ),
-            opts=opts,
+        alerts.append(
+            monitor.MetricAlert(
+                names.alert(key),
+                resource_group_name=site.resource_group,
+                location="global",
+                description=description,
+                severity=severity,
+                enabled=True,
+                scopes=[namespace.id],
+                evaluation_frequency="PT1M",
+                window_size=window,
+                auto_mitigate=True,
+                criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                    all_of=list(criteria),
+                ),
+                opts=opts,
+            )
         )
 
-    alerts: dict[str, monitor.MetricAlert] = {}
+    alerts: list[monitor.MetricAlert] = []
     ceiling = float(policy.max_agents * policy.target_backlog_per_agent)
     alert(
         "dead-lettered",
         f"{name}: messages were dead-lettered (failed {config.queue.max_receive_count} times or expired)",
         1,
         "PT5M",
-        _criterion("dead-lettered", "DeadletteredMessages", "GreaterThan", 0, "Maximum", queue.name),
+        _criterion("dead-lettered", "DeadletteredMessages", "GreaterThan", 0, "Maximum", queue.queue.name),
     )
     alert(
         "backlog-size",
@@ -111,14 +115,14 @@ def build_observability(
         f"{policy.target_backlog_per_agent} each aim for: the fleet is at max_agents and behind",
         2,
         "PT15M",
-        _criterion("backlog", "ActiveMessages", "GreaterThan", ceiling, "Minimum", queue.name),
+        _criterion("backlog", "ActiveMessages", "GreaterThan", ceiling, "Minimum", queue.queue.name),
     )
     alert(
         "backlog-stalled",
         f"{name}: messages waited {STALL_WINDOW} with none delivered: agents are down or stuck",
         1,
         STALL_WINDOW,
-        _criterion("waiting", "ActiveMessages", "GreaterThan", 0, "Minimum", queue.name),
-        _criterion("delivered", "OutgoingMessages", "LessThan", 1, "Total", queue.name),
+        _criterion("waiting", "ActiveMessages", "GreaterThan", 0, "Minimum", queue.queue.name),
+        _criterion("delivered", "OutgoingMessages", "LessThan", 1, "Total", queue.queue.name),
     )
-    return Observability(workspace=workspace, diagnostics=diagnostics, alerts=alerts)
+    return Monitoring(workspace=workspace, diagnostics=diagnostics, alerts=alerts)

@@ -1,8 +1,8 @@
-"""THE Azure scaling policy: an autoscale setting on the scale set, driven by this queue's backlog.
+"""The Azure scaling policy: an autoscale setting on the scale set, driven by this queue's backlog.
 
 Azure Monitor autoscale has no target tracking; it has threshold rules. The cloud-neutral policy
 (`components.policy.ScalingPolicy`) is translated into four rules on the Service Bus metric
-`ActiveMessages` of THIS namespace, filtered to THIS queue (`EntityName`):
+`ActiveMessages` of this namespace, filtered to this queue (`EntityName`):
 
 | rule | metric | fires when | action |
 | --- | --- | --- | --- |
@@ -27,11 +27,13 @@ whole window.
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import compute, monitor, servicebus
+from pulumi_azure_native import compute, monitor
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure import settings
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.queue import Queue
+from agentfleet.providers.azure.settings import AUTOSCALE_COOLDOWN_MIN_SECONDS, iso_duration, whole_minutes
 
 METRIC = "ActiveMessages"
 METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
@@ -81,8 +83,8 @@ def _trigger(
 
 
 def _cooldown(seconds: int) -> str:
-    rounded = settings.whole_minutes(seconds)
-    return settings.iso_duration(max(settings.AUTOSCALE_COOLDOWN_MIN_SECONDS, rounded))
+    """A scale action's cooldown: whole minutes, at least Azure's 1-minute minimum."""
+    return iso_duration(max(AUTOSCALE_COOLDOWN_MIN_SECONDS, whole_minutes(seconds)))
 
 
 def rules(
@@ -93,7 +95,7 @@ def rules(
 ) -> list[monitor.ScaleRuleArgs]:
     target = float(policy.target_backlog_per_agent)
     out_cooldown = _cooldown(policy.scale_out_cooldown_seconds)
-    in_cooldown = settings.iso_duration(settings.scale_in_cooldown_seconds(config))
+    in_cooldown = _cooldown(config.scaling.scale_in_cooldown_seconds)
     op, agg = monitor.ComparisonOperationType, monitor.TimeAggregationType
     up, down = monitor.ScaleDirection.INCREASE, monitor.ScaleDirection.DECREASE
     kind = monitor.ScaleType
@@ -144,25 +146,23 @@ def rules(
 def build_autoscale(
     parent: pulumi.Resource,
     config: FleetConfig,
-    policy: ScalingPolicy,
+    site: Site,
     *,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
+    policy: ScalingPolicy,
     scale_set: compute.VirtualMachineScaleSet,
-    namespace: servicebus.Namespace,
-    queue: servicebus.Queue,
+    queue: Queue,
 ) -> monitor.AutoscaleSetting:
     return monitor.AutoscaleSetting(
-        f"{config.name}-autoscale",
-        resource_group_name=resource_group,
-        location=location,
+        FleetNames(config.name).autoscale,
+        resource_group_name=site.resource_group,
+        location=site.location,
         enabled=True,
         target_resource_uri=scale_set.id,
         profiles=[
             monitor.AutoscaleProfileArgs(
                 name="backlog-per-agent",
                 capacity=capacity(policy),
-                rules=rules(config, policy, namespace.id, queue.name),
+                rules=rules(config, policy, queue.namespace.id, queue.queue.name),
             )
         ],
         opts=pulumi.ResourceOptions(parent=parent),
