@@ -95,7 +95,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         "cache": state.cache_url,
     }
     inputs = {k: v for k, v in resolved.items() if v is not None}
-    cloud_config = pulumi.Output.all(**inputs).apply(
+    release = pulumi.Output.all(**inputs).apply(
         lambda values: agent_cloud_config(
             image=config.agent.image,
             env=container_environment(config, values),
@@ -113,7 +113,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         subnet_id=net.subnet_id,
         nsg=net.nsg,
         identity=identity,
-        cloud_config=cloud_config,
+        release=release,
         depends_on=grants,
     )
     build_autoscale(parent, config, site, policy=policy, scale_set=scale_set, queue=bus)

@@ -1,9 +1,15 @@
-"""What an operator watches: a Log Analytics workspace, the namespace's diagnostic settings into
-it, and metric alerts on this queue.
+"""What an operator watches: a Log Analytics workspace, the namespace's logs into it, and metric
+alerts on this queue.
+
+The namespace's metrics are not exported to the workspace: "AllMetrics" arrives there without its
+dimensions, so it could not be filtered by queue, and ingesting it is billed. The alerts read the
+platform metrics, dimensions and all, at no ingestion cost.
 
 Alerts (all on this namespace, filtered to this queue by `EntityName`):
 
-- dead-lettered: any message in the queue's dead-letter sub-queue;
+- dead-lettered: the dead-letter count rises above what it has been (a dynamic threshold, upper
+  side only), so the alert fires when messages are dead-lettered, not for as long as the
+  dead-letter queue is non-empty;
 - backlog size: more messages than the fleet at `max_agents` aims to hold (max x target): the
   fleet is at its ceiling and still behind;
 - backlog stalled: messages waiting for 15 minutes while none was delivered. Service Bus has no
@@ -13,6 +19,7 @@ Alerts (all on this namespace, filtered to this queue by `EntityName`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights
@@ -24,6 +31,7 @@ from agentfleet.providers.azure.queue import Queue
 
 LOG_RETENTION_DAYS = 30
 STALL_WINDOW = "PT15M"
+METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
 
 
 @dataclass
@@ -40,10 +48,47 @@ def _criterion(
         criterion_type="StaticThresholdCriterion",
         name=name,
         metric_name=metric,
-        metric_namespace="Microsoft.ServiceBus/namespaces",
+        metric_namespace=METRIC_NAMESPACE,
         operator=operator,
         threshold=threshold,
         time_aggregation=aggregation,
+        dimensions=[monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue_name])],
+    )
+
+
+def _criteria(
+    criteria: list[Any], dynamic: bool
+) -> (
+    monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs
+    | monitor.MetricAlertMultipleResourceMultipleMetricCriteriaArgs
+):
+    """A dynamic-threshold criterion is only accepted in the multiple-resource criteria type
+    (`MultipleResourceMultipleMetricCriteria`: allOf of `DynamicThresholdCriterion` or static)."""
+    if dynamic:
+        return monitor.MetricAlertMultipleResourceMultipleMetricCriteriaArgs(
+            odata_type="Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria", all_of=criteria
+        )
+    return monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+        odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", all_of=criteria
+    )
+
+
+def _increase(name: str, metric: str, queue_name: pulumi.Input[str]) -> monitor.DynamicMetricCriteriaArgs:
+    """Fires when `metric` rises above its learned band; a level that only stays up does not."""
+    return monitor.DynamicMetricCriteriaArgs(
+        criterion_type="DynamicThresholdCriterion",
+        name=name,
+        metric_name=metric,
+        metric_namespace=METRIC_NAMESPACE,
+        # DynamicThresholdOperator: GreaterThan is the upper threshold only (not GreaterOrLessThan).
+        operator="GreaterThan",
+        time_aggregation="Maximum",
+        # "The extent of deviation required to trigger an alert": High is the tightest band.
+        alert_sensitivity="High",
+        # "The number of violations to trigger an alert": one 5-minute point of the last four.
+        failing_periods=monitor.DynamicThresholdFailingPeriodsArgs(
+            min_failing_periods_to_alert=1, number_of_evaluation_periods=4
+        ),
         dimensions=[monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue_name])],
     )
 
@@ -73,13 +118,17 @@ def build_monitoring(
         resource_uri=namespace.id,
         workspace_id=workspace.id,
         logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
-        metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
         opts=opts,
     )
 
     def alert(
-        key: str, description: str, severity: int, window: str, *criteria: monitor.MetricCriteriaArgs
+        key: str,
+        description: str,
+        severity: int,
+        window: str,
+        *criteria: monitor.MetricCriteriaArgs | monitor.DynamicMetricCriteriaArgs,
     ) -> None:
+        dynamic = any(isinstance(c, monitor.DynamicMetricCriteriaArgs) for c in criteria)
         alerts.append(
             monitor.MetricAlert(
                 names.alert(key),
@@ -92,10 +141,10 @@ def build_monitoring(
                 evaluation_frequency="PT1M",
                 window_size=window,
                 auto_mitigate=True,
-                criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
-                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                    all_of=list(criteria),
-                ),
+                criteria=_criteria(list(criteria), dynamic),
+                # With the multiple-resource criteria type: what the one scope is, and where.
+                target_resource_type=METRIC_NAMESPACE if dynamic else None,
+                target_resource_region=site.location if dynamic else None,
                 opts=opts,
             )
         )
@@ -107,7 +156,7 @@ def build_monitoring(
         f"{name}: messages were dead-lettered (failed {config.queue.max_receive_count} times or expired)",
         1,
         "PT5M",
-        _criterion("dead-lettered", "DeadletteredMessages", "GreaterThan", 0, "Maximum", queue.queue.name),
+        _increase("dead-lettered", "DeadletteredMessages", queue.queue.name),
     )
     alert(
         "backlog-size",
