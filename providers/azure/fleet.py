@@ -32,7 +32,7 @@ from agentfleet.components.environment import agent_environment
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure.compute import build_scale_set
-from agentfleet.providers.azure.identity import build_grants, build_identity
+from agentfleet.providers.azure.identity import build_grants, build_identity, build_scale_in_protection
 from agentfleet.providers.azure.monitoring import build_monitoring
 from agentfleet.providers.azure.names import FleetNames, Site
 from agentfleet.providers.azure.network import build_network
@@ -43,6 +43,8 @@ from agentfleet.providers.base import FleetResources
 from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "azure-scheduled-events"
+#: The agent marks its own scale-set VM protectFromScaleIn while it holds work (identity.py grants it).
+PROTECTION = "azure-vmss"
 BACKEND = "servicebus"
 #: azure-identity's own variable: which user-assigned managed identity DefaultAzureCredential uses.
 AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
@@ -64,6 +66,7 @@ def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> d
             # Service Bus dead-letters natively into the queue's $DeadLetterQueue.
             contract.DEAD_LETTER_QUEUE: "",
             contract.SERVICEBUS_NAMESPACE: resolved["namespace"],
+            contract.PROTECTION: PROTECTION,
             AZURE_CLIENT_ID: resolved["client_id"],
         }
     )
@@ -116,6 +119,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         release=release,
         depends_on=grants,
     )
+    build_scale_in_protection(parent, config, site, identity=identity, scale_set=scale_set)
     build_autoscale(parent, config, site, policy=policy, scale_set=scale_set, queue=bus)
     build_monitoring(parent, config, site, policy=policy, queue=bus)
 

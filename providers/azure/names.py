@@ -115,6 +115,11 @@ class FleetNames:
     def identity(self) -> str:
         return self._of("identity")
 
+    @property
+    def protection_role(self) -> str:
+        """The custom role that lets agents protect their own VM from scale-in."""
+        return self._of("scale-in-protection-role")
+
     def grant(self, what: str) -> str:
         """A role assignment (or access policy assignment) of the agents' identity: `queue-receiver`."""
         return self._of(what)

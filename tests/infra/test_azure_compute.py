@@ -274,9 +274,13 @@ def test_ssh_key_is_this_stack_s_own_and_derived_not_committed(stack: Synthesis)
 def test_scale_set_runs_as_this_fleet_s_identity_after_its_grants(stack: Synthesis) -> None:
     vmss, identity = stack.one(VMSS), stack.one(IDENTITY)
     assert vmss.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.id]}
-    # The grants exist before the first agent boots.
+    # The data grants exist before the first agent boots. The scale-in protection grant is
+    # scoped to the scale set, so it can only follow it (the runtime tolerates its absence).
     for grant in stack.of_type(ROLE):
-        assert grant.urn in vmss.depends_on
+        if grant.name == "moodring-scale-in-protection":
+            assert grant.inputs["scope"] == vmss.id
+        else:
+            assert grant.urn in vmss.depends_on
 
 
 def test_custom_data_carries_the_environment_contract(stack: Synthesis) -> None:
