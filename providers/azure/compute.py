@@ -47,6 +47,7 @@ HEALTH_PATH = "/healthz"
 IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 #: The no-login SSH key (`no_login_key`): RSA with a modulus of this many bits (Azure: at least 2048).
 NO_LOGIN_KEY_BITS = 3072
+SSH_KEYS_PATH = "virtualMachineProfile.osProfile.linuxConfiguration.ssh.publicKeys"
 #: Rolling upgrades: at most this share of the fleet is replaced at once, and at most this share
 #: of the upgraded VMs may be unhealthy ("checked after each batch is upgraded. If this percentage
 #: is ever exceeded, the rolling update aborts"): a bad release stops early.
@@ -253,6 +254,12 @@ def build_scale_set(
             # The autoscale setting changes the count. Pulumi sends the ignored property's value
             # from state, so Pulumi.yaml's `refresh: always` ("always run a refresh as part of a
             # pulumi update / preview / destroy") makes that the live count.
-            ignore_changes=["sku.capacity"],
+            ignore_changes=[
+                "sku.capacity",
+                # Azure refuses to change a scale set's SSH keys ("PropertyChangeNotAllowed:
+                # Changing property 'linuxConfiguration.ssh.publicKeys' is not allowed"): a stack
+                # created with an older key keeps it until its scale set is replaced.
+                SSH_KEYS_PATH,
+            ],
         ),
     )

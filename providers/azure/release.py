@@ -31,6 +31,10 @@ APPLIED_FILE = "/var/lib/agentfleet/release.sha256"
 #: IMDS: "GET /metadata/instance/compute/userData?api-version=2021-01-01&format=text" (base64).
 IMDS = "http://169.254.169.254"
 USER_DATA_PATH = "/metadata/instance/compute/userData?api-version=2021-01-01&format=text"
+#: What the script applies of a release's cloud-config (providers/cloudinit.py uses just these);
+#: anything else stops it with an error rather than being skipped.
+SUPPORTED_KEYS = ("package_update", "write_files", "runcmd")
+SUPPORTED_FILE_KEYS = ("path", "owner", "permissions", "content")
 #: Seconds between two reads of userData: how long after an in-place upgrade a VM runs the new image.
 POLL_SECONDS = 60
 #: Docker install: attempts per run, and how long apt waits for the dpkg lock each time
@@ -170,6 +174,13 @@ def main():
     if digest == applied:
         return 0
     document = yaml.safe_load(release)
+    unsupported = sorted(set(document) - set({SUPPORTED_KEYS!r}))
+    unsupported += sorted(
+        key for entry in document.get("write_files", []) for key in set(entry) - set({SUPPORTED_FILE_KEYS!r})
+    )
+    if unsupported or document.get("package_update"):
+        log("release uses what this script does not apply: %s" % (unsupported or "package_update"))
+        return 1
     install_docker()
     for entry in document.get("write_files", []):
         write(entry)

@@ -269,6 +269,8 @@ def test_ssh_key_is_this_stack_s_own_and_derived_not_committed(stack: Synthesis)
     assert _ssh_key(synth("azure", {**FLEET, "name": "otherfleet"})) != key
     source = (Path(__file__).parents[2] / "providers" / "azure" / "compute.py").read_text()
     assert "ssh-rsa AAAA" not in source
+    # Azure refuses a change of a scale set's keys: an existing stack keeps its key.
+    assert compute.SSH_KEYS_PATH in stack.one(VMSS).ignore_changes
 
 
 def test_scale_set_runs_as_this_fleet_s_identity_after_its_grants(stack: Synthesis) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agentfleet.providers.azure import release
 from agentfleet.providers.cloudinit import AGENT_UNIT, ENV_FILE, agent_cloud_config
@@ -154,3 +155,20 @@ def test_docker_install_waits_for_the_dpkg_lock_and_retries(tmp_path: Path, imds
 def test_an_unreachable_imds_fails_the_run_so_the_timer_retries(tmp_path: Path) -> None:
     code, commands, _ = _apply(tmp_path, "http://127.0.0.1:9")
     assert code != 0 and commands == []
+
+
+def test_a_release_with_something_the_script_does_not_apply_is_refused(tmp_path: Path, imds) -> None:
+    # If providers/cloudinit.py grows a module (bootcmd, packages ...), Azure must not skip it.
+    url, handler = imds
+    handler.body = base64.b64encode(b"#cloud-config\npackages: [jq]\nruncmd: [[true]]\n")
+    code, commands, stderr = _apply(tmp_path, url)
+    assert code != 0 and commands == []
+    assert "packages" in stderr
+
+
+def test_the_rendered_release_uses_only_what_the_script_applies() -> None:
+    document = yaml.safe_load(_release("ghcr.io/acme/agent:1.0.0"))
+    assert set(document) <= set(release.SUPPORTED_KEYS)
+    assert document.get("package_update") is False
+    for entry in document["write_files"]:
+        assert set(entry) <= set(release.SUPPORTED_FILE_KEYS), entry
