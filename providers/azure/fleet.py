@@ -8,7 +8,8 @@ into it, in dependency order; each module's docstring says why its resources loo
     queue.py        Service Bus namespace + queue (native dead-lettering, the lock clamp)
     state.py        storage account, table, blob container, optional Managed Redis
     identity.py     the agents' managed identity and its grants on exactly those resources
-    compute.py      the scale set (cloud-init, health, repairs, terminate notification, rollouts)
+    compute.py      the scale set (health, repairs, terminate notification, rollouts)
+    release.py      the agent's release (image, environment) in userData, applied on every VM
     scaling.py      the autoscale setting: rules on this queue's backlog per agent
     monitoring.py   Log Analytics workspace, the namespace's diagnostics, metric alerts
 

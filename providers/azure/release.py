@@ -69,6 +69,8 @@ def bootstrap_cloud_config() -> str:
         "runcmd": [
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", RELEASE_TIMER],
+            # The first run now, not when the timer's boot offset is judged to have passed.
+            ["systemctl", "start", "--no-block", RELEASE_UNIT],
         ],
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=1_000)

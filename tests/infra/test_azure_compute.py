@@ -186,6 +186,7 @@ def test_the_bootstrap_applies_the_release_at_boot_and_on_every_change(stack: Sy
     timer = files[f"/etc/systemd/system/{release.RELEASE_TIMER}"]
     assert "OnBootSec=" in timer and f"OnUnitInactiveSec={release.POLL_SECONDS}" in timer
     assert ["systemctl", "enable", "--now", release.RELEASE_TIMER] in doc["runcmd"]
+    assert ["systemctl", "start", "--no-block", release.RELEASE_UNIT] in doc["runcmd"]
 
 
 def test_redeploy_keeps_the_autoscaled_capacity(stack: Synthesis) -> None:
