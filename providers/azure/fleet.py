@@ -1,8 +1,23 @@
-"""`build()`: one `FleetConfig` -> the Azure fleet (VM Scale Set + Service Bus + Storage).
+"""The Azure fleet: Service Bus in, a VM Scale Set of agents that follows the backlog, state in
+Azure Storage (and optionally Azure Managed Redis).
 
-Everything is created in one resource group named after the fleet, parented to the
-`ScalableAgentFleet` component. This is the only module `providers.cloud_builder("azure")`
-imports; it pulls in `pulumi_azure_native` and nothing from the other clouds.
+`build` makes one resource group named after the fleet and wires the modules of this package
+into it, in dependency order; each module's docstring says why its resources look as they do:
+
+    network.py      VNet + subnet + NAT gateway, or the user's subnet; the agents' NSG
+    queue.py        Service Bus namespace + queue (native dead-lettering, the lock clamp)
+    state.py        storage account, table, blob container, optional Managed Redis
+    identity.py     the agents' managed identity and its grants on exactly those resources
+    compute.py      the scale set (health, repairs, terminate notification, rollouts)
+    release.py      the agent's release (image, environment) in userData, applied on every VM
+    scaling.py      the autoscale setting: rules on this queue's backlog per agent
+    monitoring.py   Log Analytics workspace, the namespace's diagnostics, metric alerts
+
+Every builder has the same shape, `build_<part>(parent, config, site, *, inputs)`: the
+`ScalableAgentFleet` component, the validated `FleetConfig`, the `Site` (resource group and
+region, names.py), then keyword-only the resources it depends on (and the `ScalingPolicy` where
+numbers come from it), returning what later builders need. Every name comes from
+`names.FleetNames`. Nothing here imports another cloud's SDK.
 """
 
 from __future__ import annotations
@@ -18,16 +33,9 @@ from agentfleet.components.environment import agent_environment
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure.compute import build_scale_set
-from agentfleet.providers.azure.identity import (
-    SERVICE_BUS_DATA_RECEIVER,
-    SERVICE_BUS_DATA_SENDER,
-    STORAGE_BLOB_DATA_CONTRIBUTOR,
-    STORAGE_TABLE_DATA_CONTRIBUTOR,
-    build_identity,
-    grant,
-    grant_cache,
-)
-from agentfleet.providers.azure.monitoring import build_observability
+from agentfleet.providers.azure.identity import build_grants, build_identity, build_scale_in_protection
+from agentfleet.providers.azure.monitoring import build_monitoring
+from agentfleet.providers.azure.names import FleetNames, Site
 from agentfleet.providers.azure.network import build_network
 from agentfleet.providers.azure.queue import build_queue
 from agentfleet.providers.azure.scaling import build_autoscale
@@ -36,6 +44,8 @@ from agentfleet.providers.base import FleetResources
 from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "azure-scheduled-events"
+#: The agent marks its own scale-set VM protectFromScaleIn while it holds work (identity.py grants it).
+PROTECTION = "azure-vmss"
 BACKEND = "servicebus"
 #: azure-identity's own variable: which user-assigned managed identity DefaultAzureCredential uses.
 AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
@@ -57,6 +67,7 @@ def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> d
             # Service Bus dead-letters natively into the queue's $DeadLetterQueue.
             contract.DEAD_LETTER_QUEUE: "",
             contract.SERVICEBUS_NAMESPACE: resolved["namespace"],
+            contract.PROTECTION: PROTECTION,
             AZURE_CLIENT_ID: resolved["client_id"],
         }
     )
@@ -68,35 +79,16 @@ def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> d
 
 def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
     location = location_setting()
-    opts = pulumi.ResourceOptions(parent=parent)
-    name = config.name
-    group = resources.ResourceGroup(f"{name}-rg", location=location, opts=opts)
-    rg = group.name
+    group = resources.ResourceGroup(
+        FleetNames(config.name).resource_group, location=location, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    site = Site(resource_group=group.name, resource_group_id=group.id, location=location)
 
-    net = build_network(parent, config, rg, location)
-    bus = build_queue(parent, config, rg, location)
-    state = build_state(parent, config, rg, group.id, location)
-    identity = build_identity(parent, config, rg, location)
-
-    grants: dict[str, pulumi.Resource] = {
-        "role_queue_receiver": grant(
-            parent, f"{name}-queue-receiver", identity, SERVICE_BUS_DATA_RECEIVER, bus.queue.id
-        ),
-        # A retry with backoff re-enqueues a scheduled copy of the message (agent/backends/servicebus.py).
-        "role_queue_sender": grant(
-            parent, f"{name}-queue-sender", identity, SERVICE_BUS_DATA_SENDER, bus.queue.id
-        ),
-    }
-    if state.table is not None:
-        grants["role_table"] = grant(
-            parent, f"{name}-table-data", identity, STORAGE_TABLE_DATA_CONTRIBUTOR, state.table.id
-        )
-    if state.container is not None:
-        grants["role_blob"] = grant(
-            parent, f"{name}-blob-data", identity, STORAGE_BLOB_DATA_CONTRIBUTOR, state.container.id
-        )
-    if state.cache is not None:
-        grants["cache_access"] = grant_cache(parent, f"{name}-cache-access", identity, state.cache, rg)
+    net = build_network(parent, config, site)
+    bus = build_queue(parent, config, site)
+    state = build_state(parent, config, site)
+    identity = build_identity(parent, config, site)
+    grants = build_grants(parent, config, site, identity=identity, queue=bus, state=state)
 
     resolved: dict[str, pulumi.Input[str] | None] = {
         "queue": bus.queue.name,
@@ -107,7 +99,7 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         "cache": state.cache_url,
     }
     inputs = {k: v for k, v in resolved.items() if v is not None}
-    cloud_config = pulumi.Output.all(**inputs).apply(
+    release = pulumi.Output.all(**inputs).apply(
         lambda values: agent_cloud_config(
             image=config.agent.image,
             env=container_environment(config, values),
@@ -120,28 +112,17 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
     scale_set = build_scale_set(
         parent,
         config,
-        policy,
-        resource_group=rg,
-        location=location,
+        site,
+        policy=policy,
         subnet_id=net.subnet_id,
         nsg=net.nsg,
         identity=identity,
-        cloud_config=cloud_config,
-        depends_on=list(grants.values()),
+        release=release,
+        depends_on=grants,
     )
-    build_autoscale(
-        parent,
-        config,
-        policy,
-        resource_group=rg,
-        location=location,
-        scale_set=scale_set,
-        namespace=bus.namespace,
-        queue=bus.queue,
-    )
-    build_observability(
-        parent, config, policy, resource_group=rg, location=location, namespace=bus.namespace, queue=bus.queue
-    )
+    build_scale_in_protection(parent, config, site, identity=identity, scale_set=scale_set)
+    build_autoscale(parent, config, site, policy=policy, scale_set=scale_set, queue=bus)
+    build_monitoring(parent, config, site, policy=policy, queue=bus)
 
     return FleetResources(
         queue=bus.queue.name,
@@ -149,5 +130,9 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         state_table=state.table_url,
         bucket=state.container_url,
         agent_group=scale_set.name,
-        send_work={"servicebus_namespace": bus.fqdn, "queue_name": bus.queue.name, "resource_group": rg},
+        send_work={
+            "servicebus_namespace": bus.fqdn,
+            "queue_name": bus.queue.name,
+            "resource_group": group.name,
+        },
     )

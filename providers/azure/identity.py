@@ -11,13 +11,14 @@ derived from scope, role and principal, so re-running `pulumi up` never duplicat
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, redisenterprise
+from pulumi_azure_native import authorization, compute, managedidentity, redisenterprise
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure.state import Cache
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.queue import Queue
+from agentfleet.providers.azure.state import Cache, State
 
 #: Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
@@ -30,13 +31,17 @@ REDIS_ACCESS_POLICY = "default"
 #: is set rather than left to auto-naming (which would add a '-'-joined suffix).
 REDIS_ASSIGNMENT_NAME = "agents"
 
+#: The custom role that lets an agent set `protectFromScaleIn` on its own scale-set VM: "You can
+#: apply scale-in protection ... PUT on .../virtualMachineScaleSets/{vmScaleSetName}/
+#: virtualMachines/{instance-id}" with `{"properties": {"protectionPolicy": {"protectFromScaleIn":
+#: true}}}`. No built-in role is narrower than Virtual Machine Contributor, which also deletes,
+#: restarts and reimages; these two operations read and update a scale-set VM, nothing else.
+SCALE_IN_PROTECTION_ACTIONS = (
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/write",
+)
+
 _NAMESPACE = uuid.UUID("5b0e7c0a-8f3e-4d59-9b8e-6a1f0c2d4e11")  # agentfleet's uuid5 namespace
-
-
-@dataclass
-class Identity:
-    identity: managedidentity.UserAssignedIdentity
-    assignments: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 def role_definition_id(subscription_id: str, role: str) -> str:
@@ -49,15 +54,12 @@ def assignment_name(scope: str, role: str, principal_id: str) -> str:
 
 
 def build_identity(
-    parent: pulumi.Resource,
-    config: FleetConfig,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
+    parent: pulumi.Resource, config: FleetConfig, site: Site
 ) -> managedidentity.UserAssignedIdentity:
     return managedidentity.UserAssignedIdentity(
-        f"{config.name}-identity",
-        resource_group_name=resource_group,
-        location=location,
+        FleetNames(config.name).identity,
+        resource_group_name=site.resource_group,
+        location=site.location,
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
@@ -115,4 +117,91 @@ def grant_cache(
         resource_group_name=resource_group,
         user=redisenterprise.AccessPolicyAssignmentPropertiesUserArgs(object_id=identity.principal_id),
         opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def build_grants(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    site: Site,
+    *,
+    identity: managedidentity.UserAssignedIdentity,
+    queue: Queue,
+    state: State,
+) -> list[pulumi.Resource]:
+    """The agents' rights: receive and send on this queue, and data access to this fleet's table,
+    container and cache, each scoped to exactly that resource."""
+    names = FleetNames(config.name)
+    grants: list[pulumi.Resource] = [
+        grant(parent, names.grant("queue-receiver"), identity, SERVICE_BUS_DATA_RECEIVER, queue.queue.id),
+        # A retry with backoff re-enqueues a scheduled copy of the message (agent/backends/servicebus.py).
+        grant(parent, names.grant("queue-sender"), identity, SERVICE_BUS_DATA_SENDER, queue.queue.id),
+    ]
+    if state.table is not None:
+        grants.append(
+            grant(parent, names.grant("table-data"), identity, STORAGE_TABLE_DATA_CONTRIBUTOR, state.table.id)
+        )
+    if state.container is not None:
+        grants.append(
+            grant(
+                parent, names.grant("blob-data"), identity, STORAGE_BLOB_DATA_CONTRIBUTOR, state.container.id
+            )
+        )
+    if state.cache is not None:
+        grants.append(
+            grant_cache(parent, names.grant("cache-access"), identity, state.cache, site.resource_group)
+        )
+    return grants
+
+
+def protection_role_id(resource_group_id: str) -> str:
+    """The custom role's GUID: one per resource group (so per fleet), stable across runs."""
+    return str(uuid.uuid5(_NAMESPACE, f"{resource_group_id.lower()}|scale-in-protection"))
+
+
+def build_scale_in_protection(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    site: Site,
+    *,
+    identity: managedidentity.UserAssignedIdentity,
+    scale_set: compute.VirtualMachineScaleSet,
+) -> authorization.RoleAssignment:
+    """The agents' right to protect their own VM from scale-in, on this scale set only.
+
+    A custom role with exactly `SCALE_IN_PROTECTION_ACTIONS`, defined in (and assignable only
+    within) this fleet's resource group, assigned to the agents' identity with the scale set as
+    its scope. Custom roles can't be assignable at a single resource, so the role's assignable
+    scope is the resource group and the assignment's scope is the scale set. The assignment
+    needs the scale set to exist, so it can land after the first agents boot: until then their
+    protection calls fail, which the runtime logs and counts, and work goes on.
+    """
+    names = FleetNames(config.name)
+    group_id = pulumi.Output.from_input(site.resource_group_id)
+    role_guid = group_id.apply(protection_role_id)
+    role = authorization.RoleDefinition(
+        names.protection_role,
+        role_definition_id=role_guid,
+        # Role names are unique in the tenant: the GUID part makes this one the fleet's own.
+        role_name=role_guid.apply(lambda g: f"agentfleet scale-in protection {g}"),
+        description=f"Lets the {config.name} agents set protectFromScaleIn on their own scale-set VM",
+        role_type="CustomRole",
+        scope=group_id,
+        assignable_scopes=[group_id],
+        permissions=[authorization.PermissionArgs(actions=list(SCALE_IN_PROTECTION_ACTIONS))],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    scope = scale_set.id
+    return authorization.RoleAssignment(
+        names.grant("scale-in-protection"),
+        principal_id=identity.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=pulumi.Output.all(scope, role_guid).apply(
+            lambda v: role_definition_id(subscription_of(v[0]), v[1])
+        ),
+        scope=scope,
+        role_assignment_name=pulumi.Output.all(scope, role_guid, identity.principal_id).apply(
+            lambda v: assignment_name(v[0], v[1], v[2])
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role], delete_before_replace=True),
     )

@@ -160,6 +160,10 @@ def _insights(kind: str) -> Builder:
     return build
 
 
+def _role_definition(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return f"{i.get('scope', '')}/providers/Microsoft.Authorization/roleDefinitions/{n}", {}
+
+
 def _diagnostic(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return f"{i.get('resourceUri', '')}/providers/Microsoft.Insights/diagnosticSettings/{n}", {}
 
@@ -190,6 +194,7 @@ RESOURCES: dict[str, tuple[str, Builder]] = {
     "azure-native:network:Subnet": ("subnetName", _subnet),
     "azure-native:managedidentity:UserAssignedIdentity": ("resourceName", _identity),
     "azure-native:authorization:RoleAssignment": ("roleAssignmentName", _role_assignment),
+    "azure-native:authorization:RoleDefinition": ("roleDefinitionId", _role_definition),
     "azure-native:compute:VirtualMachineScaleSet": ("vmScaleSetName", _scale_set),
     "azure-native:monitor:AutoscaleSetting": ("autoscaleSettingName", _insights("autoscalesettings")),
     "azure-native:monitor:MetricAlert": ("ruleName", _insights("metricAlerts")),

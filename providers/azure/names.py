@@ -1,15 +1,24 @@
-"""Names of the fleet's Azure resources that Azure constrains beyond the fleet name's own rules.
+"""Every name of a fleet's Azure resources, derived from the fleet name in one place, and the
+site (resource group and region) every one of them is created in.
 
-Storage account names are global, 3-24 lowercase letters and digits: the fleet name without
-dashes plus a hash of the resource group's id, so the name is stable across `pulumi up` runs (as
-ARM's `uniqueString(resourceGroup().id)` is) and distinct between stacks. Table names are
-alphanumeric, 3-63 characters, a letter first.
+Most are Pulumi logical names (`moodring-vmss`): azure-native adds an 8-character suffix to make
+the Azure name, except where the program sets the Azure name itself because Azure constrains it
+beyond the fleet name's own rules:
+
+- storage account names are global, 3-24 lowercase letters and digits: the fleet name without
+  dashes plus a hash of the resource group's id, so the name is stable across `pulumi up` runs
+  (as ARM's `uniqueString(resourceGroup().id)` is) and distinct between stacks;
+- table names are alphanumeric, 3-63 characters, a letter first;
+- the Service Bus queue is named exactly after the fleet (what operators send to).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+
+import pulumi
 
 TABLE_SUFFIX = "state"
 
@@ -23,3 +32,136 @@ def account_name(fleet_name: str, resource_group_id: str) -> str:
 
 def table_name(fleet_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", fleet_name) + TABLE_SUFFIX
+
+
+@dataclass(frozen=True)
+class FleetNames:
+    """The names of one fleet's resources; `fleet` is the validated fleet name."""
+
+    fleet: str
+
+    def _of(self, part: str) -> str:
+        return f"{self.fleet}-{part}"
+
+    # fleet.py
+    @property
+    def resource_group(self) -> str:
+        return self._of("rg")
+
+    # network.py
+    @property
+    def security_group(self) -> str:
+        return self._of("nsg")
+
+    @property
+    def nat_ip(self) -> str:
+        return self._of("nat-ip")
+
+    @property
+    def nat_gateway(self) -> str:
+        return self._of("nat")
+
+    @property
+    def vnet(self) -> str:
+        return self._of("vnet")
+
+    @property
+    def subnet(self) -> str:
+        return self._of("subnet")
+
+    # queue.py
+    @property
+    def namespace(self) -> str:
+        # Namespace names ending in "-sb" are reserved by Azure; "-bus" plus Pulumi's random
+        # suffix keeps the global name unique.
+        return self._of("bus")
+
+    @property
+    def queue_resource(self) -> str:
+        return self._of("queue")
+
+    @property
+    def queue(self) -> str:
+        """The Service Bus queue's own name: the fleet name."""
+        return self.fleet
+
+    # state.py
+    @property
+    def storage_account(self) -> str:
+        return self._of("state")
+
+    @property
+    def table_resource(self) -> str:
+        return self._of("table")
+
+    @property
+    def table(self) -> str:
+        return table_name(self.fleet)
+
+    @property
+    def container_resource(self) -> str:
+        return self._of("blobs")
+
+    @property
+    def cache(self) -> str:
+        return self._of("cache")
+
+    @property
+    def cache_database(self) -> str:
+        return self._of("cache-db")
+
+    # identity.py
+    @property
+    def identity(self) -> str:
+        return self._of("identity")
+
+    @property
+    def protection_role(self) -> str:
+        """The custom role that lets agents protect their own VM from scale-in."""
+        return self._of("scale-in-protection-role")
+
+    def grant(self, what: str) -> str:
+        """A role assignment (or access policy assignment) of the agents' identity: `queue-receiver`."""
+        return self._of(what)
+
+    # compute.py
+    @property
+    def scale_set(self) -> str:
+        return self._of("vmss")
+
+    @property
+    def computer_name_prefix(self) -> str:
+        return self.fleet
+
+    @property
+    def nic(self) -> str:
+        return self._of("nic")
+
+    # scaling.py
+    @property
+    def autoscale(self) -> str:
+        return self._of("autoscale")
+
+    # monitoring.py
+    @property
+    def workspace(self) -> str:
+        return self._of("logs")
+
+    @property
+    def bus_diagnostics(self) -> str:
+        return self._of("bus-diagnostics")
+
+    def alert(self, what: str) -> str:
+        """A metric alert: `dead-lettered`."""
+        return self._of(what)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a fleet's resources go: its resource group (name and id) and its region.
+
+    Every `build_*` of this package takes `(parent, config, site, *, inputs)`; see fleet.py."""
+
+    resource_group: pulumi.Input[str]
+    resource_group_id: pulumi.Input[str]
+    location: str

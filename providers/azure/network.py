@@ -8,12 +8,13 @@ path (NAT gateway, firewall) is the user's to provide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import network
 
 from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.azure.names import FleetNames, Site
 from agentfleet.providers.azure.settings import AzureSettings
 
 VNET_CIDR = "10.42.0.0/16"
@@ -24,19 +25,14 @@ SUBNET_CIDR = "10.42.0.0/20"  # 4,091 usable addresses: room for max_agents (<= 
 class Network:
     subnet_id: pulumi.Input[str]
     nsg: network.NetworkSecurityGroup
-    children: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
-def build_network(
-    parent: pulumi.Resource,
-    config: FleetConfig,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
-) -> Network:
+def build_network(parent: pulumi.Resource, config: FleetConfig, site: Site) -> Network:
     opts = pulumi.ResourceOptions(parent=parent)
-    name = config.name
+    names = FleetNames(config.name)
+    resource_group, location = site.resource_group, site.location
     nsg = network.NetworkSecurityGroup(
-        f"{name}-nsg",
+        names.security_group,
         resource_group_name=resource_group,
         location=location,
         security_rules=[
@@ -55,15 +51,14 @@ def build_network(
         ],
         opts=opts,
     )
-    children: dict[str, pulumi.Resource] = {"nsg": nsg}
     user_subnet = config.settings_for(AzureSettings).subnet_id
     if user_subnet is not None:
         # The NSG is attached to the scale set's NICs (compute.py), so it applies on a
         # user's subnet too.
-        return Network(subnet_id=user_subnet, nsg=nsg, children=children)
+        return Network(subnet_id=user_subnet, nsg=nsg)
 
     egress_ip = network.PublicIPAddress(
-        f"{name}-nat-ip",
+        names.nat_ip,
         resource_group_name=resource_group,
         location=location,
         sku=network.PublicIPAddressSkuArgs(name="Standard"),
@@ -71,7 +66,7 @@ def build_network(
         opts=opts,
     )
     nat = network.NatGateway(
-        f"{name}-nat",
+        names.nat_gateway,
         resource_group_name=resource_group,
         location=location,
         sku=network.NatGatewaySkuArgs(name="Standard"),
@@ -80,14 +75,14 @@ def build_network(
         opts=opts,
     )
     vnet = network.VirtualNetwork(
-        f"{name}-vnet",
+        names.vnet,
         resource_group_name=resource_group,
         location=location,
         address_space=network.AddressSpaceArgs(address_prefixes=[VNET_CIDR]),
         opts=opts,
     )
     subnet = network.Subnet(
-        f"{name}-subnet",
+        names.subnet,
         resource_group_name=resource_group,
         virtual_network_name=vnet.name,
         address_prefix=SUBNET_CIDR,
@@ -96,5 +91,4 @@ def build_network(
         default_outbound_access=False,
         opts=opts,
     )
-    children.update({"vnet": vnet, "subnet": subnet, "nat_gateway": nat, "nat_ip": egress_ip})
-    return Network(subnet_id=subnet.id, nsg=nsg, children=children)
+    return Network(subnet_id=subnet.id, nsg=nsg)

@@ -47,12 +47,14 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "azure-native:network:PublicIPAddress": ["sku.name", "publicIPAllocationMethod"],
     "azure-native:managedidentity:UserAssignedIdentity": ["location"],
     "azure-native:authorization:RoleAssignment": ["roleDefinitionId", "scope", "principalType"],
+    "azure-native:authorization:RoleDefinition": ["roleName", "permissions[*].actions", "assignableScopes"],
     "azure-native:compute:VirtualMachineScaleSet": [
         "sku.name",
         "sku.capacity",
         "identity.type",
         "upgradePolicy.mode",
         "upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent",
+        "upgradePolicy.rollingUpgradePolicy.maxUnhealthyInstancePercent",
         "upgradePolicy.rollingUpgradePolicy.maxSurge",
         "automaticRepairsPolicy.gracePeriod",
         f"{_VM}.priority",
@@ -77,6 +79,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "azure-native:monitor:MetricAlert": [
         "severity",
         "windowSize",
+        "criteria.allOf[*].criterionType",
         "criteria.allOf[*].metricName",
         "criteria.allOf[*].operator",
         "criteria.allOf[*].threshold",

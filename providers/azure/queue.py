@@ -14,7 +14,29 @@ import pulumi
 from pulumi_azure_native import servicebus
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure import settings
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.settings import iso_duration
+
+#: Service Bus: "The maximum value for LockDuration is 5 minutes"; the runtime renews for longer work.
+SERVICE_BUS_MAX_LOCK_SECONDS = 300
+
+
+def lock_duration_seconds(config: FleetConfig) -> int:
+    """The queue's peek-lock: the visibility timeout, clamped to Service Bus's 5-minute maximum."""
+    return min(config.queue.visibility_timeout_seconds, SERVICE_BUS_MAX_LOCK_SECONDS)
+
+
+def lock_clamp_message(config: FleetConfig) -> str | None:
+    """Why the lock is shorter than the visibility timeout, or None when it is not clamped."""
+    visibility = config.queue.visibility_timeout_seconds
+    if visibility <= SERVICE_BUS_MAX_LOCK_SECONDS:
+        return None
+    return (
+        f"agentfleet: fleet.queue.visibility_timeout_seconds={visibility} is above Service Bus's "
+        f"{SERVICE_BUS_MAX_LOCK_SECONDS} s lock maximum: the queue's lock_duration is "
+        f"{iso_duration(SERVICE_BUS_MAX_LOCK_SECONDS)} and the agent renews the lock while it works, "
+        f"up to {visibility} s"
+    )
 
 
 @dataclass
@@ -28,38 +50,31 @@ class Queue:
         return self.namespace.name.apply(lambda n: f"{n}.servicebus.windows.net")
 
 
-def build_queue(
-    parent: pulumi.Resource,
-    config: FleetConfig,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
-) -> Queue:
+def build_queue(parent: pulumi.Resource, config: FleetConfig, site: Site) -> Queue:
     opts = pulumi.ResourceOptions(parent=parent)
-    name = config.name
+    names = FleetNames(config.name)
     namespace = servicebus.Namespace(
-        # Namespace names ending in "-sb" are reserved by Azure; "-bus" plus Pulumi's random
-        # suffix keeps the global name unique.
-        f"{name}-bus",
-        resource_group_name=resource_group,
-        location=location,
+        names.namespace,
+        resource_group_name=site.resource_group,
+        location=site.location,
         sku=servicebus.SBSkuArgs(name=servicebus.SkuName.STANDARD, tier=servicebus.SkuTier.STANDARD),
         minimum_tls_version="1.2",
         # No SAS keys: only Entra ID identities with a data role can send or receive.
         disable_local_auth=True,
         opts=opts,
     )
-    note = settings.lock_clamp_message(config)
+    note = lock_clamp_message(config)
     if note is not None:
         pulumi.log.info(note)
     queue = servicebus.Queue(
-        f"{name}-queue",
-        queue_name=name,
-        resource_group_name=resource_group,
+        names.queue_resource,
+        queue_name=names.queue,
+        resource_group_name=site.resource_group,
         namespace_name=namespace.name,
-        lock_duration=settings.iso_duration(settings.lock_duration_seconds(config)),
+        lock_duration=iso_duration(lock_duration_seconds(config)),
         max_delivery_count=config.queue.max_receive_count,
         dead_lettering_on_message_expiration=True,
-        default_message_time_to_live=settings.iso_duration(config.queue.retention_seconds),
+        default_message_time_to_live=iso_duration(config.queue.retention_seconds),
         enable_batched_operations=True,
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )

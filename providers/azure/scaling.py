@@ -1,37 +1,46 @@
-"""THE Azure scaling policy: an autoscale setting on the scale set, driven by this queue's backlog.
+"""The Azure scaling policy: an autoscale setting on the scale set, driven by this queue's backlog.
 
 Azure Monitor autoscale has no target tracking; it has threshold rules. The cloud-neutral policy
-(`components.policy.ScalingPolicy`) is translated into four rules on the Service Bus metric
-`ActiveMessages` of THIS namespace, filtered to THIS queue (`EntityName`):
+(`components.policy.ScalingPolicy`) becomes rules on the Service Bus metric `ActiveMessages` of
+this namespace, filtered to this queue (`EntityName`):
 
 | rule | metric | fires when | action |
 | --- | --- | --- | --- |
 | backlog-high | per instance, average | > target_backlog_per_agent | +1 agent |
 | backlog-burst | per instance, average | > 2 x target | +100 % (doubles the fleet) |
-| start-from-zero | queue total, maximum | >= 1 message waiting | exactly 1 agent (min_agents 0 only) |
+| start-backstop | queue total, average | > max_agents x target (min_agents 0 only) | +1 agent |
 | backlog-low | per instance, maximum | < target | -1 agent, after scale_in_cooldown_seconds |
 
 ActiveMessages counts messages waiting *and* locked by agents, so busy agents are counted, as the
 policy's backlog is. Scale-out: any rule fires, the largest resulting count wins; scale-in: every
-scale-in rule must agree, and Azure's anti-flapping estimate (metric x N / (N-1) must stay under
-the scale-out threshold) holds a scale-in that would immediately be undone.
+scale-in rule must agree, and only when no scale-out rule fires.
 
-A per-instance ratio has no value at zero agents, which is why scale-from-zero is its own rule
-on the queue total. Its action is ExactCount 1 on an Increase rule, so it only ever lifts an
-empty fleet to one agent and is a no-op for a running fleet. It exists only when min_agents is 0:
-Azure evaluates scale-in rules only when no scale-out rule fires, and this rule fires whenever a
-message is in the queue, so with it a fleet shrinks only once the queue has been empty for the
-whole window.
+Two properties hold for every fleet size N from 1 to max_agents (tests/infra/test_azure_scaling.py
+checks them over the whole range):
+
+- a scale-out rule fires only when the policy wants more agents than N (backlog > N x target):
+  no rule fires on a trickle, so a trickle never holds the fleet at its burst size by keeping
+  Azure from evaluating the scale-in rule;
+- every scale-out action adds agents (ChangeCount, PercentChangeCount): none is an ExactCount,
+  whose effect on a fleet already above the count Azure does not document.
+
+The start-backstop rule is a queue total, so it does not depend on how Azure divides a metric by
+zero instances; its threshold is above what any fleet size would hold, which is what keeps the
+first property. A fleet at zero with fewer messages than that starts through the per-instance
+rules or the profile's default capacity; docs/azure.md ("Scaling from zero") says what Azure
+leaves unverified there.
 """
 
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import compute, monitor, servicebus
+from pulumi_azure_native import compute, monitor
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure import settings
+from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.queue import Queue
+from agentfleet.providers.azure.settings import AUTOSCALE_COOLDOWN_MIN_SECONDS, iso_duration, whole_minutes
 
 METRIC = "ActiveMessages"
 METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
@@ -81,8 +90,8 @@ def _trigger(
 
 
 def _cooldown(seconds: int) -> str:
-    rounded = settings.whole_minutes(seconds)
-    return settings.iso_duration(max(settings.AUTOSCALE_COOLDOWN_MIN_SECONDS, rounded))
+    """A scale action's cooldown: whole minutes, at least Azure's 1-minute minimum."""
+    return iso_duration(max(AUTOSCALE_COOLDOWN_MIN_SECONDS, whole_minutes(seconds)))
 
 
 def rules(
@@ -93,7 +102,7 @@ def rules(
 ) -> list[monitor.ScaleRuleArgs]:
     target = float(policy.target_backlog_per_agent)
     out_cooldown = _cooldown(policy.scale_out_cooldown_seconds)
-    in_cooldown = settings.iso_duration(settings.scale_in_cooldown_seconds(config))
+    in_cooldown = _cooldown(config.scaling.scale_in_cooldown_seconds)
     op, agg = monitor.ComparisonOperationType, monitor.TimeAggregationType
     up, down = monitor.ScaleDirection.INCREASE, monitor.ScaleDirection.DECREASE
     kind = monitor.ScaleType
@@ -125,12 +134,12 @@ def rules(
                                      cooldown=out_cooldown)),
     ]  # fmt: skip
     if policy.scales_to_zero:
-        # start-from-zero: any message waiting in the queue (a total, not a ratio) -> at least one
-        # agent. Only for fleets that can be at zero: while a scale-out rule fires, Azure does not
-        # evaluate scale-in rules at all, and this one fires whenever the queue holds a message.
+        # start-backstop: a backlog above what max_agents aim to hold -> one more agent, judged on
+        # the queue total, so it also fires at zero instances. Above max x target it only fires
+        # when backlog-high would too, for any fleet size: it can never keep a trickle's fleet up.
         out.append(
-            rule(op.GREATER_THAN_OR_EQUAL, float(policy.scale_from_zero_threshold), False, agg.MAXIMUM,
-                 monitor.ScaleActionArgs(direction=up, type=kind.EXACT_COUNT, value="1",
+            rule(op.GREATER_THAN, float(policy.max_agents) * target, False, agg.AVERAGE,
+                 monitor.ScaleActionArgs(direction=up, type=kind.CHANGE_COUNT, value="1",
                                          cooldown=out_cooldown))
         )  # fmt: skip
     # backlog-low: under target per agent for the whole window -> one agent fewer.
@@ -144,25 +153,23 @@ def rules(
 def build_autoscale(
     parent: pulumi.Resource,
     config: FleetConfig,
-    policy: ScalingPolicy,
+    site: Site,
     *,
-    resource_group: pulumi.Input[str],
-    location: pulumi.Input[str],
+    policy: ScalingPolicy,
     scale_set: compute.VirtualMachineScaleSet,
-    namespace: servicebus.Namespace,
-    queue: servicebus.Queue,
+    queue: Queue,
 ) -> monitor.AutoscaleSetting:
     return monitor.AutoscaleSetting(
-        f"{config.name}-autoscale",
-        resource_group_name=resource_group,
-        location=location,
+        FleetNames(config.name).autoscale,
+        resource_group_name=site.resource_group,
+        location=site.location,
         enabled=True,
         target_resource_uri=scale_set.id,
         profiles=[
             monitor.AutoscaleProfileArgs(
                 name="backlog-per-agent",
                 capacity=capacity(policy),
-                rules=rules(config, policy, namespace.id, queue.name),
+                rules=rules(config, policy, queue.namespace.id, queue.queue.name),
             )
         ],
         opts=pulumi.ResourceOptions(parent=parent),

@@ -9,7 +9,8 @@ must end with a letter or digit; a Redis name can't contain '--'; public endpoin
 contain 'microsoft' or 'windows' or start with 'login'.
 
 The duration helpers here turn the config's seconds into the ISO 8601 strings the Azure APIs
-want, with the APIs' own floors and ceilings applied in one place.
+want; the modules that derive a duration (queue.py's lock, compute.py's grace periods) apply these
+limits to it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class AzureSettings(TargetSettings):
         return v
 
 
-SERVICE_BUS_MAX_LOCK_SECONDS = 300
 SERVICE_BUS_MAX_DELIVERY_COUNT = 2_000
 TERMINATE_NOTIFICATION_MIN_SECONDS = 300
 TERMINATE_NOTIFICATION_MAX_SECONDS = 900
@@ -88,42 +88,6 @@ def iso_duration(seconds: int) -> str:
 def whole_minutes(seconds: int) -> int:
     """Seconds rounded up to whole minutes, in seconds (APIs that count in minutes)."""
     return math.ceil(seconds / 60) * 60
-
-
-def lock_duration_seconds(config: FleetConfig) -> int:
-    """The queue's peek-lock: the visibility timeout, clamped to Service Bus's 5-minute maximum."""
-    return min(config.queue.visibility_timeout_seconds, SERVICE_BUS_MAX_LOCK_SECONDS)
-
-
-def lock_clamp_message(config: FleetConfig) -> str | None:
-    """Why the lock is shorter than the visibility timeout, or None when it is not clamped."""
-    visibility = config.queue.visibility_timeout_seconds
-    if visibility <= SERVICE_BUS_MAX_LOCK_SECONDS:
-        return None
-    return (
-        f"agentfleet: fleet.queue.visibility_timeout_seconds={visibility} is above Service Bus's "
-        f"{SERVICE_BUS_MAX_LOCK_SECONDS} s lock maximum: the queue's lock_duration is "
-        f"{iso_duration(SERVICE_BUS_MAX_LOCK_SECONDS)} and the agent renews the lock while it works, "
-        f"up to {visibility} s"
-    )
-
-
-def terminate_notification_seconds(config: FleetConfig) -> int:
-    """Not-before timeout of the terminate notification: covers the drain plus the shutdown margin,
-    in whole minutes, within the API's 5-15 minutes."""
-    wanted = whole_minutes(config.agent.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS)
-    return max(TERMINATE_NOTIFICATION_MIN_SECONDS, min(TERMINATE_NOTIFICATION_MAX_SECONDS, wanted))
-
-
-def repair_grace_seconds(config: FleetConfig) -> int:
-    """Automatic repairs' grace period: the warm-up, but never under the API's 10-minute minimum."""
-    wanted = whole_minutes(config.scaling.warmup_seconds)
-    return max(REPAIR_GRACE_MIN_SECONDS, min(REPAIR_GRACE_MAX_SECONDS, wanted))
-
-
-def scale_in_cooldown_seconds(config: FleetConfig) -> int:
-    """The autoscale scale-in cooldown, in whole minutes (validated to be >= 1 minute)."""
-    return whole_minutes(config.scaling.scale_in_cooldown_seconds)
 
 
 def name_problems(config: FleetConfig) -> list[ConfigProblem]:

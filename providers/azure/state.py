@@ -1,9 +1,7 @@
 """Agent state: a storage account (TLS 1.2, HTTPS only, no public blobs, no shared keys) holding
 the state table and a blob container, and an optional Azure Managed Redis (TLS only, Entra ID).
 
-Storage account names are global, 3-24 lowercase letters and digits. The name is the fleet name
-without dashes plus a hash of the resource group's id, so it is stable across `pulumi up` runs
-(as ARM's `uniqueString(resourceGroup().id)` is) and distinct between stacks.
+Storage account names are global; names.py says how this one is made stable and distinct.
 
 The cache is Azure Managed Redis (`Microsoft.Cache/redisEnterprise`), not Azure Cache for Redis
 (`Microsoft.Cache/redis`): that service is retiring (Basic/Standard/Premium end 2028-09-30) and
@@ -18,7 +16,7 @@ import pulumi
 from pulumi_azure_native import redisenterprise, storage
 
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure.names import account_name, table_name
+from agentfleet.providers.azure.names import FleetNames, Site, account_name
 
 CONTAINER_NAME = "agentfleet"
 #: Azure Managed Redis: the smallest SKU; one database, which must be named "default", on the
@@ -69,18 +67,15 @@ class State:
         )
 
 
-def build_state(
-    parent: pulumi.Resource,
-    config: FleetConfig,
-    resource_group: pulumi.Input[str],
-    resource_group_id: pulumi.Input[str],
-    location: pulumi.Input[str],
-) -> State:
+def build_state(parent: pulumi.Resource, config: FleetConfig, site: Site) -> State:
     opts = pulumi.ResourceOptions(parent=parent)
-    name = config.name
+    names = FleetNames(config.name)
+    resource_group, location = site.resource_group, site.location
     account = storage.StorageAccount(
-        f"{name}-state",
-        account_name=pulumi.Output.from_input(resource_group_id).apply(lambda rg: account_name(name, rg)),
+        names.storage_account,
+        account_name=pulumi.Output.from_input(site.resource_group_id).apply(
+            lambda rg: account_name(names.fleet, rg)
+        ),
         resource_group_name=resource_group,
         location=location,
         kind="StorageV2",
@@ -96,8 +91,8 @@ def build_state(
     table = None
     if config.state.table:
         table = storage.Table(
-            f"{name}-table",
-            table_name=table_name(name),
+            names.table_resource,
+            table_name=names.table,
             account_name=account.name,
             resource_group_name=resource_group,
             opts=opts,
@@ -105,7 +100,7 @@ def build_state(
     container = None
     if config.state.bucket:
         container = storage.BlobContainer(
-            f"{name}-blobs",
+            names.container_resource,
             container_name=CONTAINER_NAME,
             account_name=account.name,
             resource_group_name=resource_group,
@@ -115,7 +110,7 @@ def build_state(
     cache = None
     if config.state.cache:
         cluster = redisenterprise.RedisEnterprise(
-            f"{name}-cache",
+            names.cache,
             resource_group_name=resource_group,
             location=location,
             sku=redisenterprise.SkuArgs(name=CACHE_SKU),
@@ -125,7 +120,7 @@ def build_state(
             opts=opts,
         )
         database = redisenterprise.Database(
-            f"{name}-cache-db",
+            names.cache_database,
             database_name=CACHE_DATABASE,
             cluster_name=cluster.name,
             resource_group_name=resource_group,

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from agentfleet.agent import contract
 from agentfleet.agent.health import HealthServer, HealthState
+from agentfleet.providers.azure import compute, release
 from agentfleet.providers.azure.compute import HEALTH_PATH
 from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Synthesis
@@ -45,6 +46,12 @@ def profile(s: Synthesis) -> dict[str, Any]:
 
 
 def cloud_config(s: Synthesis) -> str:
+    """The release: the agent's cloud-config, in the scale set's userData (release.py)."""
+    return base64.b64decode(profile(s)["userData"]).decode()
+
+
+def bootstrap(s: Synthesis) -> str:
+    """The custom data: the fixed bootstrap that applies the release."""
     return base64.b64decode(profile(s)["osProfile"]["customData"]).decode()
 
 
@@ -140,9 +147,55 @@ def test_rolling_upgrade_replaces_agents_in_batches_with_surge(stack: Synthesis)
     assert policy["mode"] == "Rolling"
     rolling = policy["rollingUpgradePolicy"]
     assert rolling["maxBatchInstancePercent"] == 20
-    assert rolling["maxUnhealthyInstancePercent"] == 20
+    assert rolling["maxUnhealthyUpgradedInstancePercent"] == 20  # a bad release stops early
     assert rolling["maxSurge"] is True
     assert rolling["pauseTimeBetweenBatches"] == "PT25M"
+
+
+@pytest.mark.parametrize("agents", range(1, 11))
+def test_one_sick_agent_does_not_block_the_rollout_of_its_fix(stack: Synthesis, agents: int) -> None:
+    # maxUnhealthyInstancePercent is "checked prior to starting any batch": with 20 % one sick
+    # agent of four (25 %) aborted the upgrade that ships the fix. Failed before: 20.
+    rolling = stack.one(VMSS).inputs["upgradePolicy"]["rollingUpgradePolicy"]
+    sick_percent = 100 * 1 / agents
+    assert sick_percent <= rolling["maxUnhealthyInstancePercent"] <= 100
+    # The API wants maxBatchInstancePercent <= maxUnhealthyInstancePercent.
+    assert rolling["maxBatchInstancePercent"] <= rolling["maxUnhealthyInstancePercent"]
+
+
+def test_a_new_release_reaches_vms_upgraded_in_place() -> None:
+    # Custom data is read only when a VM is created; an in-place upgrade (MaxSurge's fallback)
+    # keeps it. The image and environment must travel in userData, which a running VM re-reads.
+    # Failed before: the image and environment were in customData, and there was no userData.
+    old = synth("azure", FLEET)
+    new = synth(
+        "azure",
+        {**FLEET, "agent": {**FLEET["agent"], "image": "ghcr.io/acme/moodring-agent:1.4.3",
+                            "env": {"LOG_LEVEL": "info"}}},
+    )  # fmt: skip
+    assert bootstrap(old) == bootstrap(new)
+    assert "moodring-agent:1.4.3" in cloud_config(new) and "moodring-agent:1.4.2" in cloud_config(old)
+    assert env_file(new)["LOG_LEVEL"] == "info"
+    assert "moodring-agent" not in bootstrap(new)
+
+
+def test_the_bootstrap_applies_the_release_at_boot_and_on_every_change(stack: Synthesis) -> None:
+    doc = yaml.safe_load(bootstrap(stack))
+    files = {f["path"]: f["content"] for f in doc["write_files"]}
+    assert release.APPLY_SCRIPT in files
+    timer = files[f"/etc/systemd/system/{release.RELEASE_TIMER}"]
+    assert "OnBootSec=" in timer and f"OnUnitInactiveSec={release.POLL_SECONDS}" in timer
+    assert ["systemctl", "enable", "--now", release.RELEASE_TIMER] in doc["runcmd"]
+    assert ["systemctl", "start", "--no-block", release.RELEASE_UNIT] in doc["runcmd"]
+
+
+def test_redeploy_keeps_the_autoscaled_capacity(stack: Synthesis) -> None:
+    # ignore_changes alone sends the capacity recorded in state (the one set at creation) on any
+    # update of the scale set; a refresh before every update makes the state the live count.
+    # Failed before: Pulumi.yaml had no `options: refresh: always`.
+    project = yaml.safe_load((Path(__file__).parents[2] / "Pulumi.yaml").read_text())
+    assert project["options"]["refresh"] == "always"
+    assert "sku.capacity" in stack.one(VMSS).ignore_changes
 
 
 def test_autoscaler_owns_the_instance_count(stack: Synthesis) -> None:
@@ -190,12 +243,47 @@ def test_ssh_password_authentication_is_off(stack: Synthesis) -> None:
     assert "adminPassword" not in profile(stack)["osProfile"]
 
 
+def _ssh_key(s: Synthesis) -> str:
+    (key,) = profile(s)["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"]
+    return str(key["keyData"])
+
+
+def _rsa_parts(key: str) -> tuple[str, int, int]:
+    kind, blob, _ = key.split(" ")
+    raw, fields = base64.b64decode(blob), []
+    while raw:
+        size = int.from_bytes(raw[:4], "big")
+        fields.append(raw[4 : 4 + size])
+        raw = raw[4 + size :]
+    name, e, n = fields
+    assert name.decode() == kind == "ssh-rsa"
+    return kind, int.from_bytes(e, "big"), int.from_bytes(n, "big")
+
+
+def test_ssh_key_is_this_stack_s_own_and_derived_not_committed(stack: Synthesis) -> None:
+    # Failed before: one committed key (whose private half nobody can prove was discarded) in
+    # every deployment. Now: a key derived from this stack's resource group id.
+    key = _ssh_key(stack)
+    _, e, n = _rsa_parts(key)
+    assert e == 65_537 and n.bit_length() == compute.NO_LOGIN_KEY_BITS and n % 2 == 1
+    assert key == compute.no_login_key(stack.one("azure-native:resources:ResourceGroup").id)
+    assert _ssh_key(synth("azure", {**FLEET, "name": "otherfleet"})) != key
+    source = (Path(__file__).parents[2] / "providers" / "azure" / "compute.py").read_text()
+    assert "ssh-rsa AAAA" not in source
+    # Azure refuses a change of a scale set's keys: an existing stack keeps its key.
+    assert compute.SSH_KEYS_PATH in stack.one(VMSS).ignore_changes
+
+
 def test_scale_set_runs_as_this_fleet_s_identity_after_its_grants(stack: Synthesis) -> None:
     vmss, identity = stack.one(VMSS), stack.one(IDENTITY)
     assert vmss.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.id]}
-    # The grants exist before the first agent boots.
+    # The data grants exist before the first agent boots. The scale-in protection grant is
+    # scoped to the scale set, so it can only follow it (the runtime tolerates its absence).
     for grant in stack.of_type(ROLE):
-        assert grant.urn in vmss.depends_on
+        if grant.name == "moodring-scale-in-protection":
+            assert grant.inputs["scope"] == vmss.id
+        else:
+            assert grant.urn in vmss.depends_on
 
 
 def test_custom_data_carries_the_environment_contract(stack: Synthesis) -> None:
@@ -250,10 +338,16 @@ def test_custom_data_runs_the_configured_image(stack: Synthesis) -> None:
                                            "azure": {"vm_size": "Standard_D2as_v5"}}])  # fmt: skip
 def test_custom_data_passes_cloud_init_schema(fleet: dict[str, Any], tmp_path: Path) -> None:
     require_peer(shutil.which("cloud-init") is not None, "cloud-init")
-    path = tmp_path / "user-data"
-    path.write_text(cloud_config(synth("azure", fleet)))
-    result = subprocess.run(
-        ["cloud-init", "schema", "-c", str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Valid cloud-config" in result.stdout, result.stdout
+    s = synth("azure", fleet)
+    for name, document in (("custom-data", bootstrap(s)), ("user-data", cloud_config(s))):
+        path = tmp_path / name
+        path.write_text(document)
+        result = subprocess.run(
+            ["cloud-init", "schema", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Valid cloud-config" in result.stdout, result.stdout

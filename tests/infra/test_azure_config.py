@@ -6,6 +6,7 @@ import pytest
 
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
+from agentfleet.providers.azure import queue as azure_queue
 from agentfleet.providers.azure import settings
 from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config, synth
 
@@ -122,8 +123,8 @@ def test_long_visibility_is_not_an_error_but_explained() -> None:
     config = load_fleet_config(
         "azure", deep_merge(BASE_FLEET, {"queue": {"visibility_timeout_seconds": 1_800}})
     )
-    assert settings.lock_duration_seconds(config) == 300
-    assert settings.lock_clamp_message(config) == (
+    assert azure_queue.lock_duration_seconds(config) == 300
+    assert azure_queue.lock_clamp_message(config) == (
         "agentfleet: fleet.queue.visibility_timeout_seconds=1800 is above Service Bus's 300 s lock maximum: "
         "the queue's lock_duration is PT5M and the agent renews the lock while it works, up to 1800 s"
     )
@@ -133,7 +134,7 @@ def test_short_visibility_needs_no_explanation() -> None:
     config = load_fleet_config(
         "azure", deep_merge(BASE_FLEET, {"queue": {"visibility_timeout_seconds": 300}})
     )
-    assert settings.lock_clamp_message(config) is None
+    assert azure_queue.lock_clamp_message(config) is None
 
 
 def test_missing_location_is_named() -> None:

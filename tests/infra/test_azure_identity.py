@@ -1,4 +1,5 @@
-"""Role assignments: THIS identity, built-in roles, scoped to this fleet's own resources only."""
+"""Role assignments: this identity, built-in roles (and one custom role for scale-in protection),
+scoped to this fleet's own resources only."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 
 import pytest
 
+from agentfleet.agent import contract
+from agentfleet.providers.azure.identity import protection_role_id
 from agentfleet.providers.azure.mocks import SUBSCRIPTION_ID
 from agentfleet.synth import Recorded, Synthesis
 from tests.infra.conftest import synth
@@ -35,7 +38,7 @@ def assignment(s: Synthesis, guid: str) -> Recorded:
 
 def test_every_assignment_is_for_this_identity_as_a_service_principal(stack: Synthesis) -> None:
     principal = stack.one(IDENTITY).outputs["principalId"]
-    assert len(stack.of_type(ROLE)) == 4
+    assert len(stack.of_type(ROLE)) == 5
     for r in stack.of_type(ROLE):
         assert r.inputs["principalId"] == principal
         assert r.inputs["principalType"] == "ServicePrincipal"
@@ -73,13 +76,14 @@ def test_assignment_names_are_stable_guids(stack: Synthesis) -> None:
     first = sorted(r.inputs["roleAssignmentName"] for r in stack.of_type(ROLE))
     again = sorted(r.inputs["roleAssignmentName"] for r in synth("azure").of_type(ROLE))
     assert first == again
-    assert len(set(first)) == 4 and all(len(n) == 36 for n in first)
+    assert len(set(first)) == 5 and all(len(n) == 36 for n in first)
 
 
 def test_no_storage_roles_without_table_or_bucket() -> None:
     s = synth("azure", {"state": {"table": False, "bucket": False}})
+    protection = role_id(protection_role_id(s.one("azure-native:resources:ResourceGroup").id))
     assert sorted(r.inputs["roleDefinitionId"] for r in s.of_type(ROLE)) == sorted(
-        [role_id(RECEIVER), role_id(SENDER)]
+        [role_id(RECEIVER), role_id(SENDER), protection]
     )
 
 
@@ -99,3 +103,41 @@ def test_scale_set_waits_for_the_cache_access_policy() -> None:
     s = synth("azure", {"state": {"cache": True}})
     policy = s.one("azure-native:redisenterprise:AccessPolicyAssignment")
     assert policy.urn in s.one("azure-native:compute:VirtualMachineScaleSet").depends_on
+
+
+PROTECTION_ACTIONS = [
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/write",
+]
+
+
+def test_agents_may_protect_their_vm_from_scale_in_on_this_scale_set_only(stack: Synthesis) -> None:
+    # Issue 10: the agent sets protectFromScaleIn on its own scale-set VM through ARM. Failed
+    # before: no role allowed it, and the agent was not told to (AGENTFLEET_PROTECTION).
+    rg = stack.one("azure-native:resources:ResourceGroup").id
+    vmss = stack.one("azure-native:compute:VirtualMachineScaleSet")
+    (definition,) = stack.of_type("azure-native:authorization:RoleDefinition")
+    guid = protection_role_id(rg)
+    assert definition.inputs["roleDefinitionId"] == guid
+    assert definition.inputs["roleType"] == "CustomRole"
+    # Exactly reading and updating a scale-set VM: not delete, restart, reimage or the scale set.
+    assert definition.inputs["permissions"] == [{"actions": PROTECTION_ACTIONS}]
+    # Assignable only inside this fleet's resource group (custom roles can't be assignable at a
+    # single resource); the assignment itself is scoped to this scale set.
+    assert definition.inputs["assignableScopes"] == [rg] and definition.inputs["scope"] == rg
+    grant = assignment(stack, guid)
+    assert grant.inputs["scope"] == vmss.id
+    assert grant.inputs["principalId"] == stack.one(IDENTITY).outputs["principalId"]
+    assert definition.urn in grant.depends_on
+
+
+def test_agent_is_told_to_protect_itself_through_the_scale_set() -> None:
+    from tests.infra.test_azure_compute import env_file
+
+    assert env_file(synth("azure"))[contract.PROTECTION] == "azure-vmss"
+
+
+def test_protection_role_names_differ_between_fleets(stack: Synthesis) -> None:
+    other = synth("azure", {"name": "otherfleet"})
+    names = {s.one("azure-native:authorization:RoleDefinition").inputs["roleName"] for s in (stack, other)}
+    assert len(names) == 2  # role names are unique in the tenant

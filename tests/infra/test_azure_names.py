@@ -46,6 +46,7 @@ RULES: dict[str, tuple[int, int, str, str]] = {
     "azure-native:network:PublicIPAddress": (1, 80, _NET, "network"),
     "azure-native:managedidentity:UserAssignedIdentity": (3, 128, r"[A-Za-z0-9][A-Za-z0-9_-]*", "identity"),
     "azure-native:authorization:RoleAssignment": (36, 36, _GUID, "GUID"),
+    "azure-native:authorization:RoleDefinition": (36, 36, _GUID, "GUID"),
     "azure-native:compute:VirtualMachineScaleSet": (1, 64, _VMSS, "Linux scale set"),
     "azure-native:operationalinsights:Workspace": (4, 63, _ALNUM_HYPHEN, "workspace"),
     "azure-native:monitor:AutoscaleSetting": (1, 260, _GENERIC, "autoscale setting"),

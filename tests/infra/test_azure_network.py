@@ -58,7 +58,13 @@ def test_namespace_diagnostics_go_to_this_workspace(stack: Synthesis) -> None:
     assert diag["resourceUri"] == stack.one("azure-native:servicebus:Namespace").id
     assert diag["workspaceId"] == stack.one("azure-native:operationalinsights:Workspace").id
     assert diag["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
-    assert diag["metrics"] == [{"category": "AllMetrics", "enabled": True}]
+
+
+def test_metrics_are_not_exported_without_their_dimensions(stack: Synthesis) -> None:
+    # Exported metrics lose their dimensions (no filtering by queue) and are billed as ingestion;
+    # the alerts read the platform metrics directly. Failed before: AllMetrics was exported.
+    diag = stack.one("azure-native:monitor:DiagnosticSetting").inputs
+    assert not diag.get("metrics")
 
 
 def _alert(s: Synthesis, name: str) -> dict:
@@ -76,9 +82,23 @@ def test_alerts_watch_this_namespace_and_queue(stack: Synthesis) -> None:
             ]
 
 
-def test_dead_letter_alert_fires_on_any_dead_lettered_message(stack: Synthesis) -> None:
-    (c,) = _alert(stack, "dead-lettered")["criteria"]["allOf"]
-    assert (c["metricName"], c["operator"], c["threshold"]) == ("DeadletteredMessages", "GreaterThan", 0)
+def test_dead_letter_alert_fires_on_increases_not_while_the_queue_is_non_empty(stack: Synthesis) -> None:
+    # A static "count > 0" stays fired for as long as one message sits in the dead-letter queue;
+    # a dynamic threshold on the upper side fires when the count rises above its band.
+    # Failed before: StaticThresholdCriterion, GreaterThan 0.
+    alert = _alert(stack, "dead-lettered")
+    (c,) = alert["criteria"]["allOf"]
+    assert c["criterionType"] == "DynamicThresholdCriterion"
+    assert (c["metricName"], c["operator"]) == ("DeadletteredMessages", "GreaterThan")
+    assert "threshold" not in c
+    assert c["failingPeriods"] == {"minFailingPeriodsToAlert": 1, "numberOfEvaluationPeriods": 4}
+    assert alert["autoMitigate"] is True
+    # Dynamic criteria are accepted only in the multiple-resource criteria type.
+    assert alert["criteria"]["odataType"] == "Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria"
+    assert (alert["targetResourceType"], alert["targetResourceRegion"]) == (
+        "Microsoft.ServiceBus/namespaces",
+        "westeurope",
+    )
 
 
 def test_backlog_size_alert_is_what_max_agents_aim_to_hold(stack: Synthesis) -> None:

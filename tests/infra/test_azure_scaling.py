@@ -38,14 +38,30 @@ def rules(s: Synthesis) -> list[dict[str, Any]]:
     return list(profile(s)["rules"])
 
 
-def rule(s: Synthesis, direction: str, action: str) -> dict[str, Any]:
+def rule(s: Synthesis, direction: str, action: str, per_instance: bool = True) -> dict[str, Any]:
     found = [
         r
         for r in rules(s)
-        if r["scaleAction"]["direction"] == direction and r["scaleAction"]["type"] == action
+        if r["scaleAction"]["direction"] == direction
+        and r["scaleAction"]["type"] == action
+        and r["metricTrigger"]["dividePerInstance"] is per_instance
     ]
     assert len(found) == 1, found
     return found[0]
+
+
+def fires(r: dict[str, Any], backlog: float, agents: int) -> bool:
+    """Whether a rule's trigger holds for a steady backlog and fleet size (Azure's documented
+    comparison of the metric, divided per instance when dividePerInstance is set)."""
+    t = r["metricTrigger"]
+    value = backlog / agents if t["dividePerInstance"] else backlog
+    compare = {
+        "GreaterThan": value > t["threshold"],
+        "GreaterThanOrEqual": value >= t["threshold"],
+        "LessThan": value < t["threshold"],
+        "LessThanOrEqual": value <= t["threshold"],
+    }
+    return compare[t["operator"]]
 
 
 def test_autoscale_targets_this_scale_set(stack: Synthesis) -> None:
@@ -96,8 +112,9 @@ def test_burst_doubles_the_fleet_at_twice_the_target(stack: Synthesis) -> None:
 
 def test_scale_out_cooldown_is_the_policy_s_short_one(stack: Synthesis) -> None:
     # warmup 45 s -> policy scale-out cooldown 45 s -> Azure's 1-minute minimum.
-    for action in ("ChangeCount", "PercentChangeCount", "ExactCount"):
-        assert rule(stack, "Increase", action)["scaleAction"]["cooldown"] == "PT1M"
+    for r in rules(stack):
+        if r["scaleAction"]["direction"] == "Increase":
+            assert r["scaleAction"]["cooldown"] == "PT1M"
 
 
 def test_scale_in_divides_per_instance_and_waits_the_configured_cooldown(stack: Synthesis) -> None:
@@ -118,15 +135,45 @@ def test_scale_in_cooldown_rounds_up_to_whole_minutes() -> None:
     assert rule(s, "Decrease", "ChangeCount")["scaleAction"]["cooldown"] == "PT1H1M"
 
 
-def test_scale_from_zero_starts_one_agent_on_the_queue_total(stack: Synthesis) -> None:
-    # A per-instance ratio has no value at zero agents: this rule looks at the queue's total.
-    start = rule(stack, "Increase", "ExactCount")
+def test_no_scale_out_rule_fires_unless_the_policy_wants_more_agents(stack: Synthesis) -> None:
+    # While any scale-out rule fires Azure evaluates no scale-in rule. The old start-from-zero
+    # rule (queue total >= 1) fired on a trickle at any fleet size and so held a burst's fleet
+    # up. Failed before: backlog 1 with 25 agents fired it. Now, for every fleet size, a
+    # scale-out rule fires only when backlog > agents x target (the policy wants more).
+    target = SCALING["target_backlog_per_agent"]
+    for agents in range(1, SCALING["max_agents"] + 1):
+        for backlog in range(0, SCALING["max_agents"] * target * 3):
+            for r in rules(stack):
+                if r["scaleAction"]["direction"] == "Increase" and fires(r, backlog, agents):
+                    assert backlog > agents * target, (r, backlog, agents)
+
+
+def test_a_trickle_lets_the_fleet_scale_in(stack: Synthesis) -> None:
+    # One message waiting, 25 agents: nothing scales out, and the scale-in rule holds.
+    assert not any(fires(r, 1, 25) for r in rules(stack) if r["scaleAction"]["direction"] == "Increase")
+    assert fires(rule(stack, "Decrease", "ChangeCount"), 1, 25)
+
+
+def test_every_scale_out_action_adds_agents(stack: Synthesis) -> None:
+    # ExactCount on an Increase rule is not documented to be clamped at the current count: with
+    # N > 1 agents it might set the fleet to the exact count. Failed before: ExactCount 1.
+    for r in rules(stack):
+        action = r["scaleAction"]
+        if action["direction"] == "Increase":
+            assert action["type"] in ("ChangeCount", "PercentChangeCount"), action
+            assert int(action["value"]) > 0
+
+
+def test_scale_from_zero_backstop_reads_the_queue_total(stack: Synthesis) -> None:
+    # A queue total, so it fires at zero instances whatever Azure makes of a per-instance metric
+    # there; above what max_agents aim to hold, so at any fleet size backlog-high fires with it.
+    start = rule(stack, "Increase", "ChangeCount", per_instance=False)
     trigger = start["metricTrigger"]
-    assert trigger["dividePerInstance"] is False
-    assert trigger["operator"] == "GreaterThanOrEqual"
-    assert trigger["threshold"] == 1
-    assert trigger["timeAggregation"] == "Maximum"
+    assert trigger["operator"] == "GreaterThan"
+    assert trigger["threshold"] == SCALING["max_agents"] * SCALING["target_backlog_per_agent"]
+    assert trigger["timeAggregation"] == "Average"
     assert start["scaleAction"]["value"] == "1"
+    assert fires(start, trigger["threshold"] + 1, agents=0)  # no division: defined at zero agents
 
 
 def test_no_start_from_zero_rule_when_the_fleet_never_is_at_zero() -> None:
@@ -136,7 +183,7 @@ def test_no_start_from_zero_rule_when_the_fleet_never_is_at_zero() -> None:
     assert [r["scaleAction"]["type"] for r in rules(s) if r["scaleAction"]["direction"] == "Increase"] == [
         "ChangeCount",
         "PercentChangeCount",
-    ]
+    ]  # no start-backstop: the fleet never is at zero
     for r in rules(s):
         assert r["metricTrigger"]["dividePerInstance"] is True  # every rule is per agent
     assert rule(s, "Decrease", "ChangeCount")["metricTrigger"]["threshold"] == 7
