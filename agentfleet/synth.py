@@ -94,16 +94,16 @@ class CloudMocks(pulumi_mocks.Mocks):
         self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        if self.preview:
+            # A dry run of a new stack: the engine knows the inputs and nothing the cloud computes;
+            # outputs missing here resolve as unknown, as they do in `pulumi preview`.
+            return None, dict(args.inputs)
         if self._cloud_mocks is not None:
             rid, computed = self._cloud_mocks.resource_outputs(
                 args.typ, args.name, dict(args.inputs), self.config
             )
         else:
             rid, computed = f"{args.name}-id", {}
-        if self.preview:
-            # A dry run of a new stack: the engine knows the inputs and nothing the cloud computes;
-            # outputs missing here resolve as unknown, as they do in `pulumi preview`.
-            return None, dict(args.inputs)
         return rid, {**args.inputs, **computed}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:

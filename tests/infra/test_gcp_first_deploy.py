@@ -72,11 +72,11 @@ def test_shared_vpc_without_subnetwork_and_ranges_stops_before_any_resource() ->
     with pytest.raises(ConfigError) as caught:
         synth("gcp", {"gcp": {"network": SHARED["network"]}})
     assert str(caught.value).splitlines() == [
-        f"agentfleet: fleet.gcp.subnetwork=None must be the full path of a subnetwork of the Shared VPC "
+        f"agentfleet: fleet.gcp.subnetwork must be the full path of a subnetwork of the Shared VPC "
         f"host project {HOST} (projects/{HOST}/regions/{REGION}/subnetworks/NAME)",
-        "agentfleet: fleet.gcp.pods_range=None must name the Shared VPC subnetwork's secondary range "
+        "agentfleet: fleet.gcp.pods_range must name the Shared VPC subnetwork's secondary range "
         "for pods (a service project cannot create ranges in the host project)",
-        "agentfleet: fleet.gcp.services_range=None must name the Shared VPC subnetwork's secondary range for "
+        "agentfleet: fleet.gcp.services_range must name the Shared VPC subnetwork's secondary range for "
         "services (a service project cannot create ranges in the host project)",
     ]
 
@@ -86,17 +86,17 @@ def test_shared_vpc_without_subnetwork_and_ranges_stops_before_any_resource() ->
     [
         (
             {"subnetwork": "a", "pods_range": "pods"},
-            "agentfleet: fleet.gcp.services_range=None must be set together with the other secondary range "
+            "agentfleet: fleet.gcp.services_range must be set together with the other secondary range "
             "(pods_range and services_range)",
         ),
         (
             {"cluster": "shared-gke", "subnetwork": "agents"},
-            "agentfleet: fleet.gcp.subnetwork=agents applies only to a cluster this program creates; "
+            "agentfleet: fleet.gcp.subnetwork='agents' applies only to a cluster this program creates; "
             "leave it unset with gcp.cluster",
         ),
         (
             {"subnetwork": "https://x/y"},
-            "agentfleet: fleet.gcp.subnetwork=https://x/y must be a subnetwork name or "
+            "agentfleet: fleet.gcp.subnetwork='https://x/y' must be a subnetwork name or "
             "'projects/PROJECT/regions/REGION/subnetworks/NAME'",
         ),
     ],
