@@ -123,7 +123,7 @@ def build_compute(
     instance_type = config.settings_for(AwsSettings).instance_type
     opts = pulumi.ResourceOptions(parent=parent)
     template = aws.ec2.LaunchTemplate(
-        names("agent-template"),
+        names.prefixed("agent-template"),
         name=names.launch_template,
         description=template_description(config.name, config.agent.image),
         image_id=agent_ami(instance_type),
@@ -158,7 +158,7 @@ def build_compute(
         update_default_version=True,
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(
-                resource_type=kind, tags=tags(config.name, Name=names("agent"))
+                resource_type=kind, tags=tags(config.name, Name=names.prefixed("agent"))
             )
             for kind in ("instance", "volume")
         ],
@@ -192,7 +192,7 @@ def build_compute(
         launch_template = aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=template_version)
 
     group = aws.autoscaling.Group(
-        names("agents"),
+        names.prefixed("agents"),
         name=names.agent_group,
         min_size=policy.min_agents,
         max_size=policy.max_agents,

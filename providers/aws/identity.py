@@ -28,6 +28,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames, tags
 
 QUEUE_CONSUMER_ACTIONS = [
@@ -154,7 +155,7 @@ class Identity:
 
 def build_identity(
     parent: pulumi.Resource,
-    fleet: str,
+    config: FleetConfig,
     *,
     region: str,
     queue_arn: pulumi.Input[str],
@@ -164,10 +165,11 @@ def build_identity(
     log_group_arn: pulumi.Input[str],
     ecr_repository_arn: str | None = None,
 ) -> Identity:
+    fleet = config.name
     names = FleetNames(fleet)
     opts = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
-        names("agent-role"),
+        names.prefixed("agent-role"),
         name=names.role(region),
         description=f"agentfleet {fleet} agents: this fleet's queue, state, logs and lifecycle only",
         assume_role_policy=assume_role_policy(),
@@ -175,7 +177,7 @@ def build_identity(
         opts=opts,
     )
     profile = aws.iam.InstanceProfile(
-        names("agent-profile"), name=names.role(region), role=role.name, opts=opts
+        names.prefixed("agent-profile"), name=names.role(region), role=role.name, opts=opts
     )
     document = pulumi.Output.all(queue_arn, dead_letter_arn, table_arn, bucket_arn, log_group_arn).apply(
         lambda a: json.dumps(
@@ -193,18 +195,19 @@ def build_identity(
         )
     )
     data = aws.iam.RolePolicy(
-        names("agent-data"), name=names("data"), role=role.id, policy=document, opts=opts
+        names.prefixed("agent-data"), name=names.prefixed("data"), role=role.id, policy=document, opts=opts
     )
     return Identity(role=role, instance_profile=profile, data_policy=data)
 
 
-def attach_lifecycle_policy(
-    parent: pulumi.Resource, fleet: str, role: aws.iam.Role, group_arn: pulumi.Output[str]
+def build_group_policy(
+    parent: pulumi.Resource, config: FleetConfig, *, role: aws.iam.Role, group_arn: pulumi.Output[str]
 ) -> aws.iam.RolePolicy:
-    names = FleetNames(fleet)
+    """The role's policy on the Auto Scaling group, attached once the group (and its ARN) exists."""
+    names = FleetNames(config.name)
     return aws.iam.RolePolicy(
-        names("agent-lifecycle"),
-        name=names("lifecycle"),
+        names.prefixed("agent-lifecycle"),
+        name=names.prefixed("lifecycle"),
         role=role.id,
         policy=group_arn.apply(lambda arn: json.dumps(lifecycle_policy(arn))),
         opts=pulumi.ResourceOptions(parent=parent),

@@ -1,4 +1,4 @@
-"""THE AWS scaling policy: capacity follows the queue's backlog per agent, from zero and back.
+"""The AWS scaling policy: capacity follows the queue's backlog per agent, from zero and back.
 
 Two policies on the agents' Auto Scaling group, both translated from `ScalingPolicy`:
 
@@ -36,6 +36,7 @@ import pulumi
 import pulumi_aws as aws
 
 from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames
 
 #: At most this many agents are started in one step from zero; target tracking continues from there.
@@ -47,7 +48,17 @@ IN_SERVICE = "GroupInServiceInstances"
 BACKLOG_PER_AGENT = "(visible + inflight) / agents"
 FROM_ZERO = "IF(FILL(agents, 0) == 0, FILL(visible, 0), 0)"
 
-TT = aws.autoscaling  # the target-tracking argument classes have long names
+# Target tracking's argument classes, named for what they are in this module.
+TargetTrackingArgs = aws.autoscaling.PolicyTargetTrackingConfigurationArgs
+TrackedMetricsArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs
+TrackedMetricArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs
+TrackedStatArgs = (
+    aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+)
+TrackedStatMetricArgs = (
+    aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+)
+TrackedDimensionArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs  # noqa: E501
 
 
 @dataclass(frozen=True)
@@ -94,22 +105,18 @@ def _tracked_metric(
     dimension: tuple[str, pulumi.Input[str]],
     stat: str,
     period: int,
-) -> TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs:
+) -> TrackedMetricArgs:
     """One input of the target-tracking metric math (not returned: the expression is)."""
-    return TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+    return TrackedMetricArgs(
         id=metric_id,
         return_data=False,
-        metric_stat=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
+        metric_stat=TrackedStatArgs(
             stat=stat,
             period=period,
-            metric=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
+            metric=TrackedStatMetricArgs(
                 namespace=namespace,
                 metric_name=metric_name,
-                dimensions=[
-                    TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
-                        name=dimension[0], value=dimension[1]
-                    )
-                ],
+                dimensions=[TrackedDimensionArgs(name=dimension[0], value=dimension[1])],
             ),
         ),
     )
@@ -134,29 +141,29 @@ def _alarm_metric(
 
 def build_target_tracking(
     parent: pulumi.Resource,
-    fleet: str,
+    config: FleetConfig,
     policy: ScalingPolicy,
     *,
     group_name: pulumi.Input[str],
     queue_name: pulumi.Input[str],
 ) -> aws.autoscaling.Policy:
-    names = FleetNames(fleet)
+    names = FleetNames(config.name)
     period = policy.metric_period_seconds
     queue = ("QueueName", queue_name)
     group = ("AutoScalingGroupName", group_name)
     agents = _tracked_metric("agents", "AWS/AutoScaling", IN_SERVICE, group, "Average", period)
-    ratio = TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+    ratio = TrackedMetricArgs(
         id="backlog_per_agent", label="Backlog per agent", expression=BACKLOG_PER_AGENT, return_data=True
     )
     return aws.autoscaling.Policy(
-        names("backlog-per-agent"),
-        name=names("backlog-per-agent"),
+        names.prefixed("backlog-per-agent"),
+        name=names.prefixed("backlog-per-agent"),
         autoscaling_group_name=group_name,
         policy_type="TargetTrackingScaling",
-        target_tracking_configuration=TT.PolicyTargetTrackingConfigurationArgs(
+        target_tracking_configuration=TargetTrackingArgs(
             target_value=float(policy.target_backlog_per_agent),
             disable_scale_in=False,
-            customized_metric_specification=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
+            customized_metric_specification=TrackedMetricsArgs(
                 metrics=[
                     _tracked_metric("visible", "AWS/SQS", VISIBLE, queue, "Sum", period),
                     _tracked_metric("inflight", "AWS/SQS", IN_FLIGHT, queue, "Sum", period),
@@ -177,7 +184,7 @@ class FromZero:
 
 def build_scale_from_zero(
     parent: pulumi.Resource,
-    fleet: str,
+    config: FleetConfig,
     policy: ScalingPolicy,
     *,
     group_name: pulumi.Input[str],
@@ -185,12 +192,12 @@ def build_scale_from_zero(
 ) -> FromZero | None:
     if not policy.scales_to_zero:
         return None  # the group never has zero agents: target tracking always has a value
-    names = FleetNames(fleet)
+    names = FleetNames(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
     period = policy.metric_period_seconds
     step_policy = aws.autoscaling.Policy(
-        names("from-zero"),
-        name=names("from-zero"),
+        names.prefixed("from-zero"),
+        name=names.prefixed("from-zero"),
         autoscaling_group_name=group_name,
         policy_type="StepScaling",
         adjustment_type="ExactCapacity",
@@ -206,10 +213,10 @@ def build_scale_from_zero(
         opts=opts,
     )
     alarm = aws.cloudwatch.MetricAlarm(
-        names("work-at-zero"),
-        name=names("work-at-zero"),
+        names.prefixed("work-at-zero"),
+        name=names.prefixed("work-at-zero"),
         alarm_description=(
-            f"agentfleet {fleet}: messages are waiting and no agent is in service; "
+            f"agentfleet {config.name}: messages are waiting and no agent is in service; "
             "starts the first agents (target tracking has no value at zero agents)"
         ),
         comparison_operator="GreaterThanOrEqualToThreshold",

@@ -19,6 +19,7 @@ from pydantic import field_validator, model_validator
 from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
 from agentfleet.components.problems import ConfigProblem, CrossFieldError
 from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.providers.aws.names import FleetNames
 
 
 class AwsSettings(TargetSettings):
@@ -80,7 +81,6 @@ USER_ENV_MAX_BYTES = 8_192
 
 SECURITY_GROUP_RESERVED_PREFIX = "sg-"
 S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-CACHE_ID_SUFFIX = "-cache"  # names.py: FleetNames.cache
 
 
 def env_bytes(env: dict[str, str]) -> int:
@@ -90,38 +90,38 @@ def env_bytes(env: dict[str, str]) -> int:
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    q, a = config.queue, config.agent
-    if q.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
+    queue, agent = config.queue, config.agent
+    if queue.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
         problems.append(
             ConfigProblem(
                 "fleet.queue.visibility_timeout_seconds",
-                q.visibility_timeout_seconds,
+                queue.visibility_timeout_seconds,
                 f"must be <= {SQS_MAX_VISIBILITY_SECONDS} (SQS's 12-hour visibility limit)",
             )
         )
-    if not SQS_MIN_RETENTION_SECONDS <= q.retention_seconds <= SQS_MAX_RETENTION_SECONDS:
+    if not SQS_MIN_RETENTION_SECONDS <= queue.retention_seconds <= SQS_MAX_RETENTION_SECONDS:
         problems.append(
             ConfigProblem(
                 "fleet.queue.retention_seconds",
-                q.retention_seconds,
+                queue.retention_seconds,
                 f"must be between {SQS_MIN_RETENTION_SECONDS} and {SQS_MAX_RETENTION_SECONDS} "
                 "(SQS: 60 s to 14 days)",
             )
         )
-    if q.max_receive_count > SQS_MAX_RECEIVE_COUNT:
+    if queue.max_receive_count > SQS_MAX_RECEIVE_COUNT:
         problems.append(
             ConfigProblem(
                 "fleet.queue.max_receive_count",
-                q.max_receive_count,
+                queue.max_receive_count,
                 f"must be between 1 and {SQS_MAX_RECEIVE_COUNT} (SQS redrive policy)",
             )
         )
-    heartbeat = a.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS
+    heartbeat = agent.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS
     if heartbeat > LIFECYCLE_HEARTBEAT_MAX_SECONDS:
         problems.append(
             ConfigProblem(
                 "fleet.agent.drain_timeout_seconds",
-                a.drain_timeout_seconds,
+                agent.drain_timeout_seconds,
                 f"must be <= {LIFECYCLE_HEARTBEAT_MAX_SECONDS - SHUTDOWN_MARGIN_SECONDS} on AWS: "
                 "the termination "
                 f"lifecycle hook's heartbeat (drain + {SHUTDOWN_MARGIN_SECONDS} s) may be at most "
@@ -138,7 +138,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     problems += _name_problems(config)
-    size = env_bytes(a.env)
+    size = env_bytes(agent.env)
     if size > USER_ENV_MAX_BYTES:
         problems.append(
             ConfigProblem(
@@ -164,7 +164,7 @@ def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
                 "security group, and EC2 reserves that prefix for security group ids",
             )
         )
-    cache_id = f"{name}{CACHE_ID_SUFFIX}"
+    cache_id = FleetNames(name).cache
     if config.state.cache and "--" in cache_id:
         problems.append(
             ConfigProblem(

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -34,7 +34,6 @@ class State:
     bucket: aws.s3.Bucket | None = None
     cache: aws.elasticache.ReplicationGroup | None = None
     cache_url: pulumi.Output[str] | None = None
-    children: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 def tls_only_policy(bucket_arn: str) -> str:
@@ -80,10 +79,8 @@ def build_state(
             tags=tags(config.name),
             opts=opts,
         )
-        state.children["state_table"] = state.table
     if config.state.bucket:
         state.bucket = _bucket(names, opts)
-        state.children["bucket"] = state.bucket
     if config.state.cache:
         _cache(names, state, vpc_id, subnet_ids, agents_security_group_id, opts)
     return state
@@ -91,10 +88,10 @@ def build_state(
 
 def _bucket(names: FleetNames, opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
     bucket = aws.s3.Bucket(
-        names("bucket"), bucket_prefix=names.bucket_prefix, tags=tags(names.fleet), opts=opts
+        names.prefixed("bucket"), bucket_prefix=names.bucket_prefix, tags=tags(names.fleet), opts=opts
     )
     pab = aws.s3.BucketPublicAccessBlock(
-        names("bucket-public-access"),
+        names.prefixed("bucket-public-access"),
         bucket=bucket.id,
         block_public_acls=True,
         block_public_policy=True,
@@ -103,13 +100,13 @@ def _bucket(names: FleetNames, opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
         opts=opts,
     )
     aws.s3.BucketOwnershipControls(
-        names("bucket-ownership"),
+        names.prefixed("bucket-ownership"),
         bucket=bucket.id,
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
         opts=opts,
     )
     aws.s3.BucketServerSideEncryptionConfiguration(
-        names("bucket-encryption"),
+        names.prefixed("bucket-encryption"),
         bucket=bucket.id,
         rules=[
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -124,7 +121,7 @@ def _bucket(names: FleetNames, opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
         opts=opts,
     )
     aws.s3.BucketPolicy(
-        names("bucket-tls-only"),
+        names.prefixed("bucket-tls-only"),
         bucket=bucket.id,
         policy=bucket.arn.apply(tls_only_policy),
         # A bucket policy is rejected while Block Public Access is being applied; order them.
@@ -142,7 +139,7 @@ def _cache(
     opts: pulumi.ResourceOptions,
 ) -> None:
     subnets = aws.elasticache.SubnetGroup(
-        names("cache-subnets"),
+        names.prefixed("cache-subnets"),
         name=names.cache,
         description=f"agentfleet {names.fleet}: the cache lives in the agents' private subnets",
         subnet_ids=subnet_ids,
@@ -150,15 +147,15 @@ def _cache(
         opts=opts,
     )
     sg = aws.ec2.SecurityGroup(
-        names("cache-sg"),
+        names.prefixed("cache-sg"),
         name=names.cache,
         description=f"agentfleet {names.fleet} cache: Redis from the agents only",
         vpc_id=vpc_id,
         tags=tags(names.fleet, Name=names.cache),
         opts=opts,
     )
-    ingress = aws.vpc.SecurityGroupIngressRule(
-        names("cache-from-agents"),
+    aws.vpc.SecurityGroupIngressRule(
+        names.prefixed("cache-from-agents"),
         security_group_id=sg.id,
         referenced_security_group_id=agents_security_group_id,
         ip_protocol="tcp",
@@ -168,7 +165,7 @@ def _cache(
         opts=opts,
     )
     cache = aws.elasticache.ReplicationGroup(
-        names("cache"),
+        names.prefixed("cache"),
         replication_group_id=names.cache,
         description=f"agentfleet {names.fleet} cache",
         engine="redis",
@@ -185,6 +182,3 @@ def _cache(
     )
     state.cache = cache
     state.cache_url = cache.primary_endpoint_address.apply(lambda host: f"rediss://{host}:{REDIS_PORT}")
-    state.children.update(
-        {"cache": cache, "cache_subnet_group": subnets, "cache_security_group": sg, "cache_ingress": ingress}
-    )

@@ -8,7 +8,7 @@ Container logs go to the fleet's CloudWatch log group through Docker's `awslogs`
 (non-blocking: a CloudWatch hiccup never stalls the agent). An agent whose `/healthz` keeps
 failing is marked Unhealthy in its Auto Scaling group (`aws autoscaling set-instance-health`),
 which terminates and replaces it through the termination lifecycle hook. An image in Amazon ECR
-is pulled after `aws ecr get-login-password | docker login` (iam.py grants the pull on exactly that
+is pulled after `aws ecr get-login-password | docker login` (identity.py grants the pull on exactly that
 repository); any other registry must be reachable without credentials.
 """
 
