@@ -25,6 +25,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "instanceRefresh.strategy",
         "capacityRebalance",
         "mixedInstancesPolicy.launchTemplate.overrides[*].instanceType",
+        "mixedInstancesPolicy.instancesDistribution.onDemandBaseCapacity",
         "mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity",
         "vpcZoneIdentifiers",
     ],
@@ -43,6 +44,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
     "aws:ec2/launchTemplate:LaunchTemplate": [
         "instanceType",
         "imageId",
+        "monitoring.enabled",
         "metadataOptions.httpTokens",
         "networkInterfaces[*].associatePublicIpAddress",
         "iamInstanceProfile.arn",
@@ -52,6 +54,7 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "hashKey",
         "pointInTimeRecovery.enabled",
         "ttl.attributeName",
+        "serverSideEncryption.enabled",
     ],
     "aws:s3/bucket:Bucket": ["bucketPrefix"],
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["blockPublicAcls", "blockPublicPolicy"],

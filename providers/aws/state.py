@@ -1,7 +1,8 @@
 """Where agents keep state: a DynamoDB table, an S3 bucket, and optionally a Redis cache.
 
 - Table: on-demand (an idle fleet costs nothing), point-in-time recovery, a TTL attribute
-  (`expires_at`, epoch seconds) so idempotency records and leases expire by themselves.
+  (`expires_at`, epoch seconds) so idempotency records and leases expire by themselves, and
+  encryption at rest under the AWS owned key (free; the AWS managed KMS key bills every request).
 - Bucket: all public access blocked, objects owned by the bucket owner (no ACLs), SSE-S3
   encryption by default, and a bucket policy that denies any request not made over TLS.
 - Cache (`state.cache`): ElastiCache Redis in the fleet's private subnets, encrypted in transit
@@ -75,7 +76,10 @@ def build_state(
             attributes=[aws.dynamodb.TableAttributeArgs(name=TABLE_KEY, type="S")],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            # "If disabled (false) or not specified, server-side encryption is set to AWS owned key"
+            # (DynamoDB SSESpecification): encrypted at rest, no KMS charges. Explicit, so a table
+            # created under the AWS managed key (`enabled=True`) is switched back on the next update.
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=False),
             tags=tags(config.name),
             opts=opts,
         )

@@ -113,6 +113,21 @@ def mark_unhealthy_command(region: str) -> str:
     )
 
 
+def being_removed_command() -> str:
+    """Shell: succeeds when this instance's Auto Scaling target lifecycle state is `Terminated`.
+
+    The agent's unit runs it before each start (providers/cloudinit.py): an agent that drained for
+    a scale-in, refresh or replacement is not started again while the instance waits to go.
+    """
+    return (
+        "token=$(curl -sS --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "
+        f"{IMDS}/api/token)"
+        f' && state=$(curl -sS --fail --max-time 2 -H "X-aws-ec2-metadata-token: $token" '
+        f"{IMDS}/meta-data/autoscaling/target-lifecycle-state)"
+        ' && [ "$state" = Terminated ]'
+    )
+
+
 def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, str], region: str) -> str:
     """The `#cloud-config` document (plain text) for resolved values."""
     document = agent_cloud_config(
@@ -125,6 +140,7 @@ def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, 
         on_unhealthy=mark_unhealthy_command(region),
         log_driver="awslogs",
         registry_login=ecr.login_script() if (ecr := ecr_image(config.agent.image)) else None,
+        being_removed=being_removed_command(),
         log_options={
             "awslogs-group": FleetNames(config.name).log_group,
             "awslogs-region": region,
