@@ -26,7 +26,8 @@ Auto Scaling group
 - Group metrics at one-minute granularity: `GroupInServiceInstances` is the divisor of the
   backlog-per-agent metric (scaling.py).
 - Instance refresh on every template change, launching replacements before terminating (an
-  upgrade never lowers capacity), skipping instances that already match.
+  upgrade never lowers capacity), skipping instances that already match, and waiting for a busy
+  agent (scale-in protected) to go idle before replacing it.
 - Spot (`compute.spot`): a mixed instances policy, price-capacity-optimized over many pools:
   `aws.spot_instance_types` if given, else the configured type plus the same size in its sibling
   families (same vCPU and memory, same architecture, across Intel/AMD and generations), since
@@ -227,6 +228,10 @@ def build_compute(
                 max_healthy_percentage=REFRESH_MAX_HEALTHY,
                 instance_warmup=str(policy.warmup_seconds),
                 skip_matching=True,
+                # A busy agent holds scale-in protection: "Wait ... waits one hour for you to remove
+                # scale-in protection. Otherwise, the instance refresh will fail" (RefreshPreferences);
+                # the provider's default is Ignore, which would leave busy agents on the old template.
+                scale_in_protected_instances="Wait",
             ),
         ),
         # Agents at min_agents=0 never reach "InService" before work arrives: don't wait for them.

@@ -9,10 +9,11 @@ Two inline policies, split by when their resources exist:
   resource, so a condition on `cloudwatch:namespace` scopes it instead of a resource ARN); for an
   image in ECR, pull from exactly that repository (plus GetAuthorizationToken, which has no
   resource);
-- `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action and mark
-  an instance of *this* group unhealthy (the /healthz watcher, see compute.py). Scoped to the
-  group's ARN, which exists only after the group; the agent calls these at the end of its life,
-  long after this policy is attached.
+- `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action, mark
+  an instance of *this* group unhealthy (the /healthz watcher, see compute.py), and set scale-in
+  protection on an instance of *this* group (a busy agent protects itself, docs/aws.md
+  "Scale-in"). Scoped to the group's ARN, which exists only after the group; the agent calls
+  these once it has work or at the end of its life, after this policy is attached.
 
 No wildcard action anywhere, and `Resource: "*"` only for PutMetricData and
 GetAuthorizationToken, the two actions without resource-level permissions. The documents are plain
@@ -59,6 +60,8 @@ LIFECYCLE_ACTIONS = [
     "autoscaling:RecordLifecycleActionHeartbeat",
     "autoscaling:SetInstanceHealth",
 ]
+#: A busy agent protects its own instance from scale-in, an idle one lifts it (AGENTFLEET_PROTECTION).
+PROTECTION_ACTIONS = ["autoscaling:SetInstanceProtection"]
 
 
 def assume_role_policy() -> str:
@@ -137,11 +140,13 @@ def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def lifecycle_policy(group_arn: str) -> dict[str, Any]:
+def group_policy(group_arn: str) -> dict[str, Any]:
+    """What an agent may do to its own group: its lifecycle, its health, its scale-in protection."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "OwnLifecycle", "Effect": "Allow", "Action": LIFECYCLE_ACTIONS, "Resource": group_arn}
+            {"Sid": "OwnLifecycle", "Effect": "Allow", "Action": LIFECYCLE_ACTIONS, "Resource": group_arn},
+            {"Sid": "OwnProtection", "Effect": "Allow", "Action": PROTECTION_ACTIONS, "Resource": group_arn},
         ],
     }
 
@@ -209,6 +214,6 @@ def build_group_policy(
         names.prefixed("agent-lifecycle"),
         name=names.prefixed("lifecycle"),
         role=role.id,
-        policy=group_arn.apply(lambda arn: json.dumps(lifecycle_policy(arn))),
+        policy=group_arn.apply(lambda arn: json.dumps(group_policy(arn))),
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -19,12 +19,23 @@ Two policies on the agents' Auto Scaling group, both translated from `ScalingPol
 2. **Scale from zero** (`{fleet}-from-zero`): the ratio has no value at zero agents, so target
    tracking can never start the first one. An alarm evaluates
 
-       IF(FILL(agents, 0) == 0, FILL(visible, 0), 0) >= scale_from_zero_threshold
+       IF(FILL(desired, 0) == 0, FILL(visible, 0), 0) >= scale_from_zero_threshold
 
-   and drives a step policy that sets the exact capacity `ScalingPolicy.desired_agents` asks for
-   at zero (ceil(visible / target), one step per agent, up to `FROM_ZERO_STEPS`). Once agents are
-   in service the expression is 0 and target tracking owns the group again. Only created when
-   `min_agents` is 0.
+   on `GroupDesiredCapacity`, not in-service agents: desired capacity changes the moment a
+   scaling activity starts, in-service only once an agent has booted, so the expression is 0
+   again right after the first step instead of minutes later. It must hold in `FROM_ZERO_ALARM_M`
+   of the last `FROM_ZERO_ALARM_N` minutes: CloudWatch warns that FILL in an alarm can leave it
+   stuck when the latest minute has no data, so no single (late, missing) minute decides.
+   The alarm drives a step policy that *adds* the agents `ScalingPolicy.desired_agents` asks for
+   at zero (ceil(visible / target), one step per agent, up to `FROM_ZERO_STEPS`), as
+   `ChangeInCapacity`: an alarm keeps invoking its action every period it stays in ALARM, and
+   should the group metric lag while agents already run, adding can only overshoot (target
+   tracking scales back in), where setting an exact capacity could pull the group below what
+   target tracking set. Repeated invocations while the first agents warm up add nothing: "While
+   scaling out, we do not consider instances that are warming up as part of the current capacity
+   of the group. Therefore, multiple alarm breaches that fall in the range of the same step
+   adjustment result in a single scaling activity" (EC2 Auto Scaling, step scaling), and the
+   policy's warm-up covers the alarm's whole window. Only created when `min_agents` is 0.
 """
 
 from __future__ import annotations
@@ -45,8 +56,12 @@ FROM_ZERO_STEPS = 10
 VISIBLE = "ApproximateNumberOfMessagesVisible"
 IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
 IN_SERVICE = "GroupInServiceInstances"
+DESIRED = "GroupDesiredCapacity"
 BACKLOG_PER_AGENT = "(visible + inflight) / agents"
-FROM_ZERO = "IF(FILL(agents, 0) == 0, FILL(visible, 0), 0)"
+FROM_ZERO = "IF(FILL(desired, 0) == 0, FILL(visible, 0), 0)"
+#: The from-zero alarm fires when work waits at zero desired agents in M of the last N periods.
+FROM_ZERO_ALARM_M = 2
+FROM_ZERO_ALARM_N = 3
 
 # Target tracking's argument classes, named for what they are in this module.
 TargetTrackingArgs = aws.autoscaling.PolicyTargetTrackingConfigurationArgs
@@ -63,7 +78,7 @@ TrackedDimensionArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomiz
 
 @dataclass(frozen=True)
 class Step:
-    """Set capacity to `capacity` while (metric - threshold) is in [lower, upper)."""
+    """Add `capacity` agents (to none) while (metric - threshold) is in [lower, upper)."""
 
     lower: float
     upper: float | None
@@ -87,8 +102,15 @@ def from_zero_steps(policy: ScalingPolicy) -> list[Step]:
     return steps
 
 
+def from_zero_warmup_seconds(policy: ScalingPolicy) -> int:
+    """The step policy's warm-up: the agents' own, and at least the alarm's whole evaluation window,
+    so an alarm still in ALARM from the minutes before the first step cannot add a second batch."""
+    return max(policy.warmup_seconds, FROM_ZERO_ALARM_N * policy.metric_period_seconds)
+
+
 def capacity_from_zero(policy: ScalingPolicy, visible: int) -> int | None:
-    """What the from-zero path sets for `visible` waiting messages (None: the alarm stays OK)."""
+    """How many agents the from-zero path starts for `visible` waiting messages (None: the alarm
+    stays OK)."""
     if visible < policy.scale_from_zero_threshold:
         return None
     relative = visible - policy.scale_from_zero_threshold
@@ -200,8 +222,10 @@ def build_scale_from_zero(
         name=names.prefixed("from-zero"),
         autoscaling_group_name=group_name,
         policy_type="StepScaling",
-        adjustment_type="ExactCapacity",
+        # Only ever adds: every step's adjustment is positive (see the module docstring).
+        adjustment_type="ChangeInCapacity",
         metric_aggregation_type="Maximum",
+        estimated_instance_warmup=from_zero_warmup_seconds(policy),
         step_adjustments=[
             aws.autoscaling.PolicyStepAdjustmentArgs(
                 scaling_adjustment=s.capacity,
@@ -216,17 +240,18 @@ def build_scale_from_zero(
         names.prefixed("work-at-zero"),
         name=names.prefixed("work-at-zero"),
         alarm_description=(
-            f"agentfleet {config.name}: messages are waiting and no agent is in service; "
+            f"agentfleet {config.name}: messages are waiting and the group wants no agent; "
             "starts the first agents (target tracking has no value at zero agents)"
         ),
         comparison_operator="GreaterThanOrEqualToThreshold",
         threshold=float(policy.scale_from_zero_threshold),
-        evaluation_periods=1,
+        evaluation_periods=FROM_ZERO_ALARM_N,
+        datapoints_to_alarm=FROM_ZERO_ALARM_M,
         treat_missing_data="notBreaching",
         metric_queries=[
             _alarm_metric("visible", "AWS/SQS", VISIBLE, ("QueueName", queue_name), period),
             _alarm_metric(
-                "agents", "AWS/AutoScaling", IN_SERVICE, ("AutoScalingGroupName", group_name), period
+                "desired", "AWS/AutoScaling", DESIRED, ("AutoScalingGroupName", group_name), period
             ),
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id="waiting_at_zero",

@@ -29,6 +29,8 @@ from agentfleet.providers.aws.settings import USER_DATA_MAX_BYTES
 from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "aws-asg"
+#: The agent toggles its own instance's scale-in protection in its group (agent/contract.py).
+PROTECTION = "aws-asg"
 ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repo>[^:@]+)"
 )
@@ -92,6 +94,7 @@ def agent_env(
             contract.LIFECYCLE: LIFECYCLE,
             contract.LIFECYCLE_HOOK: names.lifecycle_hook,
             contract.GROUP: names.agent_group,
+            contract.PROTECTION: PROTECTION,
         }
     )
     if table is not None:

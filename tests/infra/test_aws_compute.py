@@ -59,6 +59,12 @@ def test_group_runs_the_latest_template_version_and_refreshes_without_losing_cap
     assert refresh["preferences"]["maxHealthyPercentage"] > 100
 
 
+def test_instance_refresh_waits_for_busy_agents_instead_of_skipping_or_killing_them() -> None:
+    # The provider's default is Ignore (busy agents keep the old template); Refresh would kill them.
+    preferences = aws_synth().one(GROUP).inputs["instanceRefresh"]["preferences"]
+    assert preferences["scaleInProtectedInstances"] == "Wait"
+
+
 def test_group_waits_for_the_data_policy_so_the_first_agent_has_its_permissions() -> None:
     s = aws_synth()
     assert s.named("moodring-agent-data").urn in s.one(GROUP).depends_on
@@ -199,6 +205,7 @@ def test_agent_environment_is_the_contract_with_this_fleets_resources() -> None:
     )
     assert env[contract.REGION] == "us-east-1"
     assert env[contract.LIFECYCLE] == "aws-asg"
+    assert env[contract.PROTECTION] == "aws-asg"  # a busy agent protects its instance from scale-in
     assert env[contract.GROUP] == s.one(GROUP).inputs["name"]
     assert env[contract.LIFECYCLE_HOOK] == s.one("aws:autoscaling/lifecycleHook:LifecycleHook").inputs["name"]
     assert env[contract.HANDLER] == "moodring.agent:handle"
