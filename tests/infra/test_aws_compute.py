@@ -15,6 +15,7 @@ from agentfleet.providers.aws.userdata import ecr_image, mark_unhealthy_command
 from agentfleet.providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT, LOGIN_SCRIPT, MAY_START_SCRIPT
 from tests.conftest import require_peer
 from tests.infra.aws_helpers import agent_env, aws_synth, user_data, write_files
+from tests.infra.shell_fakes import run_with_fakes
 
 GROUP = "aws:autoscaling/group:Group"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -297,31 +298,24 @@ def test_ecr_images_are_recognised(image: str, repository_arn: str | None) -> No
     assert (ecr.repository_arn if ecr else None) == repository_arn
 
 
+def imds_curl(path: str, answer: str, log: Path | None = None) -> str:
+    """A fake curl speaking IMDSv2: a PUT gives the session token, a GET of `path` with that token
+    runs the shell `answer`, anything else fails as curl does on an HTTP error."""
+    record = f'echo "curl $*" >> {log}\n' if log else ""
+    return f"""{record}case "$*" in
+  *"-X PUT"*api/token*) echo TOKEN123 ;;
+  *"X-aws-ec2-metadata-token: TOKEN123"*{path}*) {answer} ;;
+  *) exit 22 ;;
+esac"""
+
+
 def test_mark_unhealthy_finds_its_instance_through_imdsv2_and_tells_its_group(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "calls.log"
     fakes = {
-        # IMDSv2: a PUT gives the session token, a GET with that token gives the instance id.
-        "curl": f"""echo "curl $*" >> {log}
-case "$*" in
-  *"-X PUT"*api/token*) echo TOKEN123 ;;
-  *"X-aws-ec2-metadata-token: TOKEN123"*meta-data/instance-id*) echo i-0abc123def4567890 ;;
-  *) exit 22 ;;
-esac""",
+        "curl": imds_curl("meta-data/instance-id", "echo i-0abc123def4567890", log),
         "aws": f'echo "aws $*" >> {log}',
     }
-    for name, body in fakes.items():
-        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
-        (bin_dir / name).chmod(0o755)
-    result = subprocess.run(
-        ["/bin/sh", "-c", mark_unhealthy_command("eu-central-1")],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_with_fakes(tmp_path, mark_unhealthy_command("eu-central-1"), fakes)
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert calls[-1] == (
@@ -341,27 +335,7 @@ def test_the_agent_is_not_started_again_once_its_instance_is_being_terminated(
     # Terminating:Wait the start must be skipped, or the new agent leases messages it cannot finish.
     files = write_files(aws_synth())
     assert f"ExecCondition={MAY_START_SCRIPT}" in files[f"/etc/systemd/system/{AGENT_UNIT}"]
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     answer = "exit 7" if lifecycle_state is None else f"echo {lifecycle_state}"
-    (bin_dir / "curl").write_text(
-        f"""#!/bin/sh
-case "$*" in
-  *"-X PUT"*api/token*) echo TOKEN123 ;;
-  *"X-aws-ec2-metadata-token: TOKEN123"*meta-data/autoscaling/target-lifecycle-state*) {answer} ;;
-  *) exit 22 ;;
-esac
-"""
-    )
-    (bin_dir / "curl").chmod(0o755)
-    script = tmp_path / "may-start"
-    script.write_text(files[MAY_START_SCRIPT])
-    result = subprocess.run(
-        ["/bin/sh", str(script)],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    curl = imds_curl("meta-data/autoscaling/target-lifecycle-state", answer)
+    result = run_with_fakes(tmp_path, files[MAY_START_SCRIPT], {"curl": curl})
     assert result.returncode == (0 if may_start else 1), result.stderr

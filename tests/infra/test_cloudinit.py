@@ -21,6 +21,7 @@ from agentfleet.providers.cloudinit import (
     agent_cloud_config,
 )
 from tests.conftest import require_peer
+from tests.infra.shell_fakes import run_with_fakes
 
 AWS_ENV = {
     contract.BACKEND: "sqs",
@@ -69,6 +70,7 @@ def files(document: str) -> dict[str, dict[str, Any]]:
                 "log_driver": "awslogs",
                 "log_options": {"awslogs-group": "/agentfleet/moodring"},
                 "registry_login": "aws ecr get-login-password | docker login --password-stdin r.example",
+                "being_removed": "test \"$(cat /run/lifecycle-state)\" = Terminated",
             },
         ),
         (AZURE_ENV, "azure-scheduled-events", {}),
@@ -251,8 +253,6 @@ def run_watcher(
 ) -> tuple[list[str], str]:
     """Run the rendered watcher until it acts (or stops); return the commands it ran and what it
     reported. `agent_unit` is the agent unit's (ActiveState, Result) as `systemctl show` gives them."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "calls.log"
     answers = tmp_path / "healthz"
     answers.write_text("".join("0\n" if ok else "22\n" for ok in healthz) + "22\n" * 100)
@@ -266,9 +266,6 @@ def run_watcher(
             f'*) echo "systemctl $*" >> {log} ;; esac'
         ),
     }
-    for name, body in fakes.items():
-        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
-        (bin_dir / name).chmod(0o755)
     doc = agent_cloud_config(
         image="img:1",
         env={},
@@ -278,16 +275,7 @@ def run_watcher(
         health_grace_seconds=45,
         on_unhealthy=f"echo acted >> {log}; exit 0",
     )
-    script = tmp_path / "watch.sh"
-    script.write_text(files(doc)[HEALTH_SCRIPT]["content"])
-    result = subprocess.run(
-        ["/bin/sh", str(script)],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_with_fakes(tmp_path, files(doc)[HEALTH_SCRIPT]["content"], fakes)
     assert result.returncode == 0, result.stderr
     return log.read_text().splitlines(), result.stderr
 
