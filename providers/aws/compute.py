@@ -198,7 +198,8 @@ def build_compute(
                 ],
             ),
             instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                # On-Demand uses "prioritized" by default: the first override, the configured type.
+                # On-Demand takes the first override, the configured type: "Default: ... prioritized for
+                # Auto Scaling groups that don't [specify InstanceRequirements]" (InstancesDistribution).
                 on_demand_base_capacity=settings.on_demand_base,
                 on_demand_percentage_above_base_capacity=0,
                 spot_allocation_strategy="price-capacity-optimized",
