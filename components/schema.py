@@ -124,9 +124,18 @@ class AgentConfig(_Section):
 
     @field_validator("image")
     @classmethod
-    def _image_has_no_spaces(cls, v: str) -> str:
+    def _image_reference(cls, v: str) -> str:
         if v.strip() != v or " " in v:
             raise ValueError("must be a container image reference without spaces")
+        # Without a tag or digest (or with `latest`) each new machine pulls whatever the registry
+        # holds at its boot: agents of one fleet run different code, and a redeploy changes nothing.
+        if "@" not in v:
+            tag = v.rsplit("/", 1)[-1].partition(":")[2]
+            if not tag or tag == "latest":
+                raise ValueError(
+                    "must name a version tag other than 'latest' or a digest "
+                    "(image:1.4.2 or image@sha256:...), so every agent runs the same image"
+                )
         return v
 
     @field_validator("handler")

@@ -6,16 +6,22 @@ Both clouds boot a stock Linux image and hand it this `#cloud-config`. It
    Debian/Ubuntu: `docker.io`), so one document works on either image;
 2. writes the agent's environment to `/etc/agentfleet/agent.env`, mode 0600 owned by root: the
    file names queues, tables and buckets, and is not for every local user to read;
-3. installs `agentfleet-agent.service`, a systemd unit that runs the container with
-   `Restart=always`, maps the agent's port on the host, and stops it with
-   `docker stop --time <drain>`: the agent gets SIGTERM and `drain_timeout_seconds` to finish its
-   in-flight work; systemd's `TimeoutStopSec` covers that drain plus a margin, so systemd never
-   SIGKILLs a draining agent first;
+3. installs `agentfleet-agent.service`, a systemd unit that runs the container, maps the agent's
+   port on the host, and stops it with `docker stop --time <drain>`: the agent gets SIGTERM and
+   `drain_timeout_seconds` to finish its in-flight work; systemd's `TimeoutStopSec` covers that
+   drain plus a margin, so systemd never SIGKILLs a draining agent first. A drained agent stays
+   down: the runtime exits 0 after a clean drain and the unit restarts only failures
+   (`Restart=on-failure`), and with `being_removed` (AWS: the lifecycle state in IMDS) a start on
+   a machine being removed is skipped (`ExecCondition=`), so a drain that timed out (exit 1) does
+   not bring the agent back either. A restarted agent on a machine being removed would lease
+   messages and spend a delivery of each;
 4. installs `agentfleet-health.service`, a watcher that polls the agent's `/healthz` once the
    container runs and its warm-up is over and, after `HEALTH_FAILURES` failures in a row (or when
    the container never starts), runs the caller's `on_unhealthy`
    command (AWS: mark the instance Unhealthy so the Auto Scaling group replaces it) or, by
-   default, restarts the agent's unit;
+   default, restarts the agent's unit. Once the agent's unit has ended cleanly (drained, or its
+   start skipped on a machine being removed) the watcher stops: nothing is left to watch, and its
+   restart would bring a drained agent back;
 5. optionally logs Docker in to a private registry before each start (`registry_login`; AWS
    uses it for ECR images).
 
@@ -40,6 +46,7 @@ HEALTH_UNIT = "agentfleet-health.service"
 HEALTH_SCRIPT = "/usr/local/bin/agentfleet-healthwatch"
 INSTALL_SCRIPT = "/usr/local/bin/agentfleet-install-docker"
 LOGIN_SCRIPT = "/usr/local/bin/agentfleet-registry-login"
+MAY_START_SCRIPT = "/usr/local/bin/agentfleet-may-start"
 CONTAINER_NAME = "agentfleet-agent"
 
 #: Seconds systemd waits beyond the agent's drain before it kills the container: time for
@@ -65,6 +72,7 @@ def agent_cloud_config(
     log_driver: str = "journald",
     log_options: Mapping[str, str] | None = None,
     registry_login: str | None = None,
+    being_removed: str | None = None,
 ) -> str:
     """Render the `#cloud-config` that runs `image` as the one agent of this VM.
 
@@ -75,6 +83,8 @@ def agent_cloud_config(
     agent). `log_driver`/`log_options` are Docker's `--log-driver`/`--log-opt` (AWS: awslogs).
     `registry_login` is a shell script that logs Docker in to a private registry; it runs before
     every start of the container (registry tokens expire; ECR's after 12 hours).
+    `being_removed` is a shell command that succeeds when this machine is being removed (AWS: the
+    Auto Scaling target lifecycle state); the agent is then not started again.
     """
     _check(image=image, env=env, port=port, drain=drain_timeout_seconds, lifecycle=lifecycle)
     full_env = {**env, LIFECYCLE: lifecycle}
@@ -88,6 +98,15 @@ def agent_cloud_config(
                 "content": "#!/bin/sh\n# Logs Docker in to the agent image's registry.\nset -eu\n"
                 + registry_login.strip()
                 + "\n",
+            }
+        )
+    if being_removed:
+        login_files.append(
+            {
+                "path": MAY_START_SCRIPT,
+                "owner": "root:root",
+                "permissions": "0755",
+                "content": _may_start_script(being_removed),
             }
         )
     document = {
@@ -117,6 +136,7 @@ def agent_cloud_config(
                     log_driver=log_driver,
                     log_options=log_options or {},
                     login=bool(registry_login),
+                    guarded=bool(being_removed),
                 ),
             },
             {
@@ -211,8 +231,28 @@ fi
 """
 
 
+def _may_start_script(being_removed: str) -> str:
+    return f"""#!/bin/sh
+# The agent unit's ExecCondition: exit 1 (systemd skips the start, does not mark the unit failed,
+# and so never restarts it) when this machine is being removed; exit 0 otherwise, including when
+# the check itself cannot tell (the agent then starts, as it would without this check).
+if {{ {being_removed.strip()} ; }} >/dev/null 2>&1; then
+  echo "agentfleet: this machine is being removed; the agent is not started again" >&2
+  exit 1
+fi
+exit 0
+"""
+
+
 def _agent_unit(
-    *, image: str, port: int, drain: int, log_driver: str, log_options: Mapping[str, str], login: bool
+    *,
+    image: str,
+    port: int,
+    drain: int,
+    log_driver: str,
+    log_options: Mapping[str, str],
+    login: bool,
+    guarded: bool,
 ) -> str:
     run = [
         "/usr/bin/docker", "run", "--rm", "--init",
@@ -226,6 +266,9 @@ def _agent_unit(
         run += ["--log-opt", f"{key}={value}"]
     run.append(image)
     login_line = f"ExecStartPre={LOGIN_SCRIPT}\n" if login else ""
+    # "If any ExecCondition= commands exit with exit code 1 through 254 (inclusive), the remaining
+    # commands are skipped and the unit is not marked as failed" (systemd.service): not restarted.
+    condition_line = f"ExecCondition={MAY_START_SCRIPT}\n" if guarded else ""
     return f"""[Unit]
 Description=agentfleet agent ({image})
 After=docker.service network-online.target
@@ -235,11 +278,12 @@ Wants=network-online.target
 StartLimitIntervalSec=0
 
 [Service]
-Restart=always
+# A drained agent (exit 0) stays down; a crash (non-zero exit, signal) restarts.
+Restart=on-failure
 RestartSec=5
 # The first start pulls the image.
 TimeoutStartSec=0
-ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}
+{condition_line}ExecStartPre=-/usr/bin/docker rm --force {CONTAINER_NAME}
 {login_line}ExecStart={shlex.join(run)}
 # SIGTERM reaches the agent; it has {drain} s to drain before Docker kills it.
 ExecStop=/usr/bin/docker stop --time {drain} {CONTAINER_NAME}
@@ -257,13 +301,25 @@ def _health_script(*, port: int, grace: int, on_unhealthy: str) -> str:
 # is running (installing Docker and pulling the image do not eat into it); a container that is
 # not running {START_TIMEOUT_SECONDS} s after the watcher started counts as unhealthy too.
 set -u
+# The agent's unit ended cleanly: it drained and exited 0, or its start was skipped because this
+# machine is being removed. Nothing is left to watch; a restart would bring a drained agent back.
+stop_if_drained() {{
+  state=$(systemctl show --property=ActiveState --value {AGENT_UNIT})
+  result=$(systemctl show --property=Result --value {AGENT_UNIT})
+  if [ "$state" = inactive ] && {{ [ "$result" = success ] || [ "$result" = exec-condition ]; }}; then
+    echo "agentfleet: the agent has drained and exited; stopped watching it" >&2
+    exit 0
+  fi
+}}
 unhealthy() {{
+  stop_if_drained
   echo "agentfleet: $1; marking this agent unhealthy" >&2
   {on_unhealthy}
 }}
 warm_up() {{
   waited=0
   until [ "$(docker inspect --format '{{{{.State.Running}}}}' {CONTAINER_NAME} 2>/dev/null)" = "true" ]; do
+    stop_if_drained
     if [ "$waited" -ge {START_TIMEOUT_SECONDS} ]; then
       unhealthy "the agent container is not running after {START_TIMEOUT_SECONDS} s"
       waited=0
@@ -298,7 +354,8 @@ After={AGENT_UNIT}
 Wants={AGENT_UNIT}
 
 [Service]
-Restart=always
+# The watcher exits 0 only once the agent has drained for good; it stays down then.
+Restart=on-failure
 RestartSec=10
 ExecStart={HEALTH_SCRIPT}
 

@@ -1,12 +1,18 @@
 """The agents themselves: a launch template and the Auto Scaling group that runs it.
 
 Launch template
-- Amazon Linux 2023, the newest image for the instance type's architecture (Graviton types get
-  arm64). A new AL2023 release changes the template at the next `pulumi up`, and the instance
-  refresh below rolls the fleet onto it: patching is a deploy, not a chore.
+- Amazon Linux 2023 for the instance type's architecture (Graviton types get arm64). Unpinned,
+  the template names AWS's public SSM parameter for the newest AL2023 (`resolve:ssm:...`), which
+  EC2 resolves when it launches an instance: the template itself never changes when AWS
+  publishes an AMI, so no `pulumi up` rolls the fleet for it, while every agent started later
+  (scale-out, replacement) boots the newest image. `aws.ami_id` pins one image instead; changing
+  it is a template change, which the instance refresh below rolls out. To roll a running fleet
+  onto the newest AL2023 without a pin, start a refresh by hand (docs/aws.md).
 - IMDSv2 required, hop limit 2: the agent runs in a container (one network hop behind the host)
   and gets its instance-role credentials and lifecycle state from IMDS.
 - No public IP, the agents' security group (no ingress), an encrypted root volume.
+- Basic (5-minute) EC2 monitoring: detailed monitoring bills per instance-minute metrics nothing
+  here reads (scaling uses SQS and group metrics, health uses /healthz).
 - User data: providers/aws/userdata.py (the agent container, its environment, the health watcher).
 
 Auto Scaling group
@@ -20,15 +26,18 @@ Auto Scaling group
 - Group metrics at one-minute granularity: `GroupInServiceInstances` is the divisor of the
   backlog-per-agent metric (scaling.py).
 - Instance refresh on every template change, launching replacements before terminating (an
-  upgrade never lowers capacity), skipping instances that already match.
-- Spot (`compute.spot`): a mixed instances policy, all Spot, price-capacity-optimized over the
-  configured type and its AMD/Intel twin where one exists, with capacity rebalancing so a Spot
-  agent is replaced (and drains) before its interruption.
+  upgrade never lowers capacity), skipping instances that already match, and waiting for a busy
+  agent (scale-in protected) to go idle before replacing it.
+- Spot (`compute.spot`): a mixed instances policy, price-capacity-optimized over many pools:
+  `aws.spot_instance_types` if given, else the configured type plus the same size in its sibling
+  families (same vCPU and memory, same architecture, across Intel/AMD and generations), since
+  AWS's Spot guidance is to be flexible across many instance types. `aws.on_demand_base` agents
+  are On-Demand (the configured type first), the rest Spot; capacity rebalancing replaces (and
+  drains) a Spot agent before its interruption.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
@@ -37,7 +46,7 @@ import pulumi_aws as aws
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames, tags
-from agentfleet.providers.aws.settings import AwsSettings
+from agentfleet.providers.aws.settings import AwsSettings, architecture
 
 #: CloudWatch group metrics collected for the group (the scaling metric and the dashboard).
 GROUP_METRICS = [
@@ -52,33 +61,40 @@ ROOT_VOLUME_GB = 20
 #: Instance refresh: keep 100 % of capacity healthy, may run 10 % extra while replacing.
 REFRESH_MIN_HEALTHY = 100
 REFRESH_MAX_HEALTHY = 110
-#: Spot diversification: the same size in a sibling family (AMD <-> Intel) is a second pool.
-SPOT_TWINS = {"t3": "t3a", "t3a": "t3", "m5": "m5a", "m5a": "m5", "c5": "c5a", "c5a": "c5", "r5": "r5a",
-              "r5a": "r5", "m6i": "m6a", "m6a": "m6i", "c6i": "c6a", "c6a": "c6i", "r6i": "r6a", "r6a": "r6i",
-              "m7i": "m7a", "m7a": "m7i", "c7i": "c7a", "c7a": "c7i"}  # fmt: skip
-
-
-def architecture(instance_type: str) -> str:
-    """`arm64` for Graviton types (a `g` after the generation digit: t4g, c7gn, m6gd), else `x86_64`."""
-    family = instance_type.split(".", 1)[0]
-    return "arm64" if re.match(r"^[a-z-]*?\d+[a-z]*g", family) else "x86_64"
-
-
-#: Sizes every family of SPOT_TWINS offers (t3/t3a also share nano..medium). Beyond these the
-#: siblings differ (c5 has 9xlarge, c5a 8xlarge; m6a/c6a/r6a have 48xlarge, the i-types not; m7a
-#: and c7a have medium, m7i and c7i not; metal variants differ): an override naming an instance
-#: type that does not exist is refused by Auto Scaling, so larger sizes get no twin.
-SPOT_TWIN_SIZES = {"large", "xlarge", "2xlarge", "4xlarge"}
-SPOT_TWIN_SMALL_SIZES = {"nano", "micro", "small", "medium"}
+#: Spot diversification: families with the same vCPU and memory per size and the same
+#: architecture; the same size in each is another Spot pool. Only the sizes every family of a
+#: group offers are spread (SPOT_SHARED_SIZES): an override naming an instance type that does not
+#: exist is refused by Auto Scaling (c5 has 9xlarge and c5a 8xlarge; m7i and c7i have no medium;
+#: metal variants differ), so other sizes run on the configured type alone.
+SPOT_FAMILY_GROUPS = (
+    ("t3", "t3a"),
+    ("m5", "m5a", "m6i", "m6a", "m7i", "m7a"),
+    ("c5", "c5a", "c6i", "c6a", "c7i", "c7a"),
+    ("r5", "r5a", "r6i", "r6a", "r7i", "r7a"),
+    ("m6g", "m7g"),
+    ("c6g", "c7g"),
+    ("r6g", "r7g"),
+)
+SPOT_SHARED_SIZES = {"large", "xlarge", "2xlarge", "4xlarge"}
+SPOT_SHARED_SMALL_SIZES: dict[tuple[str, ...], set[str]] = {
+    ("t3", "t3a"): {"nano", "micro", "small", "medium"},
+    ("m6g", "m7g"): {"medium"},
+    ("c6g", "c7g"): {"medium"},
+    ("r6g", "r7g"): {"medium"},
+}
+#: The public SSM parameters AWS keeps pointing at the newest Amazon Linux 2023 AMI.
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 #: EC2's limit on a launch template (version) description.
 LAUNCH_TEMPLATE_DESCRIPTION_MAX = 255
 
 
 def spot_instance_types(instance_type: str) -> list[str]:
+    """The configured type first, then the same size in each sibling family that offers it."""
     family, _, size = instance_type.partition(".")
-    twin = SPOT_TWINS.get(family)
-    shared = size in SPOT_TWIN_SIZES or (family in ("t3", "t3a") and size in SPOT_TWIN_SMALL_SIZES)
-    return [instance_type] + ([f"{twin}.{size}"] if twin and shared else [])
+    for group in SPOT_FAMILY_GROUPS:
+        if family in group and (size in SPOT_SHARED_SIZES or size in SPOT_SHARED_SMALL_SIZES.get(group, ())):
+            return [instance_type] + [f"{other}.{size}" for other in group if other != family]
+    return [instance_type]
 
 
 def template_description(fleet: str, image: str) -> str:
@@ -88,18 +104,14 @@ def template_description(fleet: str, image: str) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def agent_ami(instance_type: str) -> str:
-    arch = architecture(instance_type)
-    ami = aws.ec2.get_ami(
-        most_recent=True,
-        owners=["amazon"],
-        filters=[
-            aws.ec2.GetAmiFilterArgs(name="name", values=[f"al2023-ami-2023.*-{arch}"]),
-            aws.ec2.GetAmiFilterArgs(name="architecture", values=[arch]),
-            aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
-        ],
-    )
-    return ami.id
+def agent_image_id(settings: AwsSettings) -> str:
+    """The launch template's image: the pinned AMI, or AL2023's SSM parameter, resolved at launch."""
+    if settings.ami_id is not None:
+        return settings.ami_id
+    # "With Systems Manager parameters, you can update your Auto Scaling groups to use new AMI IDs
+    # without needing to create new launch templates or new versions of launch templates each time
+    # an AMI ID changes." (EC2 Auto Scaling user guide, using-systems-manager-parameters)
+    return "resolve:ssm:" + AL2023_PARAMETER.format(arch=architecture(settings.instance_type))
 
 
 @dataclass
@@ -120,13 +132,14 @@ def build_compute(
     depends_on: list[pulumi.Resource],
 ) -> Compute:
     names = FleetNames(config.name)
-    instance_type = config.settings_for(AwsSettings).instance_type
+    settings = config.settings_for(AwsSettings)
+    instance_type = settings.instance_type
     opts = pulumi.ResourceOptions(parent=parent)
     template = aws.ec2.LaunchTemplate(
-        names("agent-template"),
+        names.prefixed("agent-template"),
         name=names.launch_template,
         description=template_description(config.name, config.agent.image),
-        image_id=agent_ami(instance_type),
+        image_id=agent_image_id(settings),
         instance_type=instance_type,
         iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=instance_profile_arn),
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -153,12 +166,12 @@ def build_compute(
                 ),
             )
         ],
-        monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+        monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=False),
         user_data=user_data,
         update_default_version=True,
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(
-                resource_type=kind, tags=tags(config.name, Name=names("agent"))
+                resource_type=kind, tags=tags(config.name, Name=names.prefixed("agent"))
             )
             for kind in ("instance", "volume")
         ],
@@ -177,13 +190,17 @@ def build_compute(
                         launch_template_id=template.id, version=template_version
                     )
                 ),
+                # "A good rule of thumb is to be flexible across at least 10 instance types for each
+                # workload" (EC2 user guide, Spot best practices): every sibling of the same size.
                 overrides=[
                     aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t)
-                    for t in spot_instance_types(instance_type)
+                    for t in settings.spot_instance_types or spot_instance_types(instance_type)
                 ],
             ),
             instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                on_demand_base_capacity=0,
+                # On-Demand takes the first override, the configured type: "Default: ... prioritized for
+                # Auto Scaling groups that don't [specify InstanceRequirements]" (InstancesDistribution).
+                on_demand_base_capacity=settings.on_demand_base,
                 on_demand_percentage_above_base_capacity=0,
                 spot_allocation_strategy="price-capacity-optimized",
             ),
@@ -192,7 +209,7 @@ def build_compute(
         launch_template = aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=template_version)
 
     group = aws.autoscaling.Group(
-        names("agents"),
+        names.prefixed("agents"),
         name=names.agent_group,
         min_size=policy.min_agents,
         max_size=policy.max_agents,
@@ -212,6 +229,10 @@ def build_compute(
                 max_healthy_percentage=REFRESH_MAX_HEALTHY,
                 instance_warmup=str(policy.warmup_seconds),
                 skip_matching=True,
+                # A busy agent holds scale-in protection: "Wait ... waits one hour for you to remove
+                # scale-in protection. Otherwise, the instance refresh will fail" (RefreshPreferences);
+                # the provider's default is Ignore, which would leave busy agents on the old template.
+                scale_in_protected_instances="Wait",
             ),
         ),
         # Agents at min_agents=0 never reach "InService" before work arrives: don't wait for them.

@@ -12,6 +12,16 @@ its resources look the way they do:
     compute.py        launch template + Auto Scaling group (health, warm-up, refresh, Spot)
     lifecycle.py      termination hook: drain before terminate
     scaling.py        target tracking on backlog per agent + scale from zero
+
+Every builder has the same shape:
+
+    build_<what>(parent, config[, policy], *, <resources it refers to>) -> <record>
+
+`parent` is the `ScalableAgentFleet` every resource hangs under, `config` the validated
+`FleetConfig` (names come from it through `names.FleetNames`), `policy` the `ScalingPolicy` for
+the builders that need its numbers (compute, lifecycle, scaling); everything else is a keyword:
+the Outputs of resources built before (`queue_name=`, `group_arn=`) and the region. A builder
+returns a small record of the resources later builders refer to, or the one resource it made.
 """
 
 from __future__ import annotations
@@ -41,29 +51,30 @@ def region_name() -> str:
 
 def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
     region = region_name()
-    net = network.build_network(parent, config, region)
-    queues = queue.build_queues(parent, config)
-    data = state.build_state(
+    net = network.build_network(parent, config, region=region)
+    work = queue.build_queue(parent, config)
+    stores = state.build_state(
         parent,
         config,
         vpc_id=net.vpc_id,
         subnet_ids=net.private_subnet_ids,
         agents_security_group_id=net.agents_security_group.id,
     )
-    obs = monitoring.build_logs(parent, config)
+    destinations = monitoring.build_destinations(parent, config)
+    ecr = userdata.ecr_image(config.agent.image)
     agent_identity = identity.build_identity(
         parent,
-        config.name,
+        config,
         region=region,
-        queue_arn=queues.queue.arn,
-        dead_letter_arn=queues.dead_letter_queue.arn,
-        table_arn=data.table.arn if data.table else None,
-        bucket_arn=data.bucket.arn if data.bucket else None,
-        log_group_arn=obs.log_group.arn,
-        ecr_repository_arn=ecr.repository_arn if (ecr := userdata.ecr_image(config.agent.image)) else None,
+        queue_arn=work.queue.arn,
+        dead_letter_arn=work.dead_letter_queue.arn,
+        table_arn=stores.table.arn if stores.table else None,
+        bucket_arn=stores.bucket.arn if stores.bucket else None,
+        log_group_arn=destinations.log_group.arn,
+        ecr_repository_arn=ecr.repository_arn if ecr else None,
     )
-    table_name = data.table.name if data.table else None
-    bucket_name = data.bucket.bucket if data.bucket else None
+    table_name = stores.table.name if stores.table else None
+    bucket_name = stores.bucket.bucket if stores.bucket else None
     agents = compute.build_compute(
         parent,
         config,
@@ -71,11 +82,11 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         user_data=userdata.user_data(
             config,
             policy,
-            queue_url=queues.queue.url,
-            dead_letter_url=queues.dead_letter_queue.url,
+            queue_url=work.queue.url,
+            dead_letter_url=work.dead_letter_queue.url,
             table=table_name,
             bucket=bucket_name,
-            cache_url=data.cache_url,
+            cache_url=stores.cache_url,
             region=region,
         ),
         instance_profile_arn=agent_identity.instance_profile.arn,
@@ -85,35 +96,31 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         depends_on=[agent_identity.data_policy, *net.ready],
     )
     group = agents.group
-    identity.attach_lifecycle_policy(parent, config.name, agent_identity.role, group.arn)
-    lifecycle.build_termination_hook(parent, config.name, policy, group)
-    scaling.build_target_tracking(
-        parent, config.name, policy, group_name=group.name, queue_name=queues.queue.name
-    )
-    scaling.build_scale_from_zero(
-        parent, config.name, policy, group_name=group.name, queue_name=queues.queue.name
-    )
+    identity.build_group_policy(parent, config, role=agent_identity.role, group_arn=group.arn)
+    lifecycle.build_termination_hook(parent, config, policy, group_name=group.name)
+    scaling.build_target_tracking(parent, config, policy, group_name=group.name, queue_name=work.queue.name)
+    scaling.build_scale_from_zero(parent, config, policy, group_name=group.name, queue_name=work.queue.name)
     monitoring.build_alarms(
         parent,
         config,
-        topic=obs.alarm_topic,
-        queue_name=queues.queue.name,
-        dead_letter_name=queues.dead_letter_queue.name,
+        topic=destinations.alarm_topic,
+        queue_name=work.queue.name,
+        dead_letter_name=work.dead_letter_queue.name,
     )
     monitoring.build_dashboard(
         parent,
         config,
         region=region,
-        queue_name=queues.queue.name,
-        dead_letter_name=queues.dead_letter_queue.name,
+        queue_name=work.queue.name,
+        dead_letter_name=work.dead_letter_queue.name,
         group_name=group.name,
     )
 
     return FleetResources(
-        queue=queues.queue.name,
-        dead_letter_queue=queues.dead_letter_queue.name,
+        queue=work.queue.name,
+        dead_letter_queue=work.dead_letter_queue.name,
         state_table=table_name,
         bucket=bucket_name,
         agent_group=group.name,
-        send_work={"queue_url": queues.queue.url, "region": region},
+        send_work={"queue_url": work.queue.url, "region": region},
     )

@@ -9,10 +9,11 @@ Two inline policies, split by when their resources exist:
   resource, so a condition on `cloudwatch:namespace` scopes it instead of a resource ARN); for an
   image in ECR, pull from exactly that repository (plus GetAuthorizationToken, which has no
   resource);
-- `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action and mark
-  an instance of *this* group unhealthy (the /healthz watcher, see compute.py). Scoped to the
-  group's ARN, which exists only after the group; the agent calls these at the end of its life,
-  long after this policy is attached.
+- `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action, mark
+  an instance of *this* group unhealthy (the /healthz watcher, see compute.py), and set scale-in
+  protection on an instance of *this* group (a busy agent protects itself, docs/aws.md
+  "Scale-in"). Scoped to the group's ARN, which exists only after the group; the agent calls
+  these once it has work or at the end of its life, after this policy is attached.
 
 No wildcard action anywhere, and `Resource: "*"` only for PutMetricData and
 GetAuthorizationToken, the two actions without resource-level permissions. The documents are plain
@@ -28,6 +29,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames, tags
 
 QUEUE_CONSUMER_ACTIONS = [
@@ -58,6 +60,8 @@ LIFECYCLE_ACTIONS = [
     "autoscaling:RecordLifecycleActionHeartbeat",
     "autoscaling:SetInstanceHealth",
 ]
+#: A busy agent protects its own instance from scale-in, an idle one lifts it (AGENTFLEET_PROTECTION).
+PROTECTION_ACTIONS = ["autoscaling:SetInstanceProtection"]
 
 
 def assume_role_policy() -> str:
@@ -136,11 +140,13 @@ def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def lifecycle_policy(group_arn: str) -> dict[str, Any]:
+def group_policy(group_arn: str) -> dict[str, Any]:
+    """What an agent may do to its own group: its lifecycle, its health, its scale-in protection."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "OwnLifecycle", "Effect": "Allow", "Action": LIFECYCLE_ACTIONS, "Resource": group_arn}
+            {"Sid": "OwnLifecycle", "Effect": "Allow", "Action": LIFECYCLE_ACTIONS, "Resource": group_arn},
+            {"Sid": "OwnProtection", "Effect": "Allow", "Action": PROTECTION_ACTIONS, "Resource": group_arn},
         ],
     }
 
@@ -154,7 +160,7 @@ class Identity:
 
 def build_identity(
     parent: pulumi.Resource,
-    fleet: str,
+    config: FleetConfig,
     *,
     region: str,
     queue_arn: pulumi.Input[str],
@@ -164,10 +170,11 @@ def build_identity(
     log_group_arn: pulumi.Input[str],
     ecr_repository_arn: str | None = None,
 ) -> Identity:
+    fleet = config.name
     names = FleetNames(fleet)
     opts = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
-        names("agent-role"),
+        names.prefixed("agent-role"),
         name=names.role(region),
         description=f"agentfleet {fleet} agents: this fleet's queue, state, logs and lifecycle only",
         assume_role_policy=assume_role_policy(),
@@ -175,7 +182,7 @@ def build_identity(
         opts=opts,
     )
     profile = aws.iam.InstanceProfile(
-        names("agent-profile"), name=names.role(region), role=role.name, opts=opts
+        names.prefixed("agent-profile"), name=names.role(region), role=role.name, opts=opts
     )
     document = pulumi.Output.all(queue_arn, dead_letter_arn, table_arn, bucket_arn, log_group_arn).apply(
         lambda a: json.dumps(
@@ -193,19 +200,20 @@ def build_identity(
         )
     )
     data = aws.iam.RolePolicy(
-        names("agent-data"), name=names("data"), role=role.id, policy=document, opts=opts
+        names.prefixed("agent-data"), name=names.prefixed("data"), role=role.id, policy=document, opts=opts
     )
     return Identity(role=role, instance_profile=profile, data_policy=data)
 
 
-def attach_lifecycle_policy(
-    parent: pulumi.Resource, fleet: str, role: aws.iam.Role, group_arn: pulumi.Output[str]
+def build_group_policy(
+    parent: pulumi.Resource, config: FleetConfig, *, role: aws.iam.Role, group_arn: pulumi.Output[str]
 ) -> aws.iam.RolePolicy:
-    names = FleetNames(fleet)
+    """The role's policy on the Auto Scaling group, attached once the group (and its ARN) exists."""
+    names = FleetNames(config.name)
     return aws.iam.RolePolicy(
-        names("agent-lifecycle"),
-        name=names("lifecycle"),
+        names.prefixed("agent-lifecycle"),
+        name=names.prefixed("lifecycle"),
         role=role.id,
-        policy=group_arn.apply(lambda arn: json.dumps(lifecycle_policy(arn))),
+        policy=group_arn.apply(lambda arn: json.dumps(group_policy(arn))),
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames
 from agentfleet.providers.aws.settings import LIFECYCLE_HEARTBEAT_MAX_SECONDS, LIFECYCLE_HEARTBEAT_MIN_SECONDS
 
@@ -32,13 +33,13 @@ def heartbeat_seconds(policy: ScalingPolicy) -> int:
 
 
 def build_termination_hook(
-    parent: pulumi.Resource, fleet: str, policy: ScalingPolicy, group: aws.autoscaling.Group
+    parent: pulumi.Resource, config: FleetConfig, policy: ScalingPolicy, *, group_name: pulumi.Input[str]
 ) -> aws.autoscaling.LifecycleHook:
-    names = FleetNames(fleet)
+    names = FleetNames(config.name)
     return aws.autoscaling.LifecycleHook(
-        names("drain-hook"),
+        names.prefixed("drain-hook"),
         name=names.lifecycle_hook,
-        autoscaling_group_name=group.name,
+        autoscaling_group_name=group_name,
         lifecycle_transition=TERMINATING,
         heartbeat_timeout=heartbeat_seconds(policy),
         default_result="CONTINUE",

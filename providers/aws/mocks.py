@@ -14,7 +14,6 @@ from typing import Any
 
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
-AMI_ID = "ami-0f3c7d07486cad139"
 
 
 EC2_ARN_KINDS = {
@@ -190,27 +189,6 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "zoneIds": [f"{_short(region)}-az{i + 1}" for i in range(len(suffixes))],
             "groupNames": [region],
             "state": args.get("state", "available"),
-        }
-    if token == "aws:ec2/getAmi:getAmi":
-        arch = "x86_64"
-        for f in args.get("filters") or []:
-            if f.get("name") == "architecture":
-                arch = f["values"][0]
-        return {
-            "id": AMI_ID,
-            "imageId": AMI_ID,
-            "arn": f"arn:aws:ec2:{region}::image/{AMI_ID}",
-            "architecture": arch,
-            "name": f"al2023-ami-2023.6.20241212.0-kernel-6.1-{arch}",
-            "ownerId": "137112412989",
-            "imageOwnerAlias": "amazon",
-            "rootDeviceName": "/dev/xvda",
-            "rootDeviceType": "ebs",
-            "virtualizationType": "hvm",
-            "state": "available",
-            "mostRecent": True,
-            "owners": args.get("owners", ["amazon"]),
-            "filters": args.get("filters", []),
         }
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {

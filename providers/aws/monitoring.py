@@ -38,23 +38,27 @@ def oldest_message_alarm_seconds(config: FleetConfig) -> int:
 
 
 @dataclass
-class Observability:
+class Destinations:
+    """Where the agents' logs and the alarms' notifications go."""
+
     log_group: aws.cloudwatch.LogGroup
     alarm_topic: aws.sns.Topic
 
 
-def build_logs(parent: pulumi.Resource, config: FleetConfig) -> Observability:
+def build_destinations(parent: pulumi.Resource, config: FleetConfig) -> Destinations:
     names = FleetNames(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
-        names("logs"),
+        names.prefixed("logs"),
         name=names.log_group,
         retention_in_days=LOG_RETENTION_DAYS,
         tags=tags(config.name),
         opts=opts,
     )
-    topic = aws.sns.Topic(names("alarms"), name=names("alarms"), tags=tags(config.name), opts=opts)
-    return Observability(log_group=log_group, alarm_topic=topic)
+    topic = aws.sns.Topic(
+        names.prefixed("alarms"), name=names.prefixed("alarms"), tags=tags(config.name), opts=opts
+    )
+    return Destinations(log_group=log_group, alarm_topic=topic)
 
 
 def build_alarms(
@@ -69,8 +73,8 @@ def build_alarms(
     opts = pulumi.ResourceOptions(parent=parent)
     oldest = oldest_message_alarm_seconds(config)
     oldest_alarm = aws.cloudwatch.MetricAlarm(
-        names("oldest-message"),
-        name=names("oldest-message"),
+        names.prefixed("oldest-message"),
+        name=names.prefixed("oldest-message"),
         alarm_description=(
             f"agentfleet {config.name}: a message has waited more than {oldest} s; "
             "agents are not keeping up or not running"
@@ -90,8 +94,8 @@ def build_alarms(
         opts=opts,
     )
     dlq_alarm = aws.cloudwatch.MetricAlarm(
-        names("dead-letters"),
-        name=names("dead-letters"),
+        names.prefixed("dead-letters"),
+        name=names.prefixed("dead-letters"),
         alarm_description=f"agentfleet {config.name}: messages dead-lettered in {names.dead_letter_queue}",
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
@@ -172,7 +176,7 @@ def build_dashboard(
         lambda v: dashboard_body(region, v[0], v[1], v[2])
     )
     return aws.cloudwatch.Dashboard(
-        names("dashboard"),
+        names.prefixed("dashboard"),
         dashboard_name=names.dashboard(region),
         dashboard_body=body,
         opts=pulumi.ResourceOptions(parent=parent),

@@ -69,8 +69,9 @@ class FleetNames:
         """The only CloudWatch namespace agents may publish custom metrics to."""
         return f"agentfleet/{self.fleet}"
 
-    def __call__(self, role: str) -> str:
-        """The Pulumi resource name of a child in `role`, e.g. names("agents-sg")."""
+    def prefixed(self, role: str) -> str:
+        """`{fleet}-{role}`: the Pulumi name of the child in `role` (`prefixed("agents-sg")`), and
+        the AWS name of resources whose name needs nothing else (`prefixed("alarms")`)."""
         return f"{self.fleet}-{role}"
 
 

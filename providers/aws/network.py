@@ -51,22 +51,18 @@ class Network:
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Input[str]]
     agents_security_group: aws.ec2.SecurityGroup
-    children: dict[str, pulumi.Resource] = field(default_factory=dict)
     #: What must exist before the first agent boots (routes, endpoints); empty for the user's network.
     ready: list[pulumi.Resource] = field(default_factory=list)
 
 
-def build_network(parent: pulumi.Resource, config: FleetConfig, region: str) -> Network:
+def build_network(parent: pulumi.Resource, config: FleetConfig, *, region: str) -> Network:
     names = FleetNames(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
-    aws = config.settings_for(AwsSettings)
-    if aws.vpc_id is not None and aws.subnet_ids is not None:
-        sg = _agents_security_group(names, aws.vpc_id, opts)
+    settings = config.settings_for(AwsSettings)
+    if settings.vpc_id is not None and settings.subnet_ids is not None:
+        sg = _agents_security_group(names, settings.vpc_id, opts)
         return Network(
-            vpc_id=aws.vpc_id,
-            private_subnet_ids=list(aws.subnet_ids),
-            agents_security_group=sg,
-            children={"agents_security_group": sg},
+            vpc_id=settings.vpc_id, private_subnet_ids=list(settings.subnet_ids), agents_security_group=sg
         )
     return _new_vpc(names, region, opts)
 
@@ -75,15 +71,15 @@ def _agents_security_group(
     names: FleetNames, vpc_id: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> aws.ec2.SecurityGroup:
     sg = aws.ec2.SecurityGroup(
-        names("agents-sg"),
-        name=names("agents"),
+        names.prefixed("agents-sg"),
+        name=names.prefixed("agents"),
         description=f"agentfleet {names.fleet} agents: no inbound; outbound to AWS APIs and the registry",
         vpc_id=vpc_id,
-        tags=tags(names.fleet, Name=names("agents")),
+        tags=tags(names.fleet, Name=names.prefixed("agents")),
         opts=opts,
     )
     aws.vpc.SecurityGroupEgressRule(
-        names("agents-egress"),
+        names.prefixed("agents-egress"),
         security_group_id=sg.id,
         description="HTTPS and DNS-resolved AWS endpoints, the container registry, the cache",
         ip_protocol="-1",
@@ -104,99 +100,99 @@ def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Ne
             f"agentfleet: region {region} has {len(zones)} available zones; a new VPC needs {ZONES}"
         )
     vpc = aws.ec2.Vpc(
-        names("vpc"),
+        names.prefixed("vpc"),
         cidr_block=VPC_CIDR,
         enable_dns_support=True,
         enable_dns_hostnames=True,  # needed by the SQS interface endpoint's private DNS
-        tags=tags(fleet, Name=names("vpc")),
+        tags=tags(fleet, Name=names.prefixed("vpc")),
         opts=opts,
     )
-    igw = aws.ec2.InternetGateway(names("igw"), vpc_id=vpc.id, tags=tags(fleet, Name=names("igw")), opts=opts)
+    igw = aws.ec2.InternetGateway(
+        names.prefixed("igw"), vpc_id=vpc.id, tags=tags(fleet, Name=names.prefixed("igw")), opts=opts
+    )
     public_rt = aws.ec2.RouteTable(
-        names("public-rt"),
+        names.prefixed("public-rt"),
         vpc_id=vpc.id,
         routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-        tags=tags(fleet, Name=names("public")),
+        tags=tags(fleet, Name=names.prefixed("public")),
         opts=opts,
     )
     public: list[aws.ec2.Subnet] = []
     private: list[aws.ec2.Subnet] = []
     for i, zone in enumerate(zones):
         pub = aws.ec2.Subnet(
-            names(f"public-{i + 1}"),
+            names.prefixed(f"public-{i + 1}"),
             vpc_id=vpc.id,
             cidr_block=PUBLIC_CIDRS[i],
             availability_zone=zone,
             map_public_ip_on_launch=False,
-            tags=tags(fleet, Name=names(f"public-{zone}")),
+            tags=tags(fleet, Name=names.prefixed(f"public-{zone}")),
             opts=opts,
         )
         aws.ec2.RouteTableAssociation(
-            names(f"public-{i + 1}-rt"), subnet_id=pub.id, route_table_id=public_rt.id, opts=opts
+            names.prefixed(f"public-{i + 1}-rt"), subnet_id=pub.id, route_table_id=public_rt.id, opts=opts
         )
         public.append(pub)
         private.append(
             aws.ec2.Subnet(
-                names(f"private-{i + 1}"),
+                names.prefixed(f"private-{i + 1}"),
                 vpc_id=vpc.id,
                 cidr_block=PRIVATE_CIDRS[i],
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags=tags(fleet, Name=names(f"private-{zone}")),
+                tags=tags(fleet, Name=names.prefixed(f"private-{zone}")),
                 opts=opts,
             )
         )
-    nat_ip = aws.ec2.Eip(names("nat-ip"), domain="vpc", tags=tags(fleet, Name=names("nat")), opts=opts)
+    nat_ip = aws.ec2.Eip(
+        names.prefixed("nat-ip"), domain="vpc", tags=tags(fleet, Name=names.prefixed("nat")), opts=opts
+    )
     nat = aws.ec2.NatGateway(
-        names("nat"),
+        names.prefixed("nat"),
         allocation_id=nat_ip.id,
         subnet_id=public[0].id,
-        tags=tags(fleet, Name=names("nat")),
+        tags=tags(fleet, Name=names.prefixed("nat")),
         opts=pulumi.ResourceOptions(parent=opts.parent, depends_on=[igw]),
     )
     private_rt = aws.ec2.RouteTable(
-        names("private-rt"),
+        names.prefixed("private-rt"),
         vpc_id=vpc.id,
         routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-        tags=tags(fleet, Name=names("private")),
+        tags=tags(fleet, Name=names.prefixed("private")),
         opts=opts,
     )
     ready: list[pulumi.Resource] = [
         aws.ec2.RouteTableAssociation(
-            names(f"private-{i + 1}-rt"), subnet_id=subnet.id, route_table_id=private_rt.id, opts=opts
+            names.prefixed(f"private-{i + 1}-rt"),
+            subnet_id=subnet.id,
+            route_table_id=private_rt.id,
+            opts=opts,
         )
         for i, subnet in enumerate(private)
     ]
 
     sg = _agents_security_group(names, vpc.id, opts)
-    children: dict[str, pulumi.Resource] = {
-        "vpc": vpc,
-        "nat_gateway": nat,
-        "private_route_table": private_rt,
-        "agents_security_group": sg,
-    }
-    for i, subnet in enumerate(private):
-        children[f"private_subnet_{i + 1}"] = subnet
     for service in ("s3", "dynamodb"):
-        children[f"{service}_endpoint"] = aws.ec2.VpcEndpoint(
-            names(f"{service}-endpoint"),
+        endpoint = aws.ec2.VpcEndpoint(
+            names.prefixed(f"{service}-endpoint"),
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{region}.{service}",
             vpc_endpoint_type="Gateway",
             route_table_ids=[private_rt.id],
-            tags=tags(fleet, Name=names(service)),
+            tags=tags(fleet, Name=names.prefixed(service)),
             opts=opts,
         )
+        ready.append(endpoint)
     endpoint_sg = aws.ec2.SecurityGroup(
-        names("endpoints-sg"),
-        name=names("endpoints"),
+        names.prefixed("endpoints-sg"),
+        name=names.prefixed("endpoints"),
         description=f"agentfleet {fleet} interface endpoints: HTTPS from the agents only",
         vpc_id=vpc.id,
-        tags=tags(fleet, Name=names("endpoints")),
+        tags=tags(fleet, Name=names.prefixed("endpoints")),
         opts=opts,
     )
     aws.vpc.SecurityGroupIngressRule(
-        names("endpoints-from-agents"),
+        names.prefixed("endpoints-from-agents"),
         security_group_id=endpoint_sg.id,
         referenced_security_group_id=sg.id,
         ip_protocol="tcp",
@@ -205,22 +201,18 @@ def _new_vpc(names: FleetNames, region: str, opts: pulumi.ResourceOptions) -> Ne
         description="HTTPS from the agents of this fleet",
         opts=opts,
     )
-    children["sqs_endpoint"] = aws.ec2.VpcEndpoint(
-        names("sqs-endpoint"),
+    sqs_endpoint = aws.ec2.VpcEndpoint(
+        names.prefixed("sqs-endpoint"),
         vpc_id=vpc.id,
         service_name=f"com.amazonaws.{region}.sqs",
         vpc_endpoint_type="Interface",
         private_dns_enabled=True,
         subnet_ids=[s.id for s in private],
         security_group_ids=[endpoint_sg.id],
-        tags=tags(fleet, Name=names("sqs")),
+        tags=tags(fleet, Name=names.prefixed("sqs")),
         opts=opts,
     )
-    ready += [children["s3_endpoint"], children["dynamodb_endpoint"], children["sqs_endpoint"]]
+    ready.append(sqs_endpoint)
     return Network(
-        vpc_id=vpc.id,
-        private_subnet_ids=[s.id for s in private],
-        agents_security_group=sg,
-        children=children,
-        ready=ready,
+        vpc_id=vpc.id, private_subnet_ids=[s.id for s in private], agents_security_group=sg, ready=ready
     )

@@ -26,7 +26,9 @@ LONG_POLL_SECONDS = 20
 
 
 @dataclass
-class Queues:
+class Queue:
+    """The work queue and its dead-letter queue."""
+
     queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
 
@@ -35,7 +37,7 @@ def redrive_policy(dead_letter_arn: str, max_receive_count: int) -> str:
     return json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count})
 
 
-def build_queues(parent: pulumi.Resource, config: FleetConfig) -> Queues:
+def build_queue(parent: pulumi.Resource, config: FleetConfig) -> Queue:
     names = FleetNames(config.name)
     q = config.queue
     opts = pulumi.ResourceOptions(parent=parent)
@@ -61,11 +63,11 @@ def build_queues(parent: pulumi.Resource, config: FleetConfig) -> Queues:
     )
     # Only this fleet's queue may dead-letter into the DLQ.
     aws.sqs.RedriveAllowPolicy(
-        names("dlq-redrive-allow"),
+        names.prefixed("dlq-redrive-allow"),
         queue_url=dlq.url,
         redrive_allow_policy=queue.arn.apply(
             lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
         ),
         opts=opts,
     )
-    return Queues(queue=queue, dead_letter_queue=dlq)
+    return Queue(queue=queue, dead_letter_queue=dlq)

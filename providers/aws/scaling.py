@@ -1,4 +1,4 @@
-"""THE AWS scaling policy: capacity follows the queue's backlog per agent, from zero and back.
+"""The AWS scaling policy: capacity follows the queue's backlog per agent, from zero and back.
 
 Two policies on the agents' Auto Scaling group, both translated from `ScalingPolicy`:
 
@@ -19,12 +19,23 @@ Two policies on the agents' Auto Scaling group, both translated from `ScalingPol
 2. **Scale from zero** (`{fleet}-from-zero`): the ratio has no value at zero agents, so target
    tracking can never start the first one. An alarm evaluates
 
-       IF(FILL(agents, 0) == 0, FILL(visible, 0), 0) >= scale_from_zero_threshold
+       IF(FILL(desired, 0) == 0, FILL(visible, 0), 0) >= scale_from_zero_threshold
 
-   and drives a step policy that sets the exact capacity `ScalingPolicy.desired_agents` asks for
-   at zero (ceil(visible / target), one step per agent, up to `FROM_ZERO_STEPS`). Once agents are
-   in service the expression is 0 and target tracking owns the group again. Only created when
-   `min_agents` is 0.
+   on `GroupDesiredCapacity`, not in-service agents: desired capacity changes the moment a
+   scaling activity starts, in-service only once an agent has booted, so the expression is 0
+   again right after the first step instead of minutes later. It must hold in `FROM_ZERO_ALARM_M`
+   of the last `FROM_ZERO_ALARM_N` minutes: CloudWatch warns that FILL in an alarm can leave it
+   stuck when the latest minute has no data, so no single (late, missing) minute decides.
+   The alarm drives a step policy that *adds* the agents `ScalingPolicy.desired_agents` asks for
+   at zero (ceil(visible / target), one step per agent, up to `FROM_ZERO_STEPS`), as
+   `ChangeInCapacity`: an alarm keeps invoking its action every period it stays in ALARM, and
+   should the group metric lag while agents already run, adding can only overshoot (target
+   tracking scales back in), where setting an exact capacity could pull the group below what
+   target tracking set. Repeated invocations while the first agents warm up add nothing: "While
+   scaling out, we do not consider instances that are warming up as part of the current capacity
+   of the group. Therefore, multiple alarm breaches that fall in the range of the same step
+   adjustment result in a single scaling activity" (EC2 Auto Scaling, step scaling), and the
+   policy's warm-up covers the alarm's whole window. Only created when `min_agents` is 0.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import pulumi
 import pulumi_aws as aws
 
 from agentfleet.components.policy import ScalingPolicy
+from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames
 
 #: At most this many agents are started in one step from zero; target tracking continues from there.
@@ -44,15 +56,29 @@ FROM_ZERO_STEPS = 10
 VISIBLE = "ApproximateNumberOfMessagesVisible"
 IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
 IN_SERVICE = "GroupInServiceInstances"
+DESIRED = "GroupDesiredCapacity"
 BACKLOG_PER_AGENT = "(visible + inflight) / agents"
-FROM_ZERO = "IF(FILL(agents, 0) == 0, FILL(visible, 0), 0)"
+FROM_ZERO = "IF(FILL(desired, 0) == 0, FILL(visible, 0), 0)"
+#: The from-zero alarm fires when work waits at zero desired agents in M of the last N periods.
+FROM_ZERO_ALARM_M = 2
+FROM_ZERO_ALARM_N = 3
 
-TT = aws.autoscaling  # the target-tracking argument classes have long names
+# Target tracking's argument classes, named for what they are in this module.
+TargetTrackingArgs = aws.autoscaling.PolicyTargetTrackingConfigurationArgs
+TrackedMetricsArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs
+TrackedMetricArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs
+TrackedStatArgs = (
+    aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+)
+TrackedStatMetricArgs = (
+    aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+)
+TrackedDimensionArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs  # noqa: E501
 
 
 @dataclass(frozen=True)
 class Step:
-    """Set capacity to `capacity` while (metric - threshold) is in [lower, upper)."""
+    """Add `capacity` agents (to none) while (metric - threshold) is in [lower, upper)."""
 
     lower: float
     upper: float | None
@@ -76,8 +102,15 @@ def from_zero_steps(policy: ScalingPolicy) -> list[Step]:
     return steps
 
 
+def from_zero_warmup_seconds(policy: ScalingPolicy) -> int:
+    """The step policy's warm-up: the agents' own, and at least the alarm's whole evaluation window,
+    so an alarm still in ALARM from the minutes before the first step cannot add a second batch."""
+    return max(policy.warmup_seconds, FROM_ZERO_ALARM_N * policy.metric_period_seconds)
+
+
 def capacity_from_zero(policy: ScalingPolicy, visible: int) -> int | None:
-    """What the from-zero path sets for `visible` waiting messages (None: the alarm stays OK)."""
+    """How many agents the from-zero path starts for `visible` waiting messages (None: the alarm
+    stays OK)."""
     if visible < policy.scale_from_zero_threshold:
         return None
     relative = visible - policy.scale_from_zero_threshold
@@ -94,22 +127,18 @@ def _tracked_metric(
     dimension: tuple[str, pulumi.Input[str]],
     stat: str,
     period: int,
-) -> TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs:
+) -> TrackedMetricArgs:
     """One input of the target-tracking metric math (not returned: the expression is)."""
-    return TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+    return TrackedMetricArgs(
         id=metric_id,
         return_data=False,
-        metric_stat=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
+        metric_stat=TrackedStatArgs(
             stat=stat,
             period=period,
-            metric=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
+            metric=TrackedStatMetricArgs(
                 namespace=namespace,
                 metric_name=metric_name,
-                dimensions=[
-                    TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
-                        name=dimension[0], value=dimension[1]
-                    )
-                ],
+                dimensions=[TrackedDimensionArgs(name=dimension[0], value=dimension[1])],
             ),
         ),
     )
@@ -134,29 +163,29 @@ def _alarm_metric(
 
 def build_target_tracking(
     parent: pulumi.Resource,
-    fleet: str,
+    config: FleetConfig,
     policy: ScalingPolicy,
     *,
     group_name: pulumi.Input[str],
     queue_name: pulumi.Input[str],
 ) -> aws.autoscaling.Policy:
-    names = FleetNames(fleet)
+    names = FleetNames(config.name)
     period = policy.metric_period_seconds
     queue = ("QueueName", queue_name)
     group = ("AutoScalingGroupName", group_name)
     agents = _tracked_metric("agents", "AWS/AutoScaling", IN_SERVICE, group, "Average", period)
-    ratio = TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs(
+    ratio = TrackedMetricArgs(
         id="backlog_per_agent", label="Backlog per agent", expression=BACKLOG_PER_AGENT, return_data=True
     )
     return aws.autoscaling.Policy(
-        names("backlog-per-agent"),
-        name=names("backlog-per-agent"),
+        names.prefixed("backlog-per-agent"),
+        name=names.prefixed("backlog-per-agent"),
         autoscaling_group_name=group_name,
         policy_type="TargetTrackingScaling",
-        target_tracking_configuration=TT.PolicyTargetTrackingConfigurationArgs(
+        target_tracking_configuration=TargetTrackingArgs(
             target_value=float(policy.target_backlog_per_agent),
             disable_scale_in=False,
-            customized_metric_specification=TT.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
+            customized_metric_specification=TrackedMetricsArgs(
                 metrics=[
                     _tracked_metric("visible", "AWS/SQS", VISIBLE, queue, "Sum", period),
                     _tracked_metric("inflight", "AWS/SQS", IN_FLIGHT, queue, "Sum", period),
@@ -177,7 +206,7 @@ class FromZero:
 
 def build_scale_from_zero(
     parent: pulumi.Resource,
-    fleet: str,
+    config: FleetConfig,
     policy: ScalingPolicy,
     *,
     group_name: pulumi.Input[str],
@@ -185,16 +214,18 @@ def build_scale_from_zero(
 ) -> FromZero | None:
     if not policy.scales_to_zero:
         return None  # the group never has zero agents: target tracking always has a value
-    names = FleetNames(fleet)
+    names = FleetNames(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
     period = policy.metric_period_seconds
     step_policy = aws.autoscaling.Policy(
-        names("from-zero"),
-        name=names("from-zero"),
+        names.prefixed("from-zero"),
+        name=names.prefixed("from-zero"),
         autoscaling_group_name=group_name,
         policy_type="StepScaling",
-        adjustment_type="ExactCapacity",
+        # Only ever adds: every step's adjustment is positive (see the module docstring).
+        adjustment_type="ChangeInCapacity",
         metric_aggregation_type="Maximum",
+        estimated_instance_warmup=from_zero_warmup_seconds(policy),
         step_adjustments=[
             aws.autoscaling.PolicyStepAdjustmentArgs(
                 scaling_adjustment=s.capacity,
@@ -206,20 +237,21 @@ def build_scale_from_zero(
         opts=opts,
     )
     alarm = aws.cloudwatch.MetricAlarm(
-        names("work-at-zero"),
-        name=names("work-at-zero"),
+        names.prefixed("work-at-zero"),
+        name=names.prefixed("work-at-zero"),
         alarm_description=(
-            f"agentfleet {fleet}: messages are waiting and no agent is in service; "
+            f"agentfleet {config.name}: messages are waiting and the group wants no agent; "
             "starts the first agents (target tracking has no value at zero agents)"
         ),
         comparison_operator="GreaterThanOrEqualToThreshold",
         threshold=float(policy.scale_from_zero_threshold),
-        evaluation_periods=1,
+        evaluation_periods=FROM_ZERO_ALARM_N,
+        datapoints_to_alarm=FROM_ZERO_ALARM_M,
         treat_missing_data="notBreaching",
         metric_queries=[
             _alarm_metric("visible", "AWS/SQS", VISIBLE, ("QueueName", queue_name), period),
             _alarm_metric(
-                "agents", "AWS/AutoScaling", IN_SERVICE, ("AutoScalingGroupName", group_name), period
+                "desired", "AWS/AutoScaling", DESIRED, ("AutoScalingGroupName", group_name), period
             ),
             aws.cloudwatch.MetricAlarmMetricQueryArgs(
                 id="waiting_at_zero",

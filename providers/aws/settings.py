@@ -19,22 +19,64 @@ from pydantic import field_validator, model_validator
 from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
 from agentfleet.components.problems import ConfigProblem, CrossFieldError
 from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.providers.aws.names import FleetNames
+
+#: A mixed instances policy takes at most 40 launch template overrides (Auto Scaling quota).
+SPOT_OVERRIDES_MAX = 40
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 
 
 class AwsSettings(TargetSettings):
-    """AWS-only settings. Leave vpc_id/subnet_ids unset to get a new VPC."""
+    """AWS-only settings. Leave vpc_id/subnet_ids unset to get a new VPC.
+
+    ami_id:              pin the agents' image; unset, each new agent boots the newest Amazon
+                         Linux 2023 for its architecture (compute.py: no redeploy rolls the fleet)
+    on_demand_base:      with `compute.spot`, this many agents are On-Demand before any Spot one
+    spot_instance_types: with `compute.spot`, the exact types to spread Spot over (instead of
+                         the same size in the sibling families compute.py derives)
+    """
 
     section: ClassVar[str] = "aws"
 
     instance_type: str = "t3.small"
     vpc_id: str | None = None
     subnet_ids: list[str] | None = None
+    ami_id: str | None = None
+    on_demand_base: int = 0
+    spot_instance_types: list[str] | None = None
 
     @field_validator("instance_type")
     @classmethod
     def _instance_type_shape(cls, v: str) -> str:
-        if not re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", v):
+        if not INSTANCE_TYPE.match(v):
             raise ValueError("must be an EC2 instance type such as 't3.small'")
+        return v
+
+    @field_validator("ami_id")
+    @classmethod
+    def _ami_shape(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^ami-[0-9a-f]{8,17}$", v):
+            raise ValueError("must be an AMI id such as 'ami-0f3c7d07486cad139'")
+        return v
+
+    @field_validator("on_demand_base")
+    @classmethod
+    def _on_demand_base_range(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be >= 0")
+        return v
+
+    @field_validator("spot_instance_types")
+    @classmethod
+    def _spot_types_shape(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not 1 <= len(v) <= SPOT_OVERRIDES_MAX:
+                raise ValueError(f"must list 1 to {SPOT_OVERRIDES_MAX} instance types (Auto Scaling's limit)")
+            for t in v:
+                if not INSTANCE_TYPE.match(t):
+                    raise ValueError(f"entry {t!r} must be an EC2 instance type such as 't3.small'")
+            if len(set(v)) != len(v):
+                raise ValueError("must not name an instance type twice")
         return v
 
     @field_validator("vpc_id")
@@ -80,7 +122,6 @@ USER_ENV_MAX_BYTES = 8_192
 
 SECURITY_GROUP_RESERVED_PREFIX = "sg-"
 S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-CACHE_ID_SUFFIX = "-cache"  # names.py: FleetNames.cache
 
 
 def env_bytes(env: dict[str, str]) -> int:
@@ -90,55 +131,47 @@ def env_bytes(env: dict[str, str]) -> int:
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    q, a = config.queue, config.agent
-    if q.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
+    queue, agent = config.queue, config.agent
+    if queue.visibility_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
         problems.append(
             ConfigProblem(
                 "fleet.queue.visibility_timeout_seconds",
-                q.visibility_timeout_seconds,
+                queue.visibility_timeout_seconds,
                 f"must be <= {SQS_MAX_VISIBILITY_SECONDS} (SQS's 12-hour visibility limit)",
             )
         )
-    if not SQS_MIN_RETENTION_SECONDS <= q.retention_seconds <= SQS_MAX_RETENTION_SECONDS:
+    if not SQS_MIN_RETENTION_SECONDS <= queue.retention_seconds <= SQS_MAX_RETENTION_SECONDS:
         problems.append(
             ConfigProblem(
                 "fleet.queue.retention_seconds",
-                q.retention_seconds,
+                queue.retention_seconds,
                 f"must be between {SQS_MIN_RETENTION_SECONDS} and {SQS_MAX_RETENTION_SECONDS} "
                 "(SQS: 60 s to 14 days)",
             )
         )
-    if q.max_receive_count > SQS_MAX_RECEIVE_COUNT:
+    if queue.max_receive_count > SQS_MAX_RECEIVE_COUNT:
         problems.append(
             ConfigProblem(
                 "fleet.queue.max_receive_count",
-                q.max_receive_count,
+                queue.max_receive_count,
                 f"must be between 1 and {SQS_MAX_RECEIVE_COUNT} (SQS redrive policy)",
             )
         )
-    heartbeat = a.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS
+    heartbeat = agent.drain_timeout_seconds + SHUTDOWN_MARGIN_SECONDS
     if heartbeat > LIFECYCLE_HEARTBEAT_MAX_SECONDS:
         problems.append(
             ConfigProblem(
                 "fleet.agent.drain_timeout_seconds",
-                a.drain_timeout_seconds,
+                agent.drain_timeout_seconds,
                 f"must be <= {LIFECYCLE_HEARTBEAT_MAX_SECONDS - SHUTDOWN_MARGIN_SECONDS} on AWS: "
                 "the termination "
                 f"lifecycle hook's heartbeat (drain + {SHUTDOWN_MARGIN_SECONDS} s) may be at most "
                 f"{LIFECYCLE_HEARTBEAT_MAX_SECONDS} s",
             )
         )
-    if config.settings_for(AwsSettings).instance_type.startswith("mac"):
-        problems.append(
-            ConfigProblem(
-                "fleet.aws.instance_type",
-                config.settings_for(AwsSettings).instance_type,
-                "must not be a Mac instance type: those run only on Dedicated Hosts, which an Auto Scaling "
-                "group of agents cannot allocate (and Spot does not offer)",
-            )
-        )
+    problems += _instance_problems(config)
     problems += _name_problems(config)
-    size = env_bytes(a.env)
+    size = env_bytes(agent.env)
     if size > USER_ENV_MAX_BYTES:
         problems.append(
             ConfigProblem(
@@ -150,6 +183,66 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     return problems
+
+
+def _unsupported_family(instance_type: str) -> str | None:
+    """Why agents cannot run on `instance_type`, or None."""
+    if instance_type.startswith("mac"):
+        return (
+            "must not be a Mac instance type: those run only on Dedicated Hosts, which an Auto Scaling "
+            "group of agents cannot allocate (and Spot does not offer)"
+        )
+    if instance_type.startswith("a1."):
+        return (
+            "must not be an a1 instance type: a1 is first-generation Graviton, which Amazon Linux 2023 "
+            "(the agents' image) does not support; use t4g, m6g, c7g or another Graviton2+ type"
+        )
+    return None
+
+
+def _instance_problems(config: FleetConfig) -> list[ConfigProblem]:
+    settings = config.settings_for(AwsSettings)
+    problems: list[ConfigProblem] = []
+    if (reason := _unsupported_family(settings.instance_type)) is not None:
+        problems.append(ConfigProblem("fleet.aws.instance_type", settings.instance_type, reason))
+    for t in settings.spot_instance_types or []:
+        if (reason := _unsupported_family(t)) is not None:
+            problems.append(ConfigProblem("fleet.aws.spot_instance_types", t, reason))
+        elif architecture(t) != architecture(settings.instance_type):
+            problems.append(
+                ConfigProblem(
+                    "fleet.aws.spot_instance_types",
+                    t,
+                    f"must have the architecture of instance_type {settings.instance_type} "
+                    f"({architecture(settings.instance_type)}): the launch template's image is built for one",
+                )
+            )
+    if not config.compute.spot:
+        for key, value, unset in (
+            ("on_demand_base", settings.on_demand_base, 0),
+            ("spot_instance_types", settings.spot_instance_types, None),
+        ):
+            if value != unset:
+                problems.append(
+                    ConfigProblem(
+                        f"fleet.aws.{key}", value, "is only used with compute.spot: true; remove it"
+                    )
+                )
+    elif settings.on_demand_base > config.scaling.max_agents:
+        problems.append(
+            ConfigProblem(
+                "fleet.aws.on_demand_base",
+                settings.on_demand_base,
+                f"must be <= scaling.max_agents ({config.scaling.max_agents})",
+            )
+        )
+    return problems
+
+
+def architecture(instance_type: str) -> str:
+    """`arm64` for Graviton types (a `g` after the generation digit: t4g, c7gn, m6gd), else `x86_64`."""
+    family = instance_type.split(".", 1)[0]
+    return "arm64" if re.match(r"^[a-z-]*?\d+[a-z]*g", family) else "x86_64"
 
 
 def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
@@ -164,7 +257,7 @@ def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
                 "security group, and EC2 reserves that prefix for security group ids",
             )
         )
-    cache_id = f"{name}{CACHE_ID_SUFFIX}"
+    cache_id = FleetNames(name).cache
     if config.state.cache and "--" in cache_id:
         problems.append(
             ConfigProblem(
@@ -187,5 +280,9 @@ def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
     return problems
 
 
-#: Provider config keys AWS cannot do without; none yet (the region falls back to the provider's own).
-REQUIRED_SETTINGS: dict[str, str] = {}
+#: Provider config keys AWS cannot do without, checked before anything is registered. The region
+#: belongs to the stack: taken from the shell (AWS_REGION) or a provider default, one `pulumi up`
+#: from another machine would build a second fleet somewhere else.
+REQUIRED_SETTINGS = {
+    "aws:region": "must be set to an AWS region such as us-east-1 (pulumi config set aws:region us-east-1)",
+}

@@ -1,7 +1,8 @@
 """Where agents keep state: a DynamoDB table, an S3 bucket, and optionally a Redis cache.
 
 - Table: on-demand (an idle fleet costs nothing), point-in-time recovery, a TTL attribute
-  (`expires_at`, epoch seconds) so idempotency records and leases expire by themselves.
+  (`expires_at`, epoch seconds) so idempotency records and leases expire by themselves, and
+  encryption at rest under the AWS owned key (free; the AWS managed KMS key bills every request).
 - Bucket: all public access blocked, objects owned by the bucket owner (no ACLs), SSE-S3
   encryption by default, and a bucket policy that denies any request not made over TLS.
 - Cache (`state.cache`): ElastiCache Redis in the fleet's private subnets, encrypted in transit
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -34,7 +35,6 @@ class State:
     bucket: aws.s3.Bucket | None = None
     cache: aws.elasticache.ReplicationGroup | None = None
     cache_url: pulumi.Output[str] | None = None
-    children: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 def tls_only_policy(bucket_arn: str) -> str:
@@ -76,14 +76,15 @@ def build_state(
             attributes=[aws.dynamodb.TableAttributeArgs(name=TABLE_KEY, type="S")],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=TTL_ATTRIBUTE, enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            # "If disabled (false) or not specified, server-side encryption is set to AWS owned key"
+            # (DynamoDB SSESpecification): encrypted at rest, no KMS charges. Explicit, so a table
+            # created under the AWS managed key (`enabled=True`) is switched back on the next update.
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=False),
             tags=tags(config.name),
             opts=opts,
         )
-        state.children["state_table"] = state.table
     if config.state.bucket:
         state.bucket = _bucket(names, opts)
-        state.children["bucket"] = state.bucket
     if config.state.cache:
         _cache(names, state, vpc_id, subnet_ids, agents_security_group_id, opts)
     return state
@@ -91,10 +92,10 @@ def build_state(
 
 def _bucket(names: FleetNames, opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
     bucket = aws.s3.Bucket(
-        names("bucket"), bucket_prefix=names.bucket_prefix, tags=tags(names.fleet), opts=opts
+        names.prefixed("bucket"), bucket_prefix=names.bucket_prefix, tags=tags(names.fleet), opts=opts
     )
     pab = aws.s3.BucketPublicAccessBlock(
-        names("bucket-public-access"),
+        names.prefixed("bucket-public-access"),
         bucket=bucket.id,
         block_public_acls=True,
         block_public_policy=True,
@@ -103,13 +104,13 @@ def _bucket(names: FleetNames, opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
         opts=opts,
     )
     aws.s3.BucketOwnershipControls(
-        names("bucket-ownership"),
+        names.prefixed("bucket-ownership"),
         bucket=bucket.id,
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
         opts=opts,
     )
     aws.s3.BucketServerSideEncryptionConfiguration(
-        names("bucket-encryption"),
+        names.prefixed("bucket-encryption"),
         bucket=bucket.id,
         rules=[
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -124,7 +125,7 @@ def _bucket(names: FleetNames, opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
         opts=opts,
     )
     aws.s3.BucketPolicy(
-        names("bucket-tls-only"),
+        names.prefixed("bucket-tls-only"),
         bucket=bucket.id,
         policy=bucket.arn.apply(tls_only_policy),
         # A bucket policy is rejected while Block Public Access is being applied; order them.
@@ -142,7 +143,7 @@ def _cache(
     opts: pulumi.ResourceOptions,
 ) -> None:
     subnets = aws.elasticache.SubnetGroup(
-        names("cache-subnets"),
+        names.prefixed("cache-subnets"),
         name=names.cache,
         description=f"agentfleet {names.fleet}: the cache lives in the agents' private subnets",
         subnet_ids=subnet_ids,
@@ -150,15 +151,15 @@ def _cache(
         opts=opts,
     )
     sg = aws.ec2.SecurityGroup(
-        names("cache-sg"),
+        names.prefixed("cache-sg"),
         name=names.cache,
         description=f"agentfleet {names.fleet} cache: Redis from the agents only",
         vpc_id=vpc_id,
         tags=tags(names.fleet, Name=names.cache),
         opts=opts,
     )
-    ingress = aws.vpc.SecurityGroupIngressRule(
-        names("cache-from-agents"),
+    aws.vpc.SecurityGroupIngressRule(
+        names.prefixed("cache-from-agents"),
         security_group_id=sg.id,
         referenced_security_group_id=agents_security_group_id,
         ip_protocol="tcp",
@@ -168,7 +169,7 @@ def _cache(
         opts=opts,
     )
     cache = aws.elasticache.ReplicationGroup(
-        names("cache"),
+        names.prefixed("cache"),
         replication_group_id=names.cache,
         description=f"agentfleet {names.fleet} cache",
         engine="redis",
@@ -185,6 +186,3 @@ def _cache(
     )
     state.cache = cache
     state.cache_url = cache.primary_endpoint_address.apply(lambda host: f"rediss://{host}:{REDIS_PORT}")
-    state.children.update(
-        {"cache": cache, "cache_subnet_group": subnets, "cache_security_group": sg, "cache_ingress": ingress}
-    )

@@ -8,7 +8,7 @@ Container logs go to the fleet's CloudWatch log group through Docker's `awslogs`
 (non-blocking: a CloudWatch hiccup never stalls the agent). An agent whose `/healthz` keeps
 failing is marked Unhealthy in its Auto Scaling group (`aws autoscaling set-instance-health`),
 which terminates and replaces it through the termination lifecycle hook. An image in Amazon ECR
-is pulled after `aws ecr get-login-password | docker login` (iam.py grants the pull on exactly that
+is pulled after `aws ecr get-login-password | docker login` (identity.py grants the pull on exactly that
 repository); any other registry must be reachable without credentials.
 """
 
@@ -29,6 +29,8 @@ from agentfleet.providers.aws.settings import USER_DATA_MAX_BYTES
 from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "aws-asg"
+#: The agent toggles its own instance's scale-in protection in its group (agent/contract.py).
+PROTECTION = "aws-asg"
 ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repo>[^:@]+)"
 )
@@ -92,6 +94,7 @@ def agent_env(
             contract.LIFECYCLE: LIFECYCLE,
             contract.LIFECYCLE_HOOK: names.lifecycle_hook,
             contract.GROUP: names.agent_group,
+            contract.PROTECTION: PROTECTION,
         }
     )
     if table is not None:
@@ -113,6 +116,21 @@ def mark_unhealthy_command(region: str) -> str:
     )
 
 
+def being_removed_command() -> str:
+    """Shell: succeeds when this instance's Auto Scaling target lifecycle state is `Terminated`.
+
+    The agent's unit runs it before each start (providers/cloudinit.py): an agent that drained for
+    a scale-in, refresh or replacement is not started again while the instance waits to go.
+    """
+    return (
+        "token=$(curl -sS --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "
+        f"{IMDS}/api/token)"
+        f' && state=$(curl -sS --fail --max-time 2 -H "X-aws-ec2-metadata-token: $token" '
+        f"{IMDS}/meta-data/autoscaling/target-lifecycle-state)"
+        ' && [ "$state" = Terminated ]'
+    )
+
+
 def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, str], region: str) -> str:
     """The `#cloud-config` document (plain text) for resolved values."""
     document = agent_cloud_config(
@@ -125,6 +143,7 @@ def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, 
         on_unhealthy=mark_unhealthy_command(region),
         log_driver="awslogs",
         registry_login=ecr.login_script() if (ecr := ecr_image(config.agent.image)) else None,
+        being_removed=being_removed_command(),
         log_options={
             "awslogs-group": FleetNames(config.name).log_group,
             "awslogs-region": region,

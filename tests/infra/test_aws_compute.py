@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from agentfleet.agent import contract
-from agentfleet.providers.aws.compute import architecture, spot_instance_types
+from agentfleet.providers.aws.compute import spot_instance_types
+from agentfleet.providers.aws.settings import architecture
 from agentfleet.providers.aws.userdata import ecr_image, mark_unhealthy_command
-from agentfleet.providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT, LOGIN_SCRIPT
+from agentfleet.providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT, LOGIN_SCRIPT, MAY_START_SCRIPT
 from tests.conftest import require_peer
 from tests.infra.aws_helpers import agent_env, aws_synth, user_data, write_files
+from tests.infra.shell_fakes import run_with_fakes
 
 GROUP = "aws:autoscaling/group:Group"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -58,6 +60,12 @@ def test_group_runs_the_latest_template_version_and_refreshes_without_losing_cap
     assert refresh["preferences"]["maxHealthyPercentage"] > 100
 
 
+def test_instance_refresh_waits_for_busy_agents_instead_of_skipping_or_killing_them() -> None:
+    # The provider's default is Ignore (busy agents keep the old template); Refresh would kill them.
+    preferences = aws_synth().one(GROUP).inputs["instanceRefresh"]["preferences"]
+    assert preferences["scaleInProtectedInstances"] == "Wait"
+
+
 def test_group_waits_for_the_data_policy_so_the_first_agent_has_its_permissions() -> None:
     s = aws_synth()
     assert s.named("moodring-agent-data").urn in s.one(GROUP).depends_on
@@ -76,7 +84,9 @@ def test_spot_uses_a_mixed_instances_policy_with_capacity_rebalance() -> None:
     assert group["capacityRebalance"] is True
     mixed = group["mixedInstancesPolicy"]
     assert mixed["launchTemplate"]["launchTemplateSpecification"]["launchTemplateId"] == template.id
-    assert [o["instanceType"] for o in mixed["launchTemplate"]["overrides"]] == ["m6i.large", "m6a.large"]
+    assert [o["instanceType"] for o in mixed["launchTemplate"]["overrides"]] == [
+        "m6i.large", "m5.large", "m5a.large", "m6a.large", "m7i.large", "m7a.large"
+    ]  # fmt: skip
     dist = mixed["instancesDistribution"]
     assert dist["onDemandPercentageAboveBaseCapacity"] == 0
     assert dist["onDemandBaseCapacity"] == 0
@@ -95,14 +105,47 @@ def test_launch_template_requires_imdsv2_and_gives_no_public_ip() -> None:
     assert t["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
 
 
-def test_launch_template_uses_the_looked_up_al2023_image_for_the_architecture() -> None:
+def test_unpinned_template_names_al2023s_ssm_parameter_so_a_new_ami_changes_nothing() -> None:
+    # The template holds the parameter, resolved by EC2 at each launch: a new AL2023 release changes
+    # nothing Pulumi sends, so no `pulumi up` rolls the fleet for it (an AMI id looked up at deploy
+    # time changed the template, and the instance refresh replaced every agent).
     s = aws_synth({"aws": {"instance_type": "t4g.small"}})
-    (_, args) = next(i for i in s.invokes if i[0] == "aws:ec2/getAmi:getAmi")
-    filters = {f["name"]: f["values"] for f in args["filters"]}
-    assert filters["architecture"] == ["arm64"]
-    assert filters["name"] == ["al2023-ami-2023.*-arm64"]
-    assert s.one(TEMPLATE).inputs["imageId"] == "ami-0f3c7d07486cad139"
-    assert s.one(TEMPLATE).inputs["instanceType"] == "t4g.small"
+    template = s.one(TEMPLATE).inputs
+    assert (
+        template["imageId"]
+        == "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    )
+    assert template["instanceType"] == "t4g.small"
+    assert not [token for token, _ in s.invokes if token == "aws:ec2/getAmi:getAmi"]
+    x86 = aws_synth().one(TEMPLATE).inputs["imageId"]
+    assert x86 == "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+def test_a_pinned_ami_is_what_the_template_launches() -> None:
+    template = aws_synth({"aws": {"ami_id": "ami-0123456789abcdef0"}}).one(TEMPLATE)
+    assert template.inputs["imageId"] == "ami-0123456789abcdef0"
+    assert "imageId" not in template.ignore_changes  # changing the pin is a rollout
+
+
+def test_detailed_monitoring_is_off() -> None:
+    # Nothing reads per-instance one-minute EC2 metrics; detailed monitoring bills them.
+    assert aws_synth().one(TEMPLATE).inputs["monitoring"] == {"enabled": False}
+
+
+def test_spot_fleet_takes_an_on_demand_base_and_the_users_instance_types() -> None:
+    s = aws_synth(
+        {
+            "compute": {"spot": True},
+            "aws": {"instance_type": "c7i.large", "on_demand_base": 2,
+                    "spot_instance_types": ["c7i.large", "c6i.large", "m7i.large"]},
+        }
+    )  # fmt: skip
+    mixed = s.one(GROUP).inputs["mixedInstancesPolicy"]
+    assert [o["instanceType"] for o in mixed["launchTemplate"]["overrides"]] == [
+        "c7i.large", "c6i.large", "m7i.large"
+    ]  # fmt: skip
+    assert mixed["instancesDistribution"]["onDemandBaseCapacity"] == 2
+    assert mixed["instancesDistribution"]["onDemandPercentageAboveBaseCapacity"] == 0
 
 
 @pytest.mark.parametrize(
@@ -114,9 +157,15 @@ def test_architecture_follows_the_instance_family(instance_type: str, arch: str)
     assert architecture(instance_type) == arch
 
 
-def test_spot_twins_only_where_a_same_size_sibling_exists() -> None:
+def test_spot_spreads_over_every_sibling_family_of_the_same_shape_and_architecture() -> None:
     assert spot_instance_types("t3.small") == ["t3.small", "t3a.small"]
     assert spot_instance_types("t4g.small") == ["t4g.small"]
+    assert spot_instance_types("c7g.large") == ["c7g.large", "c6g.large"]
+    assert spot_instance_types("r5a.xlarge") == [
+        "r5a.xlarge", "r5.xlarge", "r6i.xlarge", "r6a.xlarge", "r7i.xlarge", "r7a.xlarge"
+    ]  # fmt: skip
+    for instance_type in ("m5.large", "c6a.4xlarge", "r7g.medium", "t3a.medium"):
+        assert {architecture(t) for t in spot_instance_types(instance_type)} == {architecture(instance_type)}
 
 
 @pytest.mark.parametrize(
@@ -125,14 +174,8 @@ def test_spot_twins_only_where_a_same_size_sibling_exists() -> None:
     # medium; m5a has no metal: Auto Scaling refuses an override naming a type that does not exist.
     ["c5.9xlarge", "c5a.8xlarge", "m6a.48xlarge", "c6a.48xlarge", "m7a.medium", "c7a.medium", "m5.metal"],
 )
-def test_no_spot_twin_for_a_size_the_sibling_family_does_not_offer(instance_type: str) -> None:
+def test_no_sibling_for_a_size_a_sibling_family_does_not_offer(instance_type: str) -> None:
     assert spot_instance_types(instance_type) == [instance_type]
-
-
-def test_spot_twins_for_sizes_both_families_offer() -> None:
-    assert spot_instance_types("m7a.large") == ["m7a.large", "m7i.large"]
-    assert spot_instance_types("c5.4xlarge") == ["c5.4xlarge", "c5a.4xlarge"]
-    assert spot_instance_types("t3a.nano") == ["t3a.nano", "t3.nano"]
 
 
 def test_launch_template_description_fits_ec2s_255_characters_for_a_long_image() -> None:
@@ -163,6 +206,7 @@ def test_agent_environment_is_the_contract_with_this_fleets_resources() -> None:
     )
     assert env[contract.REGION] == "us-east-1"
     assert env[contract.LIFECYCLE] == "aws-asg"
+    assert env[contract.PROTECTION] == "aws-asg"  # a busy agent protects its instance from scale-in
     assert env[contract.GROUP] == s.one(GROUP).inputs["name"]
     assert env[contract.LIFECYCLE_HOOK] == s.one("aws:autoscaling/lifecycleHook:LifecycleHook").inputs["name"]
     assert env[contract.HANDLER] == "moodring.agent:handle"
@@ -254,34 +298,44 @@ def test_ecr_images_are_recognised(image: str, repository_arn: str | None) -> No
     assert (ecr.repository_arn if ecr else None) == repository_arn
 
 
+def imds_curl(path: str, answer: str, log: Path | None = None) -> str:
+    """A fake curl speaking IMDSv2: a PUT gives the session token, a GET of `path` with that token
+    runs the shell `answer`, anything else fails as curl does on an HTTP error."""
+    record = f'echo "curl $*" >> {log}\n' if log else ""
+    return f"""{record}case "$*" in
+  *"-X PUT"*api/token*) echo TOKEN123 ;;
+  *"X-aws-ec2-metadata-token: TOKEN123"*{path}*) {answer} ;;
+  *) exit 22 ;;
+esac"""
+
+
 def test_mark_unhealthy_finds_its_instance_through_imdsv2_and_tells_its_group(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "calls.log"
     fakes = {
-        # IMDSv2: a PUT gives the session token, a GET with that token gives the instance id.
-        "curl": f"""echo "curl $*" >> {log}
-case "$*" in
-  *"-X PUT"*api/token*) echo TOKEN123 ;;
-  *"X-aws-ec2-metadata-token: TOKEN123"*meta-data/instance-id*) echo i-0abc123def4567890 ;;
-  *) exit 22 ;;
-esac""",
+        "curl": imds_curl("meta-data/instance-id", "echo i-0abc123def4567890", log),
         "aws": f'echo "aws $*" >> {log}',
     }
-    for name, body in fakes.items():
-        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
-        (bin_dir / name).chmod(0o755)
-    result = subprocess.run(
-        ["/bin/sh", "-c", mark_unhealthy_command("eu-central-1")],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_with_fakes(tmp_path, mark_unhealthy_command("eu-central-1"), fakes)
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert calls[-1] == (
         "aws autoscaling set-instance-health --region eu-central-1 --instance-id i-0abc123def4567890 "
         "--health-status Unhealthy --should-respect-grace-period"
     )
+
+
+@pytest.mark.parametrize(
+    ("lifecycle_state", "may_start"),
+    [("Terminated", False), ("InService", True), (None, True)],  # None: IMDS does not answer
+)
+def test_the_agent_is_not_started_again_once_its_instance_is_being_terminated(
+    tmp_path: Path, lifecycle_state: str | None, may_start: bool
+) -> None:
+    # After a drain that timed out (exit 1) systemd restarts the unit; on an instance in
+    # Terminating:Wait the start must be skipped, or the new agent leases messages it cannot finish.
+    files = write_files(aws_synth())
+    assert f"ExecCondition={MAY_START_SCRIPT}" in files[f"/etc/systemd/system/{AGENT_UNIT}"]
+    answer = "exit 7" if lifecycle_state is None else f"echo {lifecycle_state}"
+    curl = imds_curl("meta-data/autoscaling/target-lifecycle-state", answer)
+    result = run_with_fakes(tmp_path, files[MAY_START_SCRIPT], {"curl": curl})
+    assert result.returncode == (0 if may_start else 1), result.stderr

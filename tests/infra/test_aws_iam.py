@@ -45,13 +45,35 @@ def test_data_policy_is_attached_to_the_instance_profiles_role() -> None:
 
 def test_lifecycle_policy_is_scoped_to_this_groups_arn() -> None:
     s = aws_synth()
-    (st,) = statements(s.named("moodring-agent-lifecycle"))
+    st = by_sid(s, "moodring-agent-lifecycle")["OwnLifecycle"]
     assert st["Resource"] == s.named("moodring-agents").outputs["arn"]
     assert set(st["Action"]) == {
         "autoscaling:CompleteLifecycleAction",
         "autoscaling:RecordLifecycleActionHeartbeat",
         "autoscaling:SetInstanceHealth",
     }
+
+
+def test_an_agent_may_set_scale_in_protection_only_in_this_group() -> None:
+    # A busy agent protects its own instance; the permission names exactly this group's ARN, in
+    # exactly one statement of all the role's policies.
+    s = aws_synth()
+    group_arn = s.named("moodring-agents").outputs["arn"]
+    granting = [
+        st
+        for policy in s.of_type(ROLE_POLICY)
+        for st in statements(policy)
+        if "autoscaling:SetInstanceProtection" in as_list(st["Action"])
+    ]
+    assert granting == [
+        {
+            "Sid": "OwnProtection",
+            "Effect": "Allow",
+            "Action": ["autoscaling:SetInstanceProtection"],
+            "Resource": group_arn,
+        }
+    ]
+    assert group_arn.endswith(":autoScalingGroupName/moodring-agents")
 
 
 def test_metrics_are_scoped_by_namespace_since_put_metric_data_has_no_resource() -> None:

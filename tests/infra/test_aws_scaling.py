@@ -1,4 +1,4 @@
-"""THE AWS scaling policy: target tracking on backlog per agent, and the path from zero agents."""
+"""The AWS scaling policy: target tracking on backlog per agent, and the path from zero agents."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_metric_periods_are_ones_each_api_accepts() -> None:
         assert alarm_periods and all(p in (10, 30) or p % 60 == 0 for p in alarm_periods), alarm.name
 
 
-def test_scale_from_zero_alarm_drives_the_exact_capacity_policy() -> None:
+def test_scale_from_zero_alarm_drives_the_step_policy() -> None:
     s = aws_synth()
     alarm = s.named("moodring-work-at-zero").inputs
     step = s.named("moodring-from-zero")
@@ -80,12 +80,35 @@ def test_scale_from_zero_alarm_drives_the_exact_capacity_policy() -> None:
     assert alarm["threshold"] == 1
     assert alarm["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
     queries = {q["id"]: q for q in alarm["metricQueries"]}
-    assert queries["waiting_at_zero"]["expression"] == "IF(FILL(agents, 0) == 0, FILL(visible, 0), 0)"
+    assert queries["waiting_at_zero"]["expression"] == "IF(FILL(desired, 0) == 0, FILL(visible, 0), 0)"
     assert queries["visible"]["metric"]["dimensions"] == {"QueueName": "moodring-queue"}
-    assert queries["agents"]["metric"]["dimensions"] == {"AutoScalingGroupName": "moodring-agents"}
-    assert step.inputs["adjustmentType"] == "ExactCapacity"
+    assert queries["desired"]["metric"]["dimensions"] == {"AutoScalingGroupName": "moodring-agents"}
     assert step.inputs["policyType"] == "StepScaling"
     assert step.inputs["autoscalingGroupName"] == "moodring-agents"
+
+
+def test_from_zero_alarm_reads_desired_capacity_over_m_of_n_minutes() -> None:
+    # In-service lags by a boot: at 1-of-1 the step re-fired every minute until the first agent was
+    # in service. Desired capacity moves with the scaling activity; 2 of 3 minutes means one late
+    # or missing minute (where FILL can leave an alarm stuck) decides nothing.
+    alarm = aws_synth().named("moodring-work-at-zero").inputs
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    assert queries["desired"]["metric"]["metricName"] == "GroupDesiredCapacity"
+    assert "GroupInServiceInstances" not in str(alarm["metricQueries"])
+    assert (alarm["datapointsToAlarm"], alarm["evaluationPeriods"]) == (2, 3)
+    assert "GroupDesiredCapacity" in aws_synth().one("aws:autoscaling/group:Group").inputs["enabledMetrics"]
+
+
+def test_from_zero_step_can_only_add_agents() -> None:
+    # ExactCapacity reset the group to min(10, ceil(visible/target)) whenever the group metric lagged,
+    # below what target tracking had set. ChangeInCapacity with positive steps never lowers it.
+    s = aws_synth({"scaling": {"warmup_seconds": 30}})
+    step = s.named("moodring-from-zero").inputs
+    assert step["adjustmentType"] == "ChangeInCapacity"
+    assert all(a["scalingAdjustment"] > 0 for a in step["stepAdjustments"])
+    # Warming agents are not current capacity, so repeats within the warm-up add nothing; the
+    # warm-up covers the alarm's 3-minute window even when the agents' own is shorter.
+    assert step["estimatedInstanceWarmup"] >= 3 * 60
 
 
 def test_from_zero_steps_are_the_recorded_step_adjustments() -> None:

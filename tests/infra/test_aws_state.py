@@ -17,6 +17,14 @@ def test_table_is_on_demand_recoverable_and_expires_records() -> None:
     assert table["attributes"] == [{"name": table["hashKey"], "type": "S"}]
 
 
+def test_table_is_encrypted_with_the_free_aws_owned_key() -> None:
+    # DynamoDB: "If disabled (false) or not specified, server-side encryption is set to AWS owned
+    # key"; enabled=true means the AWS managed KMS key, billed per request.
+    table = aws_synth().named("moodring-state").inputs
+    assert table["serverSideEncryption"] == {"enabled": False}
+    assert "kmsKeyArn" not in table["serverSideEncryption"]
+
+
 def test_bucket_blocks_public_access_encrypts_and_requires_tls() -> None:
     s = aws_synth()
     bucket = s.named("moodring-bucket")

@@ -15,10 +15,13 @@ from agentfleet.providers.cloudinit import (
     AGENT_UNIT,
     ENV_FILE,
     HEALTH_SCRIPT,
+    HEALTH_UNIT,
     LOGIN_SCRIPT,
+    MAY_START_SCRIPT,
     agent_cloud_config,
 )
 from tests.conftest import require_peer
+from tests.infra.shell_fakes import run_with_fakes
 
 AWS_ENV = {
     contract.BACKEND: "sqs",
@@ -67,6 +70,7 @@ def files(document: str) -> dict[str, dict[str, Any]]:
                 "log_driver": "awslogs",
                 "log_options": {"awslogs-group": "/agentfleet/moodring"},
                 "registry_login": "aws ecr get-login-password | docker login --password-stdin r.example",
+                "being_removed": "test \"$(cat /run/lifecycle-state)\" = Terminated",
             },
         ),
         (AZURE_ENV, "azure-scheduled-events", {}),
@@ -95,15 +99,74 @@ def test_env_file_is_root_only_and_carries_every_variable_literally() -> None:
     assert parsed == {**AZURE_ENV, contract.LIFECYCLE: "azure-scheduled-events"}
 
 
+def unit_settings(unit: str) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in unit.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
 def test_unit_restarts_maps_port_and_gives_the_agent_its_drain_time() -> None:
     unit = files(render(AWS_ENV, "aws-asg"))[f"/etc/systemd/system/{AGENT_UNIT}"]["content"]
-    assert "Restart=always" in unit
+    assert unit_settings(unit)["Restart"] == ["on-failure"]
     assert "--publish 8080:8080" in unit
     assert f"--env-file {ENV_FILE}" in unit
     assert "ExecStop=/usr/bin/docker stop --time 120 agentfleet-agent" in unit
     stop = int(next(line for line in unit.splitlines() if line.startswith("TimeoutStopSec=")).split("=")[1])
     assert stop > 120, "systemd must not kill the container before its drain timeout"
     assert unit.rstrip().endswith("WantedBy=multi-user.target")
+
+
+def test_a_drained_agent_stays_down_and_a_crashed_one_restarts() -> None:
+    # The runtime exits 0 after a clean drain: Restart=always brought it back about 5 s after it
+    # completed the lifecycle action, on the machine being removed, where it leased messages.
+    doc = files(render(AZURE_ENV, "azure-scheduled-events"))
+    agent = unit_settings(doc[f"/etc/systemd/system/{AGENT_UNIT}"]["content"])
+    watcher = unit_settings(doc[f"/etc/systemd/system/{HEALTH_UNIT}"]["content"])
+    assert agent["Restart"] == ["on-failure"]  # restarts a non-zero exit, a signal, a timeout
+    assert watcher["Restart"] == ["on-failure"]  # the watcher exits 0 once the agent drained
+    assert "ExecCondition" not in agent  # no removal check given: nothing to skip on
+
+
+def test_a_start_on_a_machine_being_removed_is_skipped() -> None:
+    doc = files(render(AWS_ENV, "aws-asg", being_removed="check-the-cloud --removing"))
+    agent = unit_settings(doc[f"/etc/systemd/system/{AGENT_UNIT}"]["content"])
+    assert agent["ExecCondition"] == [MAY_START_SCRIPT]
+    script = doc[MAY_START_SCRIPT]
+    assert script["permissions"] == "0755"
+    assert "check-the-cloud --removing" in script["content"]
+
+
+@pytest.mark.peer
+def test_rendered_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """systemd itself parses the units: an unknown key or a bad value is a warning on stderr."""
+    require_peer(shutil.which("systemd-analyze") is not None, "systemd-analyze")
+    root = tmp_path / "root"
+    units = root / "etc/systemd/system"
+    units.mkdir(parents=True)
+    doc = render(AWS_ENV, "aws-asg", being_removed="false", registry_login="true", on_unhealthy="true")
+    for path, entry in files(doc).items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(entry["content"])
+        target.chmod(int(entry["permissions"], 8))
+    docker = root / "usr/bin/docker"
+    docker.parent.mkdir(parents=True)
+    docker.write_text("#!/bin/sh\n")
+    docker.chmod(0o755)
+    (units / "docker.service").write_text("[Service]\nExecStart=/usr/bin/docker\n")
+    targets = root / "usr/lib/systemd/system"
+    targets.mkdir(parents=True)
+    for target in Path("/lib/systemd/system").glob("*.target"):
+        shutil.copy(target, targets / target.name)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", f"--root={root}",
+         f"/etc/systemd/system/{AGENT_UNIT}", f"/etc/systemd/system/{HEALTH_UNIT}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
 def test_drain_timeout_flows_into_the_stop_command() -> None:
@@ -185,10 +248,11 @@ def test_no_login_script_without_a_registry_login() -> None:
 # The health watcher, run for real by /bin/sh with docker, curl and sleep replaced by fakes on PATH.
 
 
-def run_watcher(tmp_path: Path, *, running: bool, healthz: list[bool]) -> tuple[list[str], str]:
-    """Run the rendered watcher until it acts; return the commands it ran and what it reported."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+def run_watcher(
+    tmp_path: Path, *, running: bool, healthz: list[bool], agent_unit: tuple[str, str] = ("active", "success")
+) -> tuple[list[str], str]:
+    """Run the rendered watcher until it acts (or stops); return the commands it ran and what it
+    reported. `agent_unit` is the agent unit's (ActiveState, Result) as `systemctl show` gives them."""
     log = tmp_path / "calls.log"
     answers = tmp_path / "healthz"
     answers.write_text("".join("0\n" if ok else "22\n" for ok in healthz) + "22\n" * 100)
@@ -197,10 +261,11 @@ def run_watcher(tmp_path: Path, *, running: bool, healthz: list[bool]) -> tuple[
         # Each probe takes the next scripted answer (exit 0 = healthy, 22 = curl's HTTP error).
         "curl": f'echo "curl $*" >> {log}; code=$(head -n1 {answers}); sed -i 1d {answers}; exit "$code"',
         "sleep": f'echo "sleep $*" >> {log}',
+        "systemctl": (
+            f'case "$*" in *ActiveState*) echo {agent_unit[0]} ;; *Result*) echo {agent_unit[1]} ;; '
+            f'*) echo "systemctl $*" >> {log} ;; esac'
+        ),
     }
-    for name, body in fakes.items():
-        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
-        (bin_dir / name).chmod(0o755)
     doc = agent_cloud_config(
         image="img:1",
         env={},
@@ -210,16 +275,7 @@ def run_watcher(tmp_path: Path, *, running: bool, healthz: list[bool]) -> tuple[
         health_grace_seconds=45,
         on_unhealthy=f"echo acted >> {log}; exit 0",
     )
-    script = tmp_path / "watch.sh"
-    script.write_text(files(doc)[HEALTH_SCRIPT]["content"])
-    result = subprocess.run(
-        ["/bin/sh", str(script)],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_with_fakes(tmp_path, files(doc)[HEALTH_SCRIPT]["content"], fakes)
     assert result.returncode == 0, result.stderr
     return log.read_text().splitlines(), result.stderr
 
@@ -244,3 +300,18 @@ def test_watcher_acts_when_the_container_never_starts(tmp_path: Path) -> None:
     assert not [c for c in calls if c.startswith("curl")]
     assert calls[-1] == "acted"
     assert "the agent container is not running after 900 s" in reported
+
+
+@pytest.mark.parametrize("result", ["success", "exec-condition"])
+def test_watcher_stops_once_the_agent_has_drained_instead_of_restarting_it(
+    tmp_path: Path, result: str
+) -> None:
+    # Drained (exit 0) or not started on a machine being removed: acting would restart the agent.
+    calls, reported = run_watcher(tmp_path, running=False, healthz=[], agent_unit=("inactive", result))
+    assert "acted" not in calls
+    assert "the agent has drained and exited; stopped watching it" in reported
+
+
+def test_watcher_still_acts_on_an_agent_that_crashed(tmp_path: Path) -> None:
+    calls, _ = run_watcher(tmp_path, running=True, healthz=[], agent_unit=("activating", "exit-code"))
+    assert calls[-1] == "acted"

@@ -209,3 +209,19 @@ def test_neutral_and_cloud_problems_are_reported_together() -> None:
     assert (
         "fleet.agent.concurrency=0" in message and "fleet.queue.visibility_timeout_seconds=50000" in message
     )
+
+
+@pytest.mark.parametrize("image", ["ghcr.io/acme/agent", "ghcr.io/acme/agent:latest", "localhost:5000/agent"])
+def test_an_image_without_a_version_is_refused(image: str) -> None:
+    # Every new machine would pull whatever the tag points to at its boot: one fleet, several versions.
+    assert error_of("aws", fleet({"agent": {"image": image}})) == (
+        f"agentfleet: fleet.agent.image={image} must name a version tag other than 'latest' or a digest "
+        "(image:1.4.2 or image@sha256:...), so every agent runs the same image"
+    )
+
+
+@pytest.mark.parametrize(
+    "image", ["ghcr.io/acme/agent:1.4.2", "localhost:5000/agent:2", "agent@sha256:" + "a" * 64]
+)
+def test_a_tag_or_a_digest_pins_the_image(image: str) -> None:
+    assert load_fleet_config("aws", fleet({"agent": {"image": image}})).agent.image == image

@@ -149,7 +149,7 @@ def test_agents_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
     script = tmp_path / "idle_agent.py"
     script.write_text(FAKE_AGENT)
     (tmp_path / "fleet.yaml").write_text(
-        "config:\n  agentfleet:fleet:\n    name: tiny-fleet\n    agent: {image: x/y, handler: m:f}\n"
+        "config:\n  agentfleet:fleet:\n    name: tiny-fleet\n    agent: {image: x/y:1, handler: m:f}\n"
     )
     parent = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
