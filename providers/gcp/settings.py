@@ -106,7 +106,6 @@ _RANGE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 #: "cidr_blocks define up to 50 external networks that could access Kubernetes master through HTTPS."
 MAX_CONTROL_PLANE_CIDRS = 50
 #: Tags that name no particular image: a new push under them changes no Deployment, so nothing rolls out.
-_MOVING_TAGS = ("latest",)
 
 
 def validate(config: FleetConfig) -> list[ConfigProblem]:
@@ -220,7 +219,6 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     problems.extend(_network_problems(g))
-    problems.extend(_image_problems(config.agent.image))
     return problems
 
 
@@ -284,29 +282,6 @@ def _network_problems(g: GcpSettings) -> list[ConfigProblem]:
                     )
                 )
     return problems
-
-
-def _image_problems(image: str) -> list[ConfigProblem]:
-    """An image must name one build: a tag other than `latest`, or a digest.
-
-    A Deployment rolls out only when its pod template changes; pushing a new image under the same
-    moving tag changes nothing Kubernetes sees, so the fleet would keep running whatever each node
-    pulled last.
-    """
-    if "@" in image:
-        return []
-    last = image.rsplit("/", 1)[-1]
-    tag = last.split(":", 1)[1] if ":" in last else None
-    if tag is None or tag in _MOVING_TAGS:
-        return [
-            ConfigProblem(
-                "fleet.agent.image",
-                image,
-                "must name one build on GCP: a tag other than 'latest' (repo/agent:1.4.2) or a digest "
-                "(repo/agent@sha256:...)",
-            )
-        ]
-    return []
 
 
 #: Provider settings a GCP stack cannot do without, checked before anything is registered.
