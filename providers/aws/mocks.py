@@ -208,4 +208,4 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
 
 
 #: Made-up values that look real, labelled by `agentfleet plan`.
-STAND_INS = {ACCOUNT: "AWS account id", AMI_ID: "AMI id (aws:ec2/getAmi), resolved at pulumi up"}
+STAND_INS = {ACCOUNT: "AWS account id"}

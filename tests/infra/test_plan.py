@@ -167,7 +167,7 @@ def test_json_is_sorted_so_two_plans_diff_cleanly_and_mocked_values_are_labelled
     order = [(r["type"], r["name"]) for r in plan["resources"]]
     assert order == sorted(order)
     template = next(r for r in plan["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")
-    assert template["inputs"]["imageId"].endswith(" (mock)")
+    assert template["inputs"]["iamInstanceProfile"]["arn"].endswith(" (mock)")
     queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/moodring-queue (mock)"
     assert plan["outputs"]["queue_url"] == queue_url
     assert "123456789012" in plan["mocked"]["stand_ins"]
