@@ -94,16 +94,19 @@ class CloudMocks(pulumi_mocks.Mocks):
         self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        if self.preview:
-            # A dry run of a new stack: the engine knows the inputs and nothing the cloud computes;
-            # outputs missing here resolve as unknown, as they do in `pulumi preview`.
-            return None, dict(args.inputs)
         if self._cloud_mocks is not None:
             rid, computed = self._cloud_mocks.resource_outputs(
                 args.typ, args.name, dict(args.inputs), self.config
             )
         else:
             rid, computed = f"{args.name}-id", {}
+        if self.preview:
+            # A dry run of a new stack: the engine knows the inputs (in the shape the provider
+            # gives them back) and nothing the cloud computes; outputs missing here resolve as
+            # unknown, as they do in `pulumi preview`.
+            reshaped = {k: v for k, v in computed.items() if k in args.inputs}
+            known = {k: v for k, v in args.inputs.items() if not _holds_unknown(reshaped.get(k))}
+            return None, {**known, **{k: v for k, v in reshaped.items() if not _holds_unknown(v)}}
         return rid, {**args.inputs, **computed}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
@@ -154,6 +157,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 SECRET = "[secret]"
 #: How a recorded value the cloud computes reads in a dry run (the engine's own sentinel).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def _holds_unknown(value: Any) -> bool:
+    """Whether a value (or a key or item within it) is one a dry run does not know yet."""
+    if isinstance(value, pulumi.output.Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_unknown(k) or _holds_unknown(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_unknown(v) for v in value)
+    return False
 
 
 def _plain(value: Any) -> Any:

@@ -144,8 +144,8 @@ def _scale_set(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "type": identity.get("type"),
             "userAssignedIdentities": {
                 uid: {
-                    "principalId": _uuid("principal", uid.rsplit("/", 1)[-1]),
-                    "clientId": _uuid("client", uid.rsplit("/", 1)[-1]),
+                    "principalId": _uuid("principal", str(uid).rsplit("/", 1)[-1]),
+                    "clientId": _uuid("client", str(uid).rsplit("/", 1)[-1]),
                 }
                 for uid in ids
             },

@@ -24,7 +24,7 @@ def test_a_missing_region_is_a_config_error_not_a_default() -> None:
     with pytest.raises(ConfigError) as caught:
         synthesize(config)
     assert str(caught.value) == (
-        "agentfleet: aws:region=None must be set to an AWS region such as us-east-1 "
+        "agentfleet: aws:region must be set to an AWS region such as us-east-1 "
         "(pulumi config set aws:region us-east-1)"
     )
 
@@ -32,13 +32,13 @@ def test_a_missing_region_is_a_config_error_not_a_default() -> None:
 @pytest.mark.parametrize("instance_type", ["a1.large", "a1.metal"])
 def test_a1_instances_are_refused_al2023_does_not_run_on_them(instance_type: str) -> None:
     message = error_of({"aws": {"instance_type": instance_type}})
-    assert message.startswith(f"agentfleet: fleet.aws.instance_type={instance_type} must not be an a1")
+    assert message.startswith(f"agentfleet: fleet.aws.instance_type='{instance_type}' must not be an a1")
     assert "Amazon Linux 2023" in message
 
 
 def test_ami_id_must_be_an_ami_id() -> None:
     assert error_of({"aws": {"ami_id": "al2023"}}) == (
-        "agentfleet: fleet.aws.ami_id=al2023 must be an AMI id such as 'ami-0f3c7d07486cad139'"
+        "agentfleet: fleet.aws.ami_id='al2023' must be an AMI id such as 'ami-0f3c7d07486cad139'"
     )
 
 
@@ -68,7 +68,7 @@ def test_spot_instance_types_share_the_templates_architecture() -> None:
         }
     )
     assert message == (
-        "agentfleet: fleet.aws.spot_instance_types=m6g.large must have the architecture of instance_type "
+        "agentfleet: fleet.aws.spot_instance_types='m6g.large' must have the architecture of instance_type "
         "m6i.large (x86_64): the launch template's image is built for one"
     )
 

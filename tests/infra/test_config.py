@@ -215,7 +215,7 @@ def test_neutral_and_cloud_problems_are_reported_together() -> None:
 def test_an_image_without_a_version_is_refused(image: str) -> None:
     # Every new machine would pull whatever the tag points to at its boot: one fleet, several versions.
     assert error_of("aws", fleet({"agent": {"image": image}})) == (
-        f"agentfleet: fleet.agent.image={image} must name a version tag other than 'latest' or a digest "
+        f"agentfleet: fleet.agent.image='{image}' must name a version tag other than 'latest' or a digest "
         "(image:1.4.2 or image@sha256:...), so every agent runs the same image"
     )
 
