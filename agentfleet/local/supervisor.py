@@ -21,7 +21,6 @@ import enum
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.local.stack import LocalPaths, local_environment, python_path_with
+from agentfleet.ports import free_port
 
 #: The runtime's counter of handled messages (agent/middleware/metrics.py), read for the live throughput.
 SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
@@ -127,14 +127,6 @@ def _die_with_supervisor() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
-
-
-def free_port() -> int:
-    """A port the OS says is free now. The agent binds it a moment later; collisions show as a
-    crashed agent, which is replaced like any other crash."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def probe(port: int, path: str, timeout: float) -> bool:

@@ -20,8 +20,8 @@ from agentfleet.agent.health import HealthServer, HealthState
 from agentfleet.providers.azure.compute import HEALTH_PATH
 from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Synthesis
-from tests.conftest import require_peer
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
+from tests.peer_check import require_peer
 
 VMSS = "azure-native:compute:VirtualMachineScaleSet"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"

@@ -8,7 +8,7 @@ import pytest
 
 from agentfleet.providers.azure.mocks import SUBSCRIPTION_ID
 from agentfleet.synth import Recorded, Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 ROLE = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"

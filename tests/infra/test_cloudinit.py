@@ -18,7 +18,7 @@ from agentfleet.providers.cloudinit import (
     LOGIN_SCRIPT,
     agent_cloud_config,
 )
-from tests.conftest import require_peer
+from tests.peer_check import require_peer
 
 AWS_ENV = {
     contract.BACKEND: "sqs",

@@ -20,7 +20,8 @@ from agentfleet.local.demo import DemoOptions, run_demo
 from agentfleet.local.stack import LocalPaths
 from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
 from agentfleet.local.supervisor import AgentStartupError, AgentState, Supervisor
-from tests.local.conftest import tiny_config
+from tests.local.helpers import tiny_config
+from tests.runtime.fakes import stuck_agent
 
 pytestmark = pytest.mark.slow
 
@@ -67,31 +68,13 @@ def test_a_sigkilled_agent_is_replaced_and_its_leased_work_is_done_exactly_once(
     assert (audit.done, audit.duplicates, audit.missing, audit.wrong_units) == (12, 0, [], 0)
 
 
-FAKE_AGENT = textwrap.dedent(
-    """
-    # A stand-in agent whose /ready is fine but whose /healthz fails: the event loop is "stuck".
-    import os
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/ready" else 503)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    HTTPServer(("127.0.0.1", int(os.environ["AGENTFLEET_PORT"])), H).serve_forever()
-    """
-)
+STUCK_AGENT = Path(stuck_agent.__file__)
 
 
-def test_an_agent_whose_healthz_fails_is_killed_and_replaced(paths: LocalPaths, tmp_path: Path) -> None:
-    script = tmp_path / "stuck_agent.py"
-    script.write_text(FAKE_AGENT)
+def test_an_agent_whose_healthz_fails_is_killed_and_replaced(paths: LocalPaths) -> None:
     config = tiny_config(scaling={"max_agents": 1, "warmup_seconds": 0})
     supervisor = Supervisor(
-        config, paths, command=(sys.executable, str(script)), scrape_metrics=False, health_interval=0.2
+        config, paths, command=(sys.executable, str(STUCK_AGENT)), scrape_metrics=False, health_interval=0.2
     )
     try:
         supervisor.scale_to(1)
@@ -146,8 +129,6 @@ def test_chaos_waits_for_a_ready_agent(paths: LocalPaths) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
 def test_agents_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
-    script = tmp_path / "idle_agent.py"
-    script.write_text(FAKE_AGENT)
     (tmp_path / "fleet.yaml").write_text(
         "config:\n  agentfleet:fleet:\n    name: tiny-fleet\n    agent: {image: x/y, handler: m:f}\n"
     )
@@ -159,7 +140,7 @@ def test_agents_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
             from agentfleet.local.supervisor import Supervisor
             config = load_fleet(None, Path({str(tmp_path / "fleet.yaml")!r}))
             paths = LocalPaths(Path({str(tmp_path)!r}))
-            s = Supervisor(config, paths, command=(sys.executable, {str(script)!r}))
+            s = Supervisor(config, paths, command=(sys.executable, {str(STUCK_AGENT)!r}))
             s.scale_to(1)
             print(next(iter(s.agents.values())).pid, flush=True)
             time.sleep(60)

@@ -18,6 +18,7 @@ from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.agent.context import Context
 from agentfleet.agent.handler import PermanentError
 from agentfleet.agent.health import HealthServer, HealthState
+from tests.runtime.fakes.brokers import CountingBroker, UnreachableBroker
 from tests.runtime.harness import Running, make_worker, running, settled, wait_until
 
 
@@ -100,13 +101,8 @@ def test_ready_is_false_while_draining_and_healthz_stays_true(tmp_path: Path) ->
         server.stop()
 
 
-class Unreachable(SqliteBackend):
-    def ping(self) -> None:
-        raise ConnectionError("no route to broker")
-
-
 def test_ready_is_false_when_the_backend_is_unreachable(tmp_path: Path) -> None:
-    run = make_worker(Unreachable(tmp_path / "queue.db"), lambda m, ctx: None)
+    run = make_worker(UnreachableBroker(tmp_path / "queue.db"), lambda m, ctx: None)
     server = serve(run)
     try:
         status, body = get(server.port, "/ready")
@@ -178,22 +174,8 @@ def test_unknown_path_is_404(served: tuple[Running, HealthServer]) -> None:
     assert get(server.port, "/nope")[0] == 404
 
 
-class _CountingBroker(SqliteBackend):
-    """A real SQLite backend whose ping can be made to fail, counting the calls."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.pings = 0
-        self.down = False
-
-    def ping(self) -> None:
-        self.pings += 1
-        if self.down:
-            raise ConnectionError("broker unreachable")
-
-
 def test_a_reachable_backend_is_pinged_rarely_and_a_failing_one_soon(tmp_path: Path) -> None:
-    broker = _CountingBroker(tmp_path / "q.db")
+    broker = CountingBroker(tmp_path / "q.db")
     state = HealthState(
         broker,
         CollectorRegistry(),

@@ -1,5 +1,4 @@
 """The Azure Table state store against Azurite (the Azure Storage emulator), over HTTP."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import pytest
 from agentfleet.agent.state.azuretable import AzureTableStore, escape_key, split_state_url
 from agentfleet.agent.state.base import ConflictError
 from tests.runtime.contract import StateStoreContract
-from tests.runtime.peers import Azurite, azurite  # noqa: F401
+from tests.runtime.peers import Azurite
 
 pytestmark = pytest.mark.peer
 

@@ -1,5 +1,4 @@
 """The DynamoDB state store against moto's server mode (boto3 over HTTP)."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from agentfleet.agent.settings import Settings
 from agentfleet.agent.state.base import ConflictError, StateError
 from agentfleet.agent.state.dynamodb import DynamoDBStore, from_settings
 from tests.runtime.contract import StateStoreContract
-from tests.runtime.peers import MotoServer, moto_server_serial  # noqa: F401
+from tests.runtime.peers import MotoServer
 
 pytestmark = pytest.mark.peer
 
