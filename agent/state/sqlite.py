@@ -1,5 +1,8 @@
 """The SQLite state store: one table of JSON values with versions, conditional writes in SQL.
 
+It keeps no expiry (`expires_at` is accepted and ignored): the file belongs to one local fleet's
+directory and goes with it.
+
 Safe across processes for the same reason the SQLite queue is: each conditional write is a single
 statement whose WHERE clause is the condition, executed under SQLite's write lock.
 """
@@ -65,6 +68,7 @@ class SqliteStateStore(StateStore):
         *,
         if_absent: bool = False,
         if_version: int | None = None,
+        expires_at: float | None = None,
     ) -> Item:
         check_put_conditions(if_absent, if_version)
         data = json.dumps(value, separators=(",", ":"))

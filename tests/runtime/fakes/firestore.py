@@ -8,7 +8,8 @@ Mirrors the documented behaviour of the calls the store makes:
 - `create(data)` fails with `AlreadyExists` (409 Conflict) when the document exists.
 - `update(data, option=)` fails with `NotFound` when the document does not exist; with
   `option=client.write_option(last_update_time=t)` it fails with `FailedPrecondition` unless the
-  stored update_time is exactly `t`. Top-level fields in `data` replace those fields.
+  stored update_time is exactly `t`. Top-level fields in `data` replace those fields;
+  `firestore.DELETE_FIELD` as a value removes the field.
 - `delete(option=)` removes the document (no error when missing); with a last_update_time option
   it fails with `FailedPrecondition` when the time does not match (or the document is gone).
 - `Client.write_option(last_update_time=...)` returns the precondition option.
@@ -120,6 +121,7 @@ class FakeDocumentReference:
 
     def update(self, field_updates: dict[str, Any], option: LastUpdateOption | None = None) -> None:
         from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import DELETE_FIELD
 
         self._check_id()
         with self.db.lock:
@@ -127,7 +129,11 @@ class FakeDocumentReference:
                 raise NotFound(f"No document to update: {self.collection}/{self.id}")
             self._precondition(option)
             fields = dict(self.db.docs[self._key][0])
-            fields.update(field_updates)
+            for name, value in field_updates.items():
+                if value is DELETE_FIELD:
+                    fields.pop(name, None)
+                else:
+                    fields[name] = value
             self.db.docs[self._key] = (fields, self.db.next_time())
 
     def delete(self, option: LastUpdateOption | None = None) -> None:
