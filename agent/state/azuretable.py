@@ -2,6 +2,10 @@
 
 Entity layout: PartitionKey `agentfleet`, RowKey = the key (escaped: Table keys may not hold
 '/', '\\', '#', '?' or control characters), `value` = the JSON-encoded object, `version` = int.
+A string property holds at most 64 KiB of UTF-16 and an entity 1 MiB ("Understanding the Table
+service data model"), so a value longer than `CHUNK_CHARS` continues in `value_1`, `value_2`, …:
+MAX_VALUE_BYTES (400,000 characters of ASCII JSON) takes 13 properties, about 800 KB. A 400 from
+the service (a request it refuses as such, like a key over 1 KiB) is StateRejected, permanent.
 
 Conditions map onto the service's own optimistic concurrency:
 
@@ -28,7 +32,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from agentfleet.agent.logging import get_logger
-from agentfleet.agent.state.base import ConflictError, Item, StateError
+from agentfleet.agent.state.base import ConflictError, Item, StateError, StateRejected, encode_value
 from agentfleet.agent.state.optimistic import OptimisticStore, utc_time
 
 if TYPE_CHECKING:
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
 
 PARTITION = "agentfleet"
+VALUE_PROPERTY = "value"
+#: Characters of JSON per string property: 64 KiB of UTF-16 is 32,768 characters; the JSON is ASCII.
+CHUNK_CHARS = 32_000
 #: The DateTime property a write's expiry is kept in, for the sweep.
 EXPIRES_PROPERTY = "expires_at"
 #: How often an agent's store sweeps expired entities, and how many it deletes at most per sweep.
@@ -156,7 +163,7 @@ class AzureTableStore(OptimisticStore[str]):
             entity = self._call(lambda: self.table.get_entity(PARTITION, escape_key(key)))
         except ResourceNotFoundError:
             return None
-        item = Item(key=key, value=json.loads(entity["value"]), version=int(entity["version"]))
+        item = Item(key=key, value=json.loads(_joined_value(entity)), version=int(entity["version"]))
         return item, str(entity.metadata["etag"])
 
     def _create(self, key: str, value: dict[str, Any], expires_at: float | None = None) -> Item:
@@ -211,21 +218,35 @@ class AzureTableStore(OptimisticStore[str]):
             if isinstance(error, HttpResponseError):
                 if error.status_code == 412:
                     raise ResourceModifiedError(message=str(error), response=error.response) from error
+                if error.status_code in (400, 413):  # the request itself is refused: retrying cannot help
+                    raise StateRejected(
+                        f"Azure Table refused the request ({error.status_code}): {error.message}"
+                    ) from error
                 raise StateError(f"Azure Table error {error.status_code}: {error.message}") from error
             raise
 
 
 def _entity(key: str, value: dict[str, Any], version: int, expires_at: float | None) -> dict[str, Any]:
-    row = escape_key(key)
-    entity: dict[str, Any] = {
-        "PartitionKey": PARTITION,
-        "RowKey": row,
-        "value": json.dumps(value),
-        "version": version,
-    }
+    entity: dict[str, Any] = {"PartitionKey": PARTITION, "RowKey": escape_key(key), "version": version}
+    encoded = encode_value(key, value)
+    for n, start in enumerate(range(0, max(len(encoded), 1), CHUNK_CHARS)):
+        entity[_value_part(n)] = encoded[start : start + CHUNK_CHARS]
     if expires_at is not None:
         entity[EXPIRES_PROPERTY] = utc_time(expires_at)
     return entity
+
+
+def _value_part(n: int) -> str:
+    return VALUE_PROPERTY if n == 0 else f"{VALUE_PROPERTY}_{n}"
+
+
+def _joined_value(entity: Any) -> str:
+    parts = []
+    n = 0
+    while _value_part(n) in entity:
+        parts.append(str(entity[_value_part(n)]))
+        n += 1
+    return "".join(parts)
 
 
 def split_state_url(url: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ so it behaves the same on every store.
 from __future__ import annotations
 
 import abc
+import json
 import os
 import socket
 import time
@@ -28,6 +29,8 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+
+from agentfleet.agent.handler import PermanentError
 
 
 class StateError(RuntimeError):
@@ -40,6 +43,38 @@ class ConflictError(StateError):
     def __init__(self, key: str, detail: str) -> None:
         self.key = key
         super().__init__(f"conditional write on {key!r} failed: {detail}")
+
+
+class StateRejected(PermanentError):
+    """The store refused the write itself (a value or key it cannot hold): retrying cannot help,
+    so the message is dead-lettered at once with this reason."""
+
+
+class ValueTooLarge(StateRejected):
+    """The value's JSON is over MAX_VALUE_BYTES, the limit every store shares."""
+
+    def __init__(self, key: str, size: int) -> None:
+        self.key = key
+        self.size = size
+        super().__init__(
+            f"state value for {key!r} is {size:,} bytes of JSON, over the {MAX_VALUE_BYTES:,} every store "
+            "holds; keep large data in ctx.bucket and its key in ctx.state"
+        )
+
+
+#: The largest value (bytes of its JSON) every store accepts: DynamoDB's item limit is 400 KB
+#: (409,600 bytes) with the key and the other attributes; Azure Table (1 MiB per entity, split
+#: across properties) and Firestore (1 MiB per document) hold more, but a handler must behave the
+#: same on every cloud and locally, so every store refuses more than this.
+MAX_VALUE_BYTES = 400_000
+
+
+def encode_value(key: str, value: dict[str, Any]) -> str:
+    """`value` as the compact JSON every store keeps; ValueTooLarge past MAX_VALUE_BYTES."""
+    encoded = json.dumps(value, separators=(",", ":"))  # ASCII: bytes == characters
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise ValueTooLarge(key, len(encoded))
+    return encoded
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ a ConditionExpression:
 - put-if-absent: `attribute_not_exists(#key)`
 - compare-and-set: `#version = :expected`
 
-A failed condition is DynamoDB's `ConditionalCheckFailedException`, reported as ConflictError.
+A failed condition is DynamoDB's `ConditionalCheckFailedException`, reported as ConflictError; a
+`ValidationException` (an item over 400 KB, a key over 2,048 bytes) is StateRejected, permanent.
 Reads are strongly consistent (`ConsistentRead=True`): `Once` reads right after a failed claim.
 """
 
@@ -23,7 +24,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.state.base import (
+    ConflictError,
+    Item,
+    StateError,
+    StateRejected,
+    StateStore,
+    check_put_conditions,
+    encode_value,
+)
 
 if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
@@ -69,7 +78,7 @@ class DynamoDBStore(StateStore):
         expires_at: float | None = None,
     ) -> Item:
         check_put_conditions(if_absent, if_version)
-        values: dict[str, Any] = {":value": {"S": json.dumps(value)}, ":one": {"N": "1"}}
+        values: dict[str, Any] = {":value": {"S": encode_value(key, value)}, ":one": {"N": "1"}}
         if expires_at is None:
             update = "SET #value = :value REMOVE #expires ADD #version :one"
         else:  # whole seconds, rounded up: never deleted before the time asked for
@@ -120,6 +129,8 @@ class DynamoDBStore(StateStore):
             code = str(error.response.get("Error", {}).get("Code", ""))
             if code == "ConditionalCheckFailedException":
                 raise ConflictError(key, conflict or "condition failed") from error
+            if code == "ValidationException":  # the request itself is refused: retrying cannot help
+                raise StateRejected(f"DynamoDB refused the write of {key!r}: {error}") from error
             if code == "ResourceNotFoundException":
                 raise StateError(
                     f"DynamoDB table {kwargs.get('TableName')!r} (AGENTFLEET_STATE) does not exist"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agentfleet.agent.state.base import ConflictError, Item, StateError
+from agentfleet.agent.state.base import ConflictError, Item, StateError, StateRejected, encode_value
 from agentfleet.agent.state.optimistic import OptimisticStore, utc_time
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class FirestoreStore(OptimisticStore[Any]):
     def _create(self, key: str, value: dict[str, Any], expires_at: float | None = None) -> Item:
         from google.api_core import exceptions
 
-        fields: dict[str, Any] = {"value": json.dumps(value), "version": 1}
+        fields: dict[str, Any] = {"value": encode_value(key, value), "version": 1}
         if expires_at is not None:
             fields[EXPIRES_FIELD] = utc_time(expires_at)
         try:
@@ -105,7 +105,7 @@ class FirestoreStore(OptimisticStore[Any]):
 
         option = self.client.write_option(last_update_time=update_time)
         fields: dict[str, Any] = {
-            "value": json.dumps(value),
+            "value": encode_value(key, value),
             "version": version,
             EXPIRES_FIELD: DELETE_FIELD if expires_at is None else utc_time(expires_at),
         }
@@ -124,6 +124,8 @@ class FirestoreStore(OptimisticStore[Any]):
             return operation()
         except (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.NotFound):
             raise
+        except exceptions.InvalidArgument as error:  # the request itself is refused: retrying cannot help
+            raise StateRejected(f"Firestore refused the write: {error}") from error
         except exceptions.GoogleAPIError as error:
             raise StateError(f"Firestore: {error}") from error
 

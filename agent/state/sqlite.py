@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentfleet.agent.backends.sqlite import connect, create_schema
-from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.state.base import (
+    ConflictError,
+    Item,
+    StateError,
+    StateStore,
+    check_put_conditions,
+    encode_value,
+)
 
 if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
@@ -71,7 +78,7 @@ class SqliteStateStore(StateStore):
         expires_at: float | None = None,
     ) -> Item:
         check_put_conditions(if_absent, if_version)
-        data = json.dumps(value, separators=(",", ":"))
+        data = encode_value(key, value)
         if if_absent:
             rows = self._fetch(
                 "INSERT INTO state (key, value, version) VALUES (?, ?, 1) ON CONFLICT (key) DO NOTHING "

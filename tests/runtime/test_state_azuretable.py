@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
+from agentfleet.agent.handler import PermanentError
 from agentfleet.agent.state.azuretable import EXPIRES_PROPERTY, AzureTableStore, escape_key, split_state_url
-from agentfleet.agent.state.base import DONE_KEPT_SECONDS, ConflictError, Once
+from agentfleet.agent.state.base import DONE_KEPT_SECONDS, ConflictError, Once, StateError, StateRejected
 from tests.runtime.contract import StateStoreContract
 from tests.runtime.peers import Azurite
 
@@ -156,3 +157,22 @@ def test_an_agent_store_sweeps_in_the_background(azurite: Azurite) -> None:
             time.sleep(0.05)
     finally:
         store.close()
+
+
+# -- what the service refuses (issue 15, finding 12) -----------------------------------------
+
+
+def test_a_value_past_64_kib_is_split_within_the_entity_limits(store: AzureTableStore) -> None:
+    value = {"text": "x" * 399_000}
+    store.put("big", value)
+    entity = store.table.get_entity("agentfleet", "big")
+    parts = [name for name in entity if name.startswith("value")]
+    assert len(parts) == 13 and all(len(entity[name]) <= 32_768 for name in parts)
+    item = store.get("big")
+    assert item is not None and item.value == value
+
+
+def test_a_request_the_service_refuses_is_permanent_with_its_reason(store: AzureTableStore) -> None:
+    with pytest.raises(StateRejected, match="Azure Table refused the request \\(400\\)") as refused:
+        store.put("k" * 2000, {"n": 1})  # a RowKey holds at most 1 KiB
+    assert isinstance(refused.value, PermanentError) and not isinstance(refused.value, StateError)

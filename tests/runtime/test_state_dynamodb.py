@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from agentfleet.agent.handler import PermanentError
 from agentfleet.agent.settings import Settings
-from agentfleet.agent.state.base import DONE_KEPT_SECONDS, ConflictError, Once, StateError
+from agentfleet.agent.state.base import DONE_KEPT_SECONDS, ConflictError, Once, StateError, StateRejected
 from agentfleet.agent.state.dynamodb import EXPIRES_ATTRIBUTE, DynamoDBStore, from_settings
 from tests.runtime.contract import StateStoreContract
 from tests.runtime.peers import MotoServer
@@ -123,3 +124,9 @@ def test_once_claims_and_done_records_expire(store: DynamoDBStore) -> None:
     claim.commit()
     done = raw_item(store, "once:order-7")
     assert abs(int(done[EXPIRES_ATTRIBUTE]["N"]) - (time.time() + DONE_KEPT_SECONDS)) < 5
+
+
+def test_a_request_the_service_refuses_is_permanent_with_its_reason(store: DynamoDBStore) -> None:
+    with pytest.raises(StateRejected, match="DynamoDB refused the write") as refused:
+        store.put("k" * 3000, {"n": 1})  # a partition key holds at most 2,048 bytes
+    assert isinstance(refused.value, PermanentError) and not isinstance(refused.value, StateError)
