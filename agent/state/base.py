@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.errors import PermanentError
 
 
 class StateError(RuntimeError):
