@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,58 @@ def test_chaos_waits_for_a_ready_agent(paths: LocalPaths) -> None:
     chaos = Chaos(supervisor, every_seconds=0.0)
     assert chaos.maybe_strike(now=100.0) is None  # nobody to kill: no agent at all
     assert chaos.kills == []
+
+
+class _Agent:
+    """An agent as chaos sees it: a READY agent whose /metrics reports `in_flight` handlers."""
+
+    def __init__(self, agent_id: int, in_flight: float) -> None:
+        self.id = agent_id
+        self.in_flight = in_flight
+        self.state = AgentState.READY
+        agent = self
+
+        class Metrics(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = f"agentfleet_messages_in_flight {agent.in_flight}\n".encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class _Fleet:
+    """What chaos needs of a supervisor: its agents, and kill()."""
+
+    def __init__(self, *agents: _Agent) -> None:
+        self.agents = {a.id: a for a in agents}
+        self.killed: list[int] = []
+
+    def kill(self, agent: _Agent) -> None:
+        self.killed.append(agent.id)
+
+
+def test_chaos_strikes_the_first_agent_seen_holding_work_not_on_a_clock() -> None:
+    idle, busy = _Agent(1, 0), _Agent(2, 0)
+    fleet = _Fleet(idle, busy)
+    chaos = Chaos(fleet, every_seconds=1.0)  # type: ignore[arg-type]
+    try:
+        for now in (0.0, 10.0, 1000.0):  # however late: nobody holds work, nobody is killed
+            assert chaos.maybe_strike(now) is None
+        busy.in_flight = 2
+        assert chaos.maybe_strike(1000.001) == busy.id, "the moment an agent holds work, not a gap later"
+        assert fleet.killed == [busy.id]
+        assert chaos.maybe_strike(1000.002) is None, "the next kill waits its gap"
+    finally:
+        idle.server.shutdown()
+        busy.server.shutdown()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
