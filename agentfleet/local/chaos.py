@@ -14,13 +14,11 @@ Chaos runs inside the fleet loop (one `maybe_strike` per tick), so it never race
 from __future__ import annotations
 
 import random
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from agentfleet.local.supervisor import Agent, AgentState, Supervisor
+from agentfleet.local.supervisor import Agent, AgentState, Supervisor, metrics_text
 
 IN_FLIGHT_METRIC = "agentfleet_messages_in_flight"
 
@@ -53,10 +51,8 @@ class Chaos:
 
 def in_flight(agent: Agent, timeout: float) -> float | None:
     """The handlers `agent` reports running on its /metrics, or None if it cannot be read."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{agent.port}/metrics", timeout=timeout) as resp:
-            text = resp.read().decode("utf-8", errors="replace")
-    except (urllib.error.URLError, OSError, ValueError):
+    text = metrics_text(agent.port, timeout)
+    if text is None:
         return None
     for family in text_string_to_metric_families(text):
         if family.name == IN_FLIGHT_METRIC:

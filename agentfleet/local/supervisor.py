@@ -138,12 +138,19 @@ def probe(port: int, path: str, timeout: float) -> bool:
         return False
 
 
-def scrape_succeeded(port: int, timeout: float) -> float | None:
-    """The agent's succeeded-messages counter from /metrics, or None if it cannot be read."""
+def metrics_text(port: int, timeout: float) -> str | None:
+    """The agent's /metrics page, or None if it cannot be read."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
-            text = resp.read().decode("utf-8", errors="replace")
+            return str(resp.read().decode("utf-8", errors="replace"))
     except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def scrape_succeeded(port: int, timeout: float) -> float | None:
+    """The agent's succeeded-messages counter from /metrics, or None if it cannot be read."""
+    text = metrics_text(port, timeout)
+    if text is None:
         return None
     total = None
     for family in text_string_to_metric_families(text):
