@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentfleet.agent.context import Context
-    from agentfleet.agent.handler import PermanentError
+    from agentfleet.agent.errors import PermanentError
 
 __all__ = ["Context", "PermanentError"]
 
-_HOMES = {"Context": "agentfleet.agent.context", "PermanentError": "agentfleet.agent.handler"}
+_HOMES = {"Context": "agentfleet.agent.context", "PermanentError": "agentfleet.agent.errors"}
 
 
 def __getattr__(name: str) -> Any:

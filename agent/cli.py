@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Mapping
@@ -98,7 +99,17 @@ def build_agent(
         draining=lambda: worker.draining,
         stale_after=max(60.0, 3 * worker.wait_seconds),
     )
-    server = HealthServer(state, settings.port)
+    try:
+        server = HealthServer(state, settings.port, settings.health_host)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            problem = f"{contract.PORT}={settings.port} is already in use; choose a free port"
+        else:
+            problem = (
+                f"cannot serve {contract.PORT}={settings.port} on "
+                f"{contract.HEALTH_HOST}={settings.health_host}: {e.strerror or e}"
+            )
+        raise StartupError(f"agentfleet: {problem} (for /healthz, /ready and /metrics)") from e
     return worker, server, open_watcher(settings)
 
 

@@ -20,6 +20,9 @@ CONCURRENCY = "AGENTFLEET_CONCURRENCY"
 DRAIN_TIMEOUT = "AGENTFLEET_DRAIN_TIMEOUT"
 VISIBILITY_TIMEOUT = "AGENTFLEET_VISIBILITY_TIMEOUT"
 PORT = "AGENTFLEET_PORT"
+# The address the health/metrics server binds: 0.0.0.0 by default (the platform's health check
+# and scrapers reach the instance or pod from outside); 127.0.0.1 in the local fleet.
+HEALTH_HOST = "AGENTFLEET_HEALTH_HOST"
 WARMUP = "AGENTFLEET_WARMUP"
 MAX_RECEIVE_COUNT = "AGENTFLEET_MAX_RECEIVE_COUNT"  # deliveries before the runtime dead-letters (SQLite)
 LIFECYCLE = "AGENTFLEET_LIFECYCLE"  # aws-asg | azure-scheduled-events | none

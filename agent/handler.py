@@ -15,17 +15,13 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from agentfleet.agent import contract
+from agentfleet.agent.errors import PermanentError as PermanentError  # its public home is here too
 
 if TYPE_CHECKING:
     from agentfleet.agent.backends.base import Message
     from agentfleet.agent.context import Context
 
 Handler = Callable[["Message", "Context"], Any]
-
-
-class PermanentError(Exception):
-    """Raise from a handler when retrying cannot help (bad input, unknown type …): the message is
-    dead-lettered at once with this error's text as the reason."""
 
 
 class HandlerLoadError(RuntimeError):

@@ -4,19 +4,33 @@
 - `/ready`   200 once warm-up is over, the backend answers `ping()`, and the agent is not
   draining, else 503 with the reason — a draining agent takes no new traffic.
 - `/metrics` Prometheus text format from the worker's registry.
+
+The server is bounded against hostile or broken clients: a client that sends nothing for
+`request_timeout` seconds is dropped, and at most `max_connections` are served at once (one
+thread each); a connection beyond that is closed at once instead of costing another thread.
+It binds AGENTFLEET_HEALTH_HOST: every interface by default (the platform probes the instance or
+pod from outside), loopback in the local fleet.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import socketserver
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from agentfleet.agent.backends.base import QueueBackend
+
+#: Connections served at once. Probes are few (the platform's health check, a metrics scraper).
+MAX_CONNECTIONS = 8
+#: Seconds a client may stay silent before it is dropped (half-open connections, slow clients).
+REQUEST_TIMEOUT_SECONDS = 5.0
 
 
 class HealthState:
@@ -81,12 +95,20 @@ class HealthState:
 
 
 class HealthServer:
-    """A threaded HTTP server on `port` (0 = any free port; see `.port`)."""
+    """The endpoints on `host:port` (port 0 = any free port; see `.port`), bounded as the module says."""
 
-    def __init__(self, state: HealthState, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(
+        self,
+        state: HealthState,
+        port: int,
+        host: str = "0.0.0.0",
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         self.state = state
-        self._server = ThreadingHTTPServer((host, port), _handler_class(state))
-        self._server.daemon_threads = True
+        self.host = host
+        self._server = _BoundedServer((host, port), _handler_class(state, request_timeout), max_connections)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="agentfleet-http", daemon=True
@@ -101,8 +123,47 @@ class HealthServer:
         self._server.server_close()
 
 
-def _handler_class(state: HealthState) -> type[BaseHTTPRequestHandler]:
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, up to `max_connections`; past that a new connection is closed."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int
+    ) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN (a DNS query at start-up) for a name
+        # nothing here uses; bind only.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: shed it rather than start another thread
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()  # no thread started to release it
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _handler_class(state: HealthState, request_timeout: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # StreamRequestHandler sets this on the socket: a read or write that waits longer raises,
+        # and the connection is closed.
+        timeout = request_timeout
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path = self.path.split("?", 1)[0]
             if path == "/metrics":

@@ -8,6 +8,7 @@ allowed, so a bad deployment fails at startup with a message an operator can act
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -38,6 +39,7 @@ class Settings:
     drain_timeout: int = 60
     visibility_timeout: int = 300
     port: int = 8080
+    health_host: str = "0.0.0.0"
     warmup: int = 0
     max_receive_count: int = 5
     lifecycle: str = "none"
@@ -93,6 +95,14 @@ class Settings:
             for name in (c.LIFECYCLE_HOOK, c.GROUP):
                 if not text(name):
                     problems.append(f"agentfleet: {name} is not set; {c.LIFECYCLE}=aws-asg needs it")
+        health_host = text(c.HEALTH_HOST) or "0.0.0.0"
+        try:
+            ipaddress.ip_address(health_host)
+        except ValueError:
+            problems.append(
+                f"agentfleet: {c.HEALTH_HOST}={health_host!r} must be an IP address to bind "
+                "(0.0.0.0 every interface, 127.0.0.1 loopback)"
+            )
         chosen_handler = (handler or "").strip() or text(c.HANDLER) or None
         settings = cls(
             backend=backend,
@@ -107,6 +117,7 @@ class Settings:
             drain_timeout=integer(c.DRAIN_TIMEOUT, 60, 0),
             visibility_timeout=integer(c.VISIBILITY_TIMEOUT, 300, 1),
             port=integer(c.PORT, 8080, 0),
+            health_host=health_host,
             warmup=integer(c.WARMUP, 0, 0),
             max_receive_count=integer(c.MAX_RECEIVE_COUNT, 5, 1),
             lifecycle=lifecycle,

@@ -1,4 +1,5 @@
-"""AWS termination watcher: the Auto Scaling termination lifecycle hook, seen through IMDSv2.
+"""AWS termination watcher: the Auto Scaling termination lifecycle hook and Spot interruption
+notices, both seen through IMDSv2.
 
 Protocol (EC2 Auto Scaling user guide, "retrieve the target lifecycle state through instance
 metadata", and the IMDSv2 docs):
@@ -12,6 +13,13 @@ metadata", and the IMDSv2 docs):
    does not run out (30-7,200 s, configured on the hook).
 4. When drained, `CompleteLifecycleAction(LifecycleActionResult=CONTINUE)` lets the group
    terminate the instance now instead of at the timeout.
+
+Spot: `GET /latest/meta-data/spot/instance-action` is 404 until EC2 announces an interruption,
+then `{"action": "terminate" | "stop" | "hibernate", "time": ...}`, two minutes before it ("We
+recommend that you check for these interruption notices every 5 seconds", EC2 user guide, "Spot
+Instance interruption notices"). Each poll reads it too; a notice starts the drain at once, and
+the watcher keeps polling the lifecycle state, so a termination hook the group runs afterwards is
+still heartbeated and completed (one drain either way).
 
 The metadata endpoint is boto3's own override, `AWS_EC2_METADATA_SERVICE_ENDPOINT`, so tests
 point it at a local server that speaks IMDSv2.
@@ -37,6 +45,7 @@ DEFAULT_IMDS = "http://169.254.169.254"
 TOKEN_TTL_SECONDS = 21_600
 TARGET_STATE_PATH = "/latest/meta-data/autoscaling/target-lifecycle-state"
 INSTANCE_ID_PATH = "/latest/meta-data/instance-id"
+SPOT_ACTION_PATH = "/latest/meta-data/spot/instance-action"
 
 
 class Imds:
@@ -107,6 +116,8 @@ class AsgLifecycleWatcher(TerminationWatcher):
         self.heartbeat_interval = heartbeat_interval
         self.complete_attempts = complete_attempts
         self.instance_id = ""
+        #: The Spot interruption notice (its JSON), once EC2 announced one.
+        self.spot_notice = ""
         self.terminating = threading.Event()
         self._stop = threading.Event()
         self._drained = threading.Event()
@@ -152,14 +163,21 @@ class AsgLifecycleWatcher(TerminationWatcher):
     # -- background -------------------------------------------------------------------------
 
     def _watch(self, on_terminate: Callable[[], None]) -> None:
+        draining = False
         while not self._stop.is_set():
             try:
                 if not self.instance_id:
                     self.instance_id = self.imds.get(INSTANCE_ID_PATH) or ""
+                spot = self.imds.get(SPOT_ACTION_PATH)
                 state = self.imds.get(TARGET_STATE_PATH)
             except (OSError, urllib.error.URLError) as error:
                 self._log.warning("instance metadata unreachable", error=str(error))
-                state = None
+                spot = state = None
+            if spot and not draining:
+                self.spot_notice = spot
+                self._log.info("spot interruption notice", instance_id=self.instance_id, notice=spot)
+                draining = True
+                on_terminate()
             if state == "Terminated" and self.instance_id:
                 self.terminating.set()
                 self._log.info("termination notice", instance_id=self.instance_id, state=state)
@@ -168,7 +186,8 @@ class AsgLifecycleWatcher(TerminationWatcher):
                 )
                 self._threads.append(heartbeat)
                 heartbeat.start()
-                on_terminate()
+                if not draining:
+                    on_terminate()
                 return
             self._stop.wait(self.poll_interval)
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from agentfleet.agent.state.base import ConflictError, InProgressElsewhere, Item, Once, StateError, StateStore
+from agentfleet.agent.state.base import (
+    MAX_VALUE_BYTES,
+    ConflictError,
+    InProgressElsewhere,
+    Item,
+    Once,
+    StateError,
+    StateRejected,
+    StateStore,
+    ValueTooLarge,
+)
 
 if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
@@ -18,7 +28,18 @@ if TYPE_CHECKING:
 #: Queue backend name -> state store module under agent.state.
 STORE_FOR_BACKEND = {"sqs": "dynamodb", "servicebus": "azuretable", "pubsub": "firestore", "sqlite": "sqlite"}
 
-__all__ = ["ConflictError", "InProgressElsewhere", "Item", "Once", "StateError", "StateStore", "open_state"]
+__all__ = [
+    "MAX_VALUE_BYTES",
+    "ConflictError",
+    "InProgressElsewhere",
+    "Item",
+    "Once",
+    "StateError",
+    "StateRejected",
+    "StateStore",
+    "ValueTooLarge",
+    "open_state",
+]
 
 
 def open_state(settings: Settings) -> StateStore | None:

@@ -9,6 +9,11 @@ offers the same three verbs, each with the two conditions the idempotency patter
 - `delete(key, if_version=n)`: likewise.
 
 Values are JSON objects (dict[str, Any]); every successful write bumps the item's `version`.
+A write may carry `expires_at` (epoch seconds): after it the store may delete the item by itself
+(DynamoDB TTL, a Firestore TTL policy, the Azure Table store's own sweep; the SQLite store keeps
+it, its file goes with the local fleet). Expiry is housekeeping, not meaning: until the item is
+gone, reads still return it, so whoever needs an exact deadline keeps it in the value (as `Once`
+does). A write without `expires_at` leaves the item without one.
 `Once` (below) is the idempotency helper behind `ctx.once(key)`, written only with these verbs,
 so it behaves the same on every store.
 """
@@ -16,6 +21,7 @@ so it behaves the same on every store.
 from __future__ import annotations
 
 import abc
+import json
 import os
 import socket
 import time
@@ -23,6 +29,8 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+
+from agentfleet.agent.errors import PermanentError
 
 
 class StateError(RuntimeError):
@@ -35,6 +43,38 @@ class ConflictError(StateError):
     def __init__(self, key: str, detail: str) -> None:
         self.key = key
         super().__init__(f"conditional write on {key!r} failed: {detail}")
+
+
+class StateRejected(PermanentError):
+    """The store refused the write itself (a value or key it cannot hold): retrying cannot help,
+    so the message is dead-lettered at once with this reason."""
+
+
+class ValueTooLarge(StateRejected):
+    """The value's JSON is over MAX_VALUE_BYTES, the limit every store shares."""
+
+    def __init__(self, key: str, size: int) -> None:
+        self.key = key
+        self.size = size
+        super().__init__(
+            f"state value for {key!r} is {size:,} bytes of JSON, over the {MAX_VALUE_BYTES:,} every store "
+            "holds; keep large data in ctx.bucket and its key in ctx.state"
+        )
+
+
+#: The largest value (bytes of its JSON) every store accepts: DynamoDB's item limit is 400 KB
+#: (409,600 bytes) with the key and the other attributes; Azure Table (1 MiB per entity, split
+#: across properties) and Firestore (1 MiB per document) hold more, but a handler must behave the
+#: same on every cloud and locally, so every store refuses more than this.
+MAX_VALUE_BYTES = 400_000
+
+
+def encode_value(key: str, value: dict[str, Any]) -> str:
+    """`value` as the compact JSON every store keeps; ValueTooLarge past MAX_VALUE_BYTES."""
+    encoded = json.dumps(value, separators=(",", ":"))  # ASCII: bytes == characters
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise ValueTooLarge(key, len(encoded))
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -70,9 +110,11 @@ class StateStore(abc.ABC):
         *,
         if_absent: bool = False,
         if_version: int | None = None,
+        expires_at: float | None = None,
     ) -> Item:
         """Write `value`; with `if_absent` only if `key` is new, with `if_version` only if the
-        stored version is exactly that. Returns the written item. Raises ConflictError."""
+        stored version is exactly that; with `expires_at` the store may delete it after that
+        time. Returns the written item. Raises ConflictError."""
 
     @abc.abstractmethod
     def delete(self, key: str, *, if_version: int | None = None) -> None:
@@ -80,6 +122,12 @@ class StateStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections."""
+
+
+#: How long a `once:` record of an applied effect is kept: longer than any queue keeps a message
+#: (SQS 14 days, Pub/Sub 7 days), so a redelivery always finds it. A producer retry of the same
+#: key later than this applies the effect again.
+DONE_KEPT_SECONDS = 30 * 86_400
 
 
 class InProgressElsewhere(StateError):
@@ -122,7 +170,8 @@ class Once:
         """Claim the key; True if this delivery must apply the effect."""
         for _ in range(5):
             try:
-                self._claim = self.store.put(self.key, self._pending(), if_absent=True)
+                pending = self._pending()
+                self._claim = self.store.put(self.key, pending, if_absent=True, expires_at=pending["expires"])
                 self.first = True
                 return True
             except ConflictError:
@@ -149,7 +198,10 @@ class Once:
                 if float(current.value.get("expires", 0)) > time.time():
                     continue
             try:  # an expired claim: its owner died mid-effect; take it over
-                self._claim = self.store.put(self.key, self._pending(), if_version=current.version)
+                pending = self._pending()
+                self._claim = self.store.put(
+                    self.key, pending, if_version=current.version, expires_at=pending["expires"]
+                )
                 self.first = True
                 return True
             except ConflictError:
@@ -160,8 +212,9 @@ class Once:
         """Mark the effect applied."""
         if self._claim is None:
             return
-        done = {"status": "done", "owner": self.owner, "at": time.time()}
-        self.store.put(self.key, done, if_version=self._claim.version)
+        now = time.time()
+        done = {"status": "done", "owner": self.owner, "at": now}
+        self.store.put(self.key, done, if_version=self._claim.version, expires_at=now + DONE_KEPT_SECONDS)
         self._claim = None
 
     def abandon(self) -> None:

@@ -1,23 +1,38 @@
 """DynamoDB state store (boto3): conditional writes with ConditionExpression.
 
 Table layout (the AWS provider creates it, on demand): partition key `key` (string), no sort key.
-Each item holds `value` (the JSON-encoded object) and `version` (a number). Every write is one
-`UpdateItem` that sets the value and adds 1 to the version, guarded by a ConditionExpression:
+Each item holds `value` (the JSON-encoded object), `version` (a number) and, when the write gave
+one, `expires_at`: a top-level Number of whole epoch seconds, the attribute the table's TTL is
+enabled on, so DynamoDB deletes expired `once:` records by itself ("TTL compares the current time
+in epoch time format to the time stored in the TTL attribute of an item", UpdateTimeToLive API;
+"Items that have expired and not been deleted will still show up in reads"). Every write is one `UpdateItem`
+that sets the value (and the expiry, or removes an old one) and adds 1 to the version, guarded by
+a ConditionExpression:
 
 - put-if-absent: `attribute_not_exists(#key)`
 - compare-and-set: `#version = :expected`
 
-A failed condition is DynamoDB's `ConditionalCheckFailedException`, reported as ConflictError.
+A failed condition is DynamoDB's `ConditionalCheckFailedException`, reported as ConflictError; a
+`ValidationException` (an item over 400 KB, a key over 2,048 bytes) is StateRejected, permanent.
 Reads are strongly consistent (`ConsistentRead=True`): `Once` reads right after a failed claim.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.state.base import (
+    ConflictError,
+    Item,
+    StateError,
+    StateRejected,
+    StateStore,
+    check_put_conditions,
+    encode_value,
+)
 
 if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
@@ -25,6 +40,8 @@ if TYPE_CHECKING:
 KEY_ATTRIBUTE = "key"
 VALUE_ATTRIBUTE = "value"
 VERSION_ATTRIBUTE = "version"
+#: The table's TTL attribute (providers/aws/state.py TTL_ATTRIBUTE; a test holds them equal).
+EXPIRES_ATTRIBUTE = "expires_at"
 
 T = TypeVar("T")
 
@@ -58,14 +75,25 @@ class DynamoDBStore(StateStore):
         *,
         if_absent: bool = False,
         if_version: int | None = None,
+        expires_at: float | None = None,
     ) -> Item:
         check_put_conditions(if_absent, if_version)
+        values: dict[str, Any] = {":value": {"S": encode_value(key, value)}, ":one": {"N": "1"}}
+        if expires_at is None:
+            update = "SET #value = :value REMOVE #expires ADD #version :one"
+        else:  # whole seconds, rounded up: never deleted before the time asked for
+            update = "SET #value = :value, #expires = :expires ADD #version :one"
+            values[":expires"] = {"N": str(math.ceil(expires_at))}
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "Key": {KEY_ATTRIBUTE: {"S": key}},
-            "UpdateExpression": "SET #value = :value ADD #version :one",
-            "ExpressionAttributeNames": {"#value": VALUE_ATTRIBUTE, "#version": VERSION_ATTRIBUTE},
-            "ExpressionAttributeValues": {":value": {"S": json.dumps(value)}, ":one": {"N": "1"}},
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": {
+                "#value": VALUE_ATTRIBUTE,
+                "#version": VERSION_ATTRIBUTE,
+                "#expires": EXPIRES_ATTRIBUTE,
+            },
+            "ExpressionAttributeValues": values,
             "ReturnValues": "ALL_NEW",
         }
         if if_absent:
@@ -101,6 +129,8 @@ class DynamoDBStore(StateStore):
             code = str(error.response.get("Error", {}).get("Code", ""))
             if code == "ConditionalCheckFailedException":
                 raise ConflictError(key, conflict or "condition failed") from error
+            if code == "ValidationException":  # the request itself is refused: retrying cannot help
+                raise StateRejected(f"DynamoDB refused the write of {key!r}: {error}") from error
             if code == "ResourceNotFoundException":
                 raise StateError(
                     f"DynamoDB table {kwargs.get('TableName')!r} (AGENTFLEET_STATE) does not exist"

@@ -1,7 +1,12 @@
 """Firestore state store (google-cloud-firestore): create / update with a precondition.
 
 AGENTFLEET_STATE is the collection. One document per key (the key escaped into a valid document
-id), fields `value` (the JSON-encoded object, so any JSON round-trips exactly) and `version`.
+id), fields `value` (the JSON-encoded object, so any JSON round-trips exactly), `version` and,
+when the write gave one, `expires_at`: a Timestamp, the field a TTL policy on the collection
+names ("Storing a timestamp value into a TTL-enabled field will be treated as the document's
+absolute expiration time. Using any other data type or leaving the field absent will disable
+expiration for the individual document", Firestore Admin API, Field.TtlConfig). The policy itself
+is infrastructure (a `gcp.firestore.Field` with `ttl_config` on `expires_at`).
 
 - put-if-absent: `DocumentReference.create()`, which fails with 409 AlreadyExists (Conflict) if
   the document exists.
@@ -16,11 +21,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agentfleet.agent.state.base import ConflictError, Item, StateError
-from agentfleet.agent.state.optimistic import OptimisticStore
+from agentfleet.agent.state.base import ConflictError, Item, StateError, StateRejected, encode_value
+from agentfleet.agent.state.optimistic import OptimisticStore, utc_time
 
 if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
+
+#: The Timestamp field a Firestore TTL policy deletes expired documents by.
+EXPIRES_FIELD = "expires_at"
 
 
 def document_id(key: str) -> str:
@@ -77,23 +85,32 @@ class FirestoreStore(OptimisticStore[Any]):
         item = Item(key=key, value=json.loads(data["value"]), version=int(data["version"]))
         return item, snapshot.update_time
 
-    def _create(self, key: str, value: dict[str, Any]) -> Item:
+    def _create(self, key: str, value: dict[str, Any], expires_at: float | None = None) -> Item:
         from google.api_core import exceptions
 
+        fields: dict[str, Any] = {"value": encode_value(key, value), "version": 1}
+        if expires_at is not None:
+            fields[EXPIRES_FIELD] = utc_time(expires_at)
         try:
-            self._call(lambda: self._doc(key).create({"value": json.dumps(value), "version": 1}))
+            self._call(lambda: self._doc(key).create(fields))
         except exceptions.AlreadyExists as error:
             raise ConflictError(key, "key exists") from error
         return Item(key=key, value=value, version=1)
 
-    def _replace(self, key: str, value: dict[str, Any], version: int, update_time: Any) -> Item:
+    def _replace(
+        self, key: str, value: dict[str, Any], version: int, update_time: Any, expires_at: float | None = None
+    ) -> Item:
         from google.api_core import exceptions
+        from google.cloud.firestore import DELETE_FIELD
 
         option = self.client.write_option(last_update_time=update_time)
+        fields: dict[str, Any] = {
+            "value": encode_value(key, value),
+            "version": version,
+            EXPIRES_FIELD: DELETE_FIELD if expires_at is None else utc_time(expires_at),
+        }
         try:
-            self._call(
-                lambda: self._doc(key).update({"value": json.dumps(value), "version": version}, option=option)
-            )
+            self._call(lambda: self._doc(key).update(fields, option=option))
         except (exceptions.FailedPrecondition, exceptions.NotFound) as error:
             raise ConflictError(key, "written or deleted since it was read") from error
         return Item(key=key, value=value, version=version)
@@ -107,6 +124,8 @@ class FirestoreStore(OptimisticStore[Any]):
             return operation()
         except (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.NotFound):
             raise
+        except exceptions.InvalidArgument as error:  # the request itself is refused: retrying cannot help
+            raise StateRejected(f"Firestore refused the write: {error}") from error
         except exceptions.GoogleAPIError as error:
             raise StateError(f"Firestore: {error}") from error
 

@@ -1,5 +1,8 @@
 """The SQLite state store: one table of JSON values with versions, conditional writes in SQL.
 
+It keeps no expiry (`expires_at` is accepted and ignored): the file belongs to one local fleet's
+directory and goes with it.
+
 Safe across processes for the same reason the SQLite queue is: each conditional write is a single
 statement whose WHERE clause is the condition, executed under SQLite's write lock.
 """
@@ -13,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentfleet.agent.backends.sqlite import connect, create_schema
-from agentfleet.agent.state.base import ConflictError, Item, StateError, StateStore, check_put_conditions
+from agentfleet.agent.state.base import (
+    ConflictError,
+    Item,
+    StateError,
+    StateStore,
+    check_put_conditions,
+    encode_value,
+)
 
 if TYPE_CHECKING:
     from agentfleet.agent.settings import Settings
@@ -65,9 +75,10 @@ class SqliteStateStore(StateStore):
         *,
         if_absent: bool = False,
         if_version: int | None = None,
+        expires_at: float | None = None,
     ) -> Item:
         check_put_conditions(if_absent, if_version)
-        data = json.dumps(value, separators=(",", ":"))
+        data = encode_value(key, value)
         if if_absent:
             rows = self._fetch(
                 "INSERT INTO state (key, value, version) VALUES (?, ?, 1) ON CONFLICT (key) DO NOTHING "

@@ -30,6 +30,7 @@ from typing import Any
 
 from agentfleet.agent import contract
 from agentfleet.bench import Figure, stop_process
+from agentfleet.ports import free_port
 
 NAME = "runtime_sqs"
 TARGET_RATIO = 0.9
@@ -42,17 +43,11 @@ def noop(message: object, ctx: object) -> None:
     """The benchmark's handler: does nothing, so the figure is the runtime's own cost."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _moto_server() -> tuple[subprocess.Popen[bytes], str]:
     binary = Path(sys.executable).parent / "moto_server"
     if not binary.exists():
         raise RuntimeError(f"moto_server not found next to {sys.executable}: install the dev extra")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(binary), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -117,6 +117,7 @@ def local_environment(
             contract.STATE: str(paths.state.resolve()),
             contract.BUCKET: str(paths.bucket.resolve()),
             contract.PORT: str(port),
+            contract.HEALTH_HOST: "127.0.0.1",  # only the supervisor on this machine probes it
             contract.LIFECYCLE: "none",
         }
     )

@@ -28,7 +28,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from agentfleet.agent import contract
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.local.stack import LocalPaths, local_environment, python_path_with
+from agentfleet.ports import free_port
 
 #: The runtime's counter of handled messages (agent/middleware/metrics.py), read for the live throughput.
 SUCCEEDED_METRIC = "agentfleet_messages_succeeded"
@@ -154,14 +154,6 @@ def _die_with_supervisor() -> None:
         libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
-def free_port() -> int:
-    """A port the OS says is free now. The agent binds it a moment later; collisions show as a
-    crashed agent, which is replaced like any other crash."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def probe(port: int, path: str, timeout: float) -> bool:
     """True when http://127.0.0.1:port/path answers 2xx within `timeout` seconds."""
     try:
@@ -169,6 +161,15 @@ def probe(port: int, path: str, timeout: float) -> bool:
             return 200 <= int(resp.status) < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def metrics_text(port: int, timeout: float) -> str | None:
+    """The agent's /metrics page, or None if it cannot be read."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+            return str(resp.read().decode("utf-8", errors="replace"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,8 @@ class AgentMetrics:
 
 def scrape(port: int, timeout: float) -> AgentMetrics | None:
     """The agent's counters and protection flag from /metrics, or None if it cannot be read."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
-            text = resp.read().decode("utf-8", errors="replace")
-    except (urllib.error.URLError, OSError, ValueError):
+    text = metrics_text(port, timeout)
+    if text is None:
         return None
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):

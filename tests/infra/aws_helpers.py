@@ -11,7 +11,7 @@ import yaml
 
 from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Recorded, Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from agentfleet.synth import Recorded, Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 PROJECT = "acme-agents"
 REGION = "europe-west1"

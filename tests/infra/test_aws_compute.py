@@ -13,9 +13,9 @@ from agentfleet.providers.aws.compute import spot_instance_types
 from agentfleet.providers.aws.settings import architecture
 from agentfleet.providers.aws.userdata import ecr_image, mark_unhealthy_command
 from agentfleet.providers.cloudinit import AGENT_UNIT, HEALTH_SCRIPT, LOGIN_SCRIPT, MAY_START_SCRIPT
-from tests.conftest import require_peer
 from tests.infra.aws_helpers import agent_env, aws_synth, user_data, write_files
 from tests.infra.shell_fakes import run_with_fakes
+from tests.peer_check import require_peer
 
 GROUP = "aws:autoscaling/group:Group"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"

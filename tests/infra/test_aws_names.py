@@ -16,7 +16,7 @@ import pytest
 
 from agentfleet.synth import Synthesis
 from tests.infra.aws_helpers import aws_synth, user_data
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 LONGEST = "inventory-reconciler-eu1"  # 24 characters, the most fleet.name allows
 ECR_IMAGE = (

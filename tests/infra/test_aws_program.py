@@ -11,7 +11,7 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.providers import target
 from agentfleet.providers.base import TargetMocks
 from tests.infra.aws_helpers import aws_synth, user_data
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 
 def test_stack_outputs_are_the_contract() -> None:

@@ -16,7 +16,7 @@ from agentfleet.providers.aws.scaling import (
     from_zero_steps,
 )
 from tests.infra.aws_helpers import aws_synth
-from tests.infra.conftest import BASE_FLEET, deep_merge
+from tests.infra.helpers import BASE_FLEET, deep_merge
 
 POLICY = "aws:autoscaling/policy:Policy"
 

@@ -9,7 +9,7 @@ import pytest
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
 from agentfleet.synth import synthesize
-from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config
+from tests.infra.helpers import BASE_FLEET, deep_merge, stack_config
 
 
 def error_of(fleet: dict[str, Any]) -> str:

@@ -21,8 +21,8 @@ from agentfleet.providers.azure import compute, release
 from agentfleet.providers.azure.compute import HEALTH_PATH
 from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Synthesis
-from tests.conftest import require_peer
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
+from tests.peer_check import require_peer
 
 VMSS = "azure-native:compute:VirtualMachineScaleSet"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"

@@ -8,7 +8,7 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
 from agentfleet.providers.azure import queue as azure_queue
 from agentfleet.providers.azure import settings
-from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config, synth
+from tests.infra.helpers import BASE_FLEET, deep_merge, stack_config, synth
 
 
 def errors(fleet: dict) -> list[str]:

@@ -11,7 +11,7 @@ from agentfleet.agent import contract
 from agentfleet.providers.azure.identity import protection_role_id
 from agentfleet.providers.azure.mocks import SUBSCRIPTION_ID
 from agentfleet.synth import Recorded, Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 ROLE = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"

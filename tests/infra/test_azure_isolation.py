@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json, sys
 sys.path.insert(0, {root!r})
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 s = synth("azure", {{"state": {{"cache": True}}}})
 assert s.of_type("azure-native:compute:VirtualMachineScaleSet"), "no scale set synthesized"
 forbidden = ("pulumi_aws", "pulumi_gcp", "pulumi_kubernetes", "boto3", "botocore", "googleapiclient")

@@ -15,7 +15,7 @@ import pytest
 
 from agentfleet.providers.azure.mocks import RESOURCES
 from agentfleet.synth import Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 #: Longest legal fleet names (components/schema.py: 3-24 chars, lowercase letter first, then
 #: lowercase letters, digits or '-'), hyphens where they hurt most.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agentfleet.synth import Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 NSG = "azure-native:network:NetworkSecurityGroup"
 SUBNET = "azure-native:network:Subnet"

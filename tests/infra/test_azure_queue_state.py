@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentfleet.synth import Synthesis, synthesize
-from tests.infra.conftest import stack_config, synth
+from tests.infra.helpers import stack_config, synth
 
 NAMESPACE = "azure-native:servicebus:Namespace"
 QUEUE = "azure-native:servicebus:Queue"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from agentfleet.synth import Recorded, Synthesis
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 
 AUTOSCALE = "azure-native:monitor:AutoscaleSetting"
 NAMESPACE = "azure-native:servicebus:Namespace"

@@ -20,8 +20,8 @@ from agentfleet.providers.cloudinit import (
     MAY_START_SCRIPT,
     agent_cloud_config,
 )
-from tests.conftest import require_peer
 from tests.infra.shell_fakes import run_with_fakes
+from tests.peer_check import require_peer
 
 AWS_ENV = {
     contract.BACKEND: "sqs",

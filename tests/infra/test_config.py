@@ -12,7 +12,7 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.validation import load_fleet_config, parse_fleet
 from agentfleet.providers.aws.settings import AwsSettings
-from tests.infra.conftest import BASE_FLEET, deep_merge
+from tests.infra.helpers import BASE_FLEET, deep_merge
 
 ROOT = Path(__file__).resolve().parents[2]
 

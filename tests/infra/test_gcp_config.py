@@ -8,7 +8,7 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
 from agentfleet.providers.gcp.settings import GcpSettings
 from agentfleet.synth import synthesize
-from tests.infra.conftest import BASE_FLEET, deep_merge, stack_config
+from tests.infra.helpers import BASE_FLEET, deep_merge, stack_config
 
 
 def _error(fleet: dict) -> str:

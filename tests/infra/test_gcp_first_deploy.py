@@ -13,8 +13,8 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
 from agentfleet.providers.gcp.mocks import dns_endpoint
 from agentfleet.providers.gcp.sizing import pods_per_node
-from tests.infra.conftest import BASE_FLEET, deep_merge, synth
 from tests.infra.gcp_helpers import PROJECT, REGION, gcp_synth
+from tests.infra.helpers import BASE_FLEET, deep_merge, synth
 
 HOST = "acme-network-host"
 SHARED = {

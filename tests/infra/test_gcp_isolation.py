@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import json, sys
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 result = synth("gcp")
 assert result.of_type("gcp:pubsub/subscription:Subscription"), "nothing synthesized"
 forbidden = ("pulumi_aws", "pulumi_azure_native", "boto3", "botocore", "azure")
@@ -40,7 +40,7 @@ socket.socket.connect_ex = refuse
 socket.getaddrinfo = refuse
 socket.create_connection = refuse
 
-from tests.infra.conftest import synth
+from tests.infra.helpers import synth
 result = synth("gcp")
 release = result.one("kubernetes:helm.sh/v3:Release")
 print(release.inputs["chart"], len(result.resources))

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.validation import parse_fleet
-from tests.infra.conftest import BASE_FLEET, deep_merge
 from tests.infra.gcp_helpers import gcp_synth
+from tests.infra.helpers import BASE_FLEET, deep_merge
 
 FLEET = {"scaling": {"min_agents": 0, "max_agents": 30, "target_backlog_per_agent": 7}}
 

@@ -12,8 +12,8 @@ import pytest
 from agentfleet.agent import contract
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
-from tests.infra.conftest import BASE_FLEET, deep_merge
 from tests.infra.gcp_helpers import gcp_synth, manifest
+from tests.infra.helpers import BASE_FLEET, deep_merge
 
 KUBERNETES_VERSION = "1.33.0"
 

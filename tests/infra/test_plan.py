@@ -14,7 +14,7 @@ from agentfleet.cli import app
 from agentfleet.plan import lookup, settings_of
 from agentfleet.providers.aws.plan import KEY_SETTINGS
 from agentfleet.synth import Recorded
-from tests.infra.conftest import BASE_FLEET, REGION_KEYS, deep_merge
+from tests.infra.helpers import BASE_FLEET, REGION_KEYS, deep_merge
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -14,7 +14,7 @@ from agentfleet.components.policy import (
     ScalingPolicy,
 )
 from agentfleet.components.validation import parse_fleet
-from tests.infra.conftest import BASE_FLEET, deep_merge
+from tests.infra.helpers import BASE_FLEET, deep_merge
 
 
 def policy(**scaling: Any) -> ScalingPolicy:

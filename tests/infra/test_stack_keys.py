@@ -13,7 +13,7 @@ import pytest
 
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import UNFINISHED, load_fleet_config, parse_fleet, read_stack_keys
-from tests.infra.conftest import BASE_FLEET, deep_merge
+from tests.infra.helpers import BASE_FLEET, deep_merge
 
 
 def engine(**keys: Any) -> dict[str, Any]:

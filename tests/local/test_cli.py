@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from agentfleet.local.cli import local_app
 from agentfleet.local.stack import LocalPaths
 from agentfleet.local.store import open_queue
-from tests.local.conftest import TINY_FLEET, tiny_config
+from tests.local.helpers import TINY_FLEET, tiny_config
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ from agentfleet.local.autoscaler import AutoscalerLoop
 from agentfleet.local.stack import LocalPaths
 from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
 from agentfleet.local.supervisor import Supervisor
-from tests.local.conftest import tiny_config
+from tests.local.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import pytest
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.local.demo import DemoOptions, DemoResult, run_demo
-from tests.local.conftest import tiny_config
+from tests.local.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ from agentfleet.local.demo import DemoOptions, run_demo
 from agentfleet.local.stack import LocalPaths
 from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
 from agentfleet.local.supervisor import AgentStartupError, AgentState, Supervisor
-from tests.local.conftest import tiny_config
+from tests.local.helpers import tiny_config
+from tests.runtime.fakes import stuck_agent
 
 pytestmark = pytest.mark.slow
 
@@ -67,31 +70,13 @@ def test_a_sigkilled_agent_is_replaced_and_its_leased_work_is_done_exactly_once(
     assert (audit.done, audit.duplicates, audit.missing, audit.wrong_units) == (12, 0, [], 0)
 
 
-FAKE_AGENT = textwrap.dedent(
-    """
-    # A stand-in agent whose /ready is fine but whose /healthz fails: the event loop is "stuck".
-    import os
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/ready" else 503)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    HTTPServer(("127.0.0.1", int(os.environ["AGENTFLEET_PORT"])), H).serve_forever()
-    """
-)
+STUCK_AGENT = Path(stuck_agent.__file__)
 
 
-def test_an_agent_whose_healthz_fails_is_killed_and_replaced(paths: LocalPaths, tmp_path: Path) -> None:
-    script = tmp_path / "stuck_agent.py"
-    script.write_text(FAKE_AGENT)
+def test_an_agent_whose_healthz_fails_is_killed_and_replaced(paths: LocalPaths) -> None:
     config = tiny_config(scaling={"max_agents": 1, "warmup_seconds": 0})
     supervisor = Supervisor(
-        config, paths, command=(sys.executable, str(script)), scrape_metrics=False, health_interval=0.2
+        config, paths, command=(sys.executable, str(STUCK_AGENT)), scrape_metrics=False, health_interval=0.2
     )
     try:
         supervisor.scale_to(1)
@@ -117,7 +102,9 @@ def test_agents_that_never_start_stop_the_fleet_with_their_log(paths: LocalPaths
 
 
 def test_chaos_kills_only_working_agents_and_the_demo_still_loses_nothing(tmp_path: Path) -> None:
-    config = tiny_config(queue={"visibility_timeout_seconds": 2})
+    # Every kill takes leased work, and each costs those messages a delivery: a receive limit far
+    # above the kills this burst can see keeps the assertion about loss, not about dead-lettering.
+    config = tiny_config(queue={"visibility_timeout_seconds": 2, "max_receive_count": 100})
     opts = DemoOptions(
         config=config,
         out=tmp_path,
@@ -144,10 +131,60 @@ def test_chaos_waits_for_a_ready_agent(paths: LocalPaths) -> None:
     assert chaos.kills == []
 
 
+class _Agent:
+    """An agent as chaos sees it: a READY agent whose /metrics reports `in_flight` handlers."""
+
+    def __init__(self, agent_id: int, in_flight: float) -> None:
+        self.id = agent_id
+        self.in_flight = in_flight
+        self.state = AgentState.READY
+        agent = self
+
+        class Metrics(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = f"agentfleet_messages_in_flight {agent.in_flight}\n".encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class _Fleet:
+    """What chaos needs of a supervisor: its agents, and kill()."""
+
+    def __init__(self, *agents: _Agent) -> None:
+        self.agents = {a.id: a for a in agents}
+        self.killed: list[int] = []
+
+    def kill(self, agent: _Agent) -> None:
+        self.killed.append(agent.id)
+
+
+def test_chaos_strikes_the_first_agent_seen_holding_work_not_on_a_clock() -> None:
+    idle, busy = _Agent(1, 0), _Agent(2, 0)
+    fleet = _Fleet(idle, busy)
+    chaos = Chaos(fleet, every_seconds=1.0)  # type: ignore[arg-type]
+    try:
+        for now in (0.0, 10.0, 1000.0):  # however late: nobody holds work, nobody is killed
+            assert chaos.maybe_strike(now) is None
+        busy.in_flight = 2
+        assert chaos.maybe_strike(1000.001) == busy.id, "the moment an agent holds work, not a gap later"
+        assert fleet.killed == [busy.id]
+        assert chaos.maybe_strike(1000.002) is None, "the next kill waits its gap"
+    finally:
+        idle.server.shutdown()
+        busy.server.shutdown()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
 def test_agents_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
-    script = tmp_path / "idle_agent.py"
-    script.write_text(FAKE_AGENT)
     (tmp_path / "fleet.yaml").write_text(
         "config:\n  agentfleet:fleet:\n    name: tiny-fleet\n    agent: {image: x/y:1, handler: m:f}\n"
     )
@@ -159,7 +196,7 @@ def test_agents_do_not_outlive_a_killed_supervisor(tmp_path: Path) -> None:
             from agentfleet.local.supervisor import Supervisor
             config = load_fleet(None, Path({str(tmp_path / "fleet.yaml")!r}))
             paths = LocalPaths(Path({str(tmp_path)!r}))
-            s = Supervisor(config, paths, command=(sys.executable, {str(script)!r}))
+            s = Supervisor(config, paths, command=(sys.executable, {str(STUCK_AGENT)!r}))
             s.scale_to(1)
             print(next(iter(s.agents.values())).pid, flush=True)
             time.sleep(60)

@@ -14,7 +14,7 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.local.demo import demo_config, work_seconds_of
 from agentfleet.local.report import DemoReport
 from agentfleet.local.stack import LocalPaths, load_fleet, local_environment, stack_file
-from tests.local.conftest import TINY_FLEET, tiny_config
+from tests.local.helpers import TINY_FLEET, tiny_config
 
 
 def test_stack_name_finds_pulumi_stack_files_then_local_only_stacks(tmp_path: Path) -> None:

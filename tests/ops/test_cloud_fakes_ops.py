@@ -17,7 +17,7 @@ from agentfleet.agent.backends.pubsub import PubSubBackend
 from agentfleet.agent.backends.servicebus import DELIVERIES_PROPERTY, ServiceBusBackend
 from agentfleet.ops.redrive import Journal, Selection, purge, redrive
 from agentfleet.ops.status import collect
-from tests.ops.conftest import Interrupted, StopAfter, invoke, write_outputs
+from tests.ops.helpers import Interrupted, StopAfter, invoke, write_outputs
 from tests.runtime.fakes.pubsub import FakePublisherClient, FakePubSub, FakeSubscriberClient
 from tests.runtime.fakes.servicebus import FakeAdministrationClient, FakeNamespace, FakeServiceBusClient
 

@@ -14,7 +14,7 @@ from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.local.cli import local_app
 from agentfleet.ops.redrive import Journal, Selection, redrive
 from tests.local.conftest import TINY_FLEET
-from tests.ops.conftest import Interrupted, StopAfter, invoke, runner, write_outputs
+from tests.ops.helpers import Interrupted, StopAfter, invoke, runner, write_outputs
 
 
 def dead_letter(backend: SqliteBackend, body: bytes, reason: str) -> None:

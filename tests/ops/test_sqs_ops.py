@@ -18,7 +18,8 @@ from agentfleet.agent.backends.admin import REDRIVE_ID_ATTRIBUTE, open_admin
 from agentfleet.agent.backends.admin_sqs import NATIVE_REASON, SqsAdmin
 from agentfleet.agent.backends.sqs import SqsBackend
 from agentfleet.ops.redrive import Journal, Selection, redrive
-from tests.ops.conftest import Interrupted, MotoServer, StopAfter, invoke, write_outputs
+from tests.ops.helpers import Interrupted, StopAfter, invoke, write_outputs
+from tests.runtime.peers import MotoServer
 
 pytestmark = pytest.mark.peer
 

@@ -22,7 +22,16 @@ from typing import Any
 import pytest
 
 from agentfleet.agent.backends.base import LeaseLost, Message, QueueBackend
-from agentfleet.agent.state.base import ConflictError, InProgressElsewhere, Once, StateStore
+from agentfleet.agent.handler import PermanentError
+from agentfleet.agent.state.base import (
+    MAX_VALUE_BYTES,
+    ConflictError,
+    InProgressElsewhere,
+    Once,
+    StateError,
+    StateStore,
+    ValueTooLarge,
+)
 
 
 def receive_one(backend: QueueBackend, wait: float) -> Message | None:
@@ -264,6 +273,28 @@ class StateStoreContract:
         store.delete(key, if_version=item.version)
         assert store.get(key) is None
         store.delete(key)  # absent: no error
+
+    def test_a_large_value_round_trips(self, store: StateStore, key: str) -> None:
+        """Well past Azure Table's 64 KiB per string property. (moto counts an attribute's old and
+        new value together against DynamoDB's 400 KB while replacing it, so the two stay under that.)"""
+        large = {"text": "x" * (100 * 1024), "unicode": "\u00e9\u4e2d" * 1000, "n": 1}
+        first = store.put(key, large)
+        item = store.get(key)
+        assert item is not None and item.value == large and item.version == first.version
+        larger = {**large, "n": 2, "more": "y" * 50_000}
+        store.put(key, larger, if_version=first.version)
+        item = store.get(key)
+        assert item is not None and item.value == larger
+        store.put(key, {"small": True})  # the large value's extra parts do not linger
+        item = store.get(key)
+        assert item is not None and item.value == {"small": True}
+
+    def test_a_value_over_the_limit_is_refused_as_permanent(self, store: StateStore, key: str) -> None:
+        too_large = {"text": "x" * MAX_VALUE_BYTES}
+        with pytest.raises(ValueTooLarge, match=key) as refused:
+            store.put(key, too_large)
+        assert isinstance(refused.value, PermanentError) and not isinstance(refused.value, StateError)
+        assert store.get(key) is None
 
     def test_concurrent_claims_have_exactly_one_winner(self, store: StateStore, key: str) -> None:
         wins: list[int] = []

@@ -1,8 +1,7 @@
-"""Fixtures that start the real test peers: moto's server (SQS, DynamoDB, S3, Auto Scaling over
-HTTP) and Azurite (Azure Storage: Tables and Blob). Each peer runs as its own process on a free
-loopback port for the whole session; a missing peer skips locally and fails in CI (require_peer).
-
-Import the fixtures a test module needs: `from tests.runtime.peers import moto_server  # noqa: F401`.
+"""The real test peers and what tests do with them: moto's server (SQS, DynamoDB, S3, Auto Scaling
+over HTTP) and Azurite (Azure Storage: Tables and Blob), each its own process on a free loopback
+port. The session fixtures that start them are in tests/runtime/conftest.py; a missing peer skips
+locally and fails in CI (require_peer).
 """
 
 from __future__ import annotations
@@ -22,19 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT, require_peer
+from agentfleet.ports import free_port
+from tests.peer_check import ROOT
 
 #: Azurite's well-known development account (documented in Azurite's README; not a secret).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
@@ -103,6 +95,23 @@ _SERIAL_MOTO = (
 )
 
 
+def run_moto(binary: str) -> Iterator[MotoServer]:
+    """moto in SERVER mode (`moto_server`), spoken to by boto3 over HTTP (not the in-process
+    decorator). Threaded, so an SQS long poll does not hold up other requests."""
+    yield from _start_moto([binary, "-H", "127.0.0.1", "-p"], "moto_server")
+
+
+def run_moto_serial() -> Iterator[MotoServer]:
+    """moto's server app handling one request at a time, for DynamoDB.
+
+    DynamoDB applies a conditional write atomically per item. moto's DynamoDB backend checks a
+    ConditionExpression and writes without a lock, so on the threaded `moto_server` two racing
+    put-if-absent calls can both succeed (seen about once in 300 rounds of 8 racers). Serving
+    requests one at a time restores the atomicity the real service documents; the code under
+    test and the HTTP path are the same."""
+    yield from _start_moto([sys.executable, "-c", _SERIAL_MOTO], "moto (serial)")
+
+
 def _start_moto(command: list[str], what: str) -> Iterator[MotoServer]:
     port = free_port()
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", MOTO_PORT=str(port))
@@ -114,37 +123,6 @@ def _start_moto(command: list[str], what: str) -> Iterator[MotoServer]:
         yield MotoServer(endpoint_url=f"http://127.0.0.1:{port}")
     finally:
         _stop(process)
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    """moto in SERVER mode (`moto_server`), spoken to by boto3 over HTTP (not the in-process
-    decorator). Threaded, so an SQS long poll does not hold up other requests."""
-    binary = moto_server_binary()
-    require_peer(binary is not None, "moto_server (pip install 'moto[server]')")
-    assert binary is not None
-    yield from _start_moto([binary, "-H", "127.0.0.1", "-p"], "moto_server")
-
-
-@pytest.fixture(scope="session")
-def moto_server_serial() -> Iterator[MotoServer]:
-    """moto's server app handling one request at a time, for DynamoDB.
-
-    DynamoDB applies a conditional write atomically per item. moto's DynamoDB backend checks a
-    ConditionExpression and writes without a lock, so on the threaded `moto_server` two racing
-    put-if-absent calls can both succeed (seen about once in 300 rounds of 8 racers). Serving
-    requests one at a time restores the atomicity the real service documents; the code under
-    test and the HTTP path are the same."""
-    require_peer(moto_server_binary() is not None, "moto_server (pip install 'moto[server]')")
-    yield from _start_moto([sys.executable, "-c", _SERIAL_MOTO], "moto (serial)")
-
-
-@pytest.fixture(autouse=False)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials so boto3 never looks for real ones."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 # -- Azurite --------------------------------------------------------------------------------
@@ -179,12 +157,8 @@ class Azurite:
         )
 
 
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
+def run_azurite(binary: str) -> Iterator[Azurite]:
     """Azurite (the Azure Storage emulator from npm) with Blob and Table services, in memory."""
-    binary = azurite_binary()
-    require_peer(binary is not None, "azurite (npm install --prefix .peers azurite@3, or make peers)")
-    assert binary is not None
     blob_port, queue_port, table_port = free_port(), free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="azurite-"))  # its debug log / extent scratch, if any
     process = subprocess.Popen(

@@ -1,5 +1,4 @@
 """The bucket stores behave alike: S3 on moto server, Blob on Azurite, GCS on an SDK-boundary fake."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from agentfleet.agent.bucket.blob import BlobBucket
 from agentfleet.agent.bucket.gcs import GcsBucket
 from agentfleet.agent.bucket.s3 import S3Bucket
 from tests.runtime.fakes.gcs import FakeStorageClient
-from tests.runtime.peers import Azurite, MotoServer, azurite, moto_server  # noqa: F401
+from tests.runtime.peers import Azurite, MotoServer
 
 
 def make_s3(request: pytest.FixtureRequest) -> Bucket:

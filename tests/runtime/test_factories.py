@@ -97,8 +97,8 @@ import json, sys
 from agentfleet.agent.cli import build_agent
 from agentfleet.agent.settings import Settings
 settings = Settings.from_env({{
-    "AGENTFLEET_BACKEND": "sqlite", "AGENTFLEET_QUEUE": {str(tmp_path / 'q.db')!r},
-    "AGENTFLEET_STATE": {str(tmp_path / 's.db')!r}, "AGENTFLEET_BUCKET": {str(tmp_path / 'b')!r},
+    "AGENTFLEET_BACKEND": "sqlite", "AGENTFLEET_QUEUE": {str(tmp_path / "q.db")!r},
+    "AGENTFLEET_STATE": {str(tmp_path / "s.db")!r}, "AGENTFLEET_BUCKET": {str(tmp_path / "b")!r},
     "AGENTFLEET_HANDLER": "agentfleet.agent.examples.echo:handle", "AGENTFLEET_PORT": "0",
 }})
 build_agent(settings)

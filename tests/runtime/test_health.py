@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -13,12 +15,24 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from agentfleet.agent import contract
 from agentfleet.agent.backends.base import Message
 from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.agent.context import Context
 from agentfleet.agent.handler import PermanentError
 from agentfleet.agent.health import HealthServer, HealthState
-from tests.runtime.harness import Running, make_worker, running, settled, wait_until
+from agentfleet.agent.settings import Settings, SettingsError
+from tests.runtime.fakes.brokers import CountingBroker, UnreachableBroker
+from tests.runtime.harness import (
+    ROOT,
+    Running,
+    agent_command,
+    agent_env,
+    make_worker,
+    running,
+    settled,
+    wait_until,
+)
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -100,13 +114,8 @@ def test_ready_is_false_while_draining_and_healthz_stays_true(tmp_path: Path) ->
         server.stop()
 
 
-class Unreachable(SqliteBackend):
-    def ping(self) -> None:
-        raise ConnectionError("no route to broker")
-
-
 def test_ready_is_false_when_the_backend_is_unreachable(tmp_path: Path) -> None:
-    run = make_worker(Unreachable(tmp_path / "queue.db"), lambda m, ctx: None)
+    run = make_worker(UnreachableBroker(tmp_path / "queue.db"), lambda m, ctx: None)
     server = serve(run)
     try:
         status, body = get(server.port, "/ready")
@@ -178,22 +187,8 @@ def test_unknown_path_is_404(served: tuple[Running, HealthServer]) -> None:
     assert get(server.port, "/nope")[0] == 404
 
 
-class _CountingBroker(SqliteBackend):
-    """A real SQLite backend whose ping can be made to fail, counting the calls."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.pings = 0
-        self.down = False
-
-    def ping(self) -> None:
-        self.pings += 1
-        if self.down:
-            raise ConnectionError("broker unreachable")
-
-
 def test_a_reachable_backend_is_pinged_rarely_and_a_failing_one_soon(tmp_path: Path) -> None:
-    broker = _CountingBroker(tmp_path / "q.db")
+    broker = CountingBroker(tmp_path / "q.db")
     state = HealthState(
         broker,
         CollectorRegistry(),
@@ -215,3 +210,94 @@ def test_a_reachable_backend_is_pinged_rarely_and_a_failing_one_soon(tmp_path: P
     assert not state.ready()[0] and broker.pings > failing_at  # re-checked at the short interval
     broker.down = False
     wait_until(lambda: state.ready()[0], 2, "ready again once the broker answers")
+
+
+# -- hostile clients (issue 15, finding 9) ---------------------------------------------------
+
+
+def silent_connections(port: int, count: int) -> list[socket.socket]:
+    """`count` clients that connect and never send a byte (half-open, as a scanner leaves them)."""
+    return [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_half_open_connections_are_capped_and_timed_out(queue: SqliteBackend) -> None:
+    run = make_worker(queue, lambda m, ctx: None)
+    run.worker.heartbeat = time.monotonic()
+    state = HealthState(
+        run.backend,
+        run.metrics.registry,
+        warmup_seconds=0,
+        heartbeat=time.monotonic,
+        draining=lambda: False,
+        ping_every=0.0,
+    )
+    threads_before = threading.active_count()
+    server = HealthServer(state, 0, host="127.0.0.1", max_connections=4, request_timeout=0.5).start()
+    clients = silent_connections(server.port, 40)
+    try:
+        # The server accepts in order: once a later client is answered or shed, all 40 were seen.
+        try:
+            get(server.port, "/healthz")
+        except OSError:
+            pass  # shed while the cap is full: that is the point
+        assert threading.active_count() - threads_before <= 4 + 1, "one thread per connection"
+        wait_until(lambda: all(closed_by_server(c) for c in clients), 30, "silent clients timed out")
+        wait_until(lambda: get(server.port, "/healthz")[0] == 200, 30, "answers again once they are gone")
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()
+
+
+def test_the_bind_address_is_a_setting_and_defaults_to_every_interface() -> None:
+    base = {contract.BACKEND: "sqlite", contract.QUEUE: "q.db"}
+    assert Settings.from_env(base).health_host == "0.0.0.0"
+    assert Settings.from_env({**base, contract.HEALTH_HOST: "127.0.0.1"}).health_host == "127.0.0.1"
+    with pytest.raises(SettingsError, match="AGENTFLEET_HEALTH_HOST='localhost' must be an IP address"):
+        Settings.from_env({**base, contract.HEALTH_HOST: "localhost"})
+
+
+def test_a_server_on_loopback_is_not_reachable_on_other_interfaces(queue: SqliteBackend) -> None:
+    run = make_worker(queue, lambda m, ctx: None)
+    server = serve(run)
+    try:
+        assert server.host == "127.0.0.1"
+        assert get(server.port, "/nope")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_a_port_already_taken_exits_2_with_one_line_naming_the_variable(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = agent_env(
+            tmp_path / "queue.db",
+            extra={contract.HANDLER: "tests.runtime.handlers:slow_handler", contract.PORT: port},
+        )
+        result = subprocess.run(
+            agent_command(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"AGENTFLEET_PORT={port}" in lines[0] and "in use" in lines[0]
+
+
+def test_local_agents_bind_loopback(tmp_path: Path) -> None:
+    from agentfleet.local.stack import LocalPaths, local_environment
+    from tests.local.helpers import tiny_config
+
+    env = local_environment(tiny_config(), LocalPaths(tmp_path).create(), 8123, None)
+    assert Settings.from_env(env).health_host == "127.0.0.1"

@@ -138,3 +138,41 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import("agentfleet.agent.lifecycle.aws") == []
+
+
+# -- Spot interruptions (issue 15, finding 13) -----------------------------------------------
+
+SPOT_NOTICE = '{"action": "terminate", "time": "2026-12-01T12:02:00Z"}'
+
+
+def test_a_spot_interruption_notice_starts_the_drain(peer: AwsPeer) -> None:
+    fired = threading.Event()
+    w = watcher(peer, heartbeat_interval=0.1)
+    w.start(fired.set)
+    time.sleep(0.2)
+    assert not fired.is_set()
+    peer.spot_action = SPOT_NOTICE  # two minutes' notice; the group has not moved yet
+    assert fired.wait(5)
+    assert w.spot_notice == SPOT_NOTICE
+    w.on_drained()  # no lifecycle action is pending: nothing to complete
+    assert peer.actions("CompleteLifecycleAction") == []
+    w.stop()
+
+
+def test_a_spot_drain_still_completes_the_lifecycle_action_that_follows(peer: AwsPeer) -> None:
+    calls: list[str] = []
+    w = watcher(peer, heartbeat_interval=0.1)
+    w.start(lambda: calls.append("drain"))
+    peer.spot_action = SPOT_NOTICE
+    assert wait_until(lambda: calls == ["drain"])
+    peer.target_state = "Terminated"  # the group now runs its termination hook
+    assert wait_until(lambda: w.terminating.is_set())
+    assert wait_until(lambda: len(peer.actions("RecordLifecycleActionHeartbeat")) >= 1)
+    w.on_drained()
+    assert [c["LifecycleActionResult"] for c in peer.actions("CompleteLifecycleAction")] == ["CONTINUE"]
+    assert calls == ["drain"], "one drain, not two"
+    w.stop()
+
+
+def test_notices_are_checked_every_5_seconds_as_aws_recommends() -> None:
+    assert AsgLifecycleWatcher(object(), hook="h", group="g").poll_interval == 5.0

@@ -22,7 +22,7 @@ from agentfleet.agent.lifecycle.aws import Imds
 from agentfleet.agent.protection import ProtectionSettings, Protector
 from agentfleet.agent.protection.aws import AsgProtection
 from tests.runtime.fakes.metadata import AwsPeer, serve
-from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
+from tests.runtime.peers import MotoServer
 from tests.runtime.test_protection import metric, wait_until
 
 GROUP = "fleet-agents"

@@ -23,7 +23,7 @@ from agentfleet.agent.secrets import SecretError, parse_references, resolve, sto
 from agentfleet.agent.secrets.aws import AwsSecrets
 from agentfleet.agent.secrets.azure import KeyVaultSecrets
 from agentfleet.agent.secrets.gcp import SecretManagerSecrets
-from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
+from tests.runtime.peers import MotoServer
 
 VALUE = "s3cr3t-value-never-shown"
 
@@ -115,7 +115,7 @@ def test_malformed_secrets_variable_is_an_error_naming_it() -> None:
 
 @pytest.mark.peer
 def test_aws_secrets_manager_and_ssm_secure_strings_resolve_with_the_agents_credentials(
-    moto_server: MotoServer,  # noqa: F811
+    moto_server: MotoServer,
 ) -> None:
     secrets: Any = moto_server.client("secretsmanager")
     ssm: Any = moto_server.client("ssm")
@@ -132,7 +132,7 @@ def test_aws_secrets_manager_and_ssm_secure_strings_resolve_with_the_agents_cred
 
 @pytest.mark.peer
 def test_an_aws_secret_that_is_missing_is_an_error_naming_the_variable_not_a_value(
-    moto_server: MotoServer,  # noqa: F811
+    moto_server: MotoServer,
 ) -> None:
     secrets: Any = moto_server.client("secretsmanager")
     missing = f"arn:aws:secretsmanager:{moto_server.region}:123456789012:secret:nope-AbCdEf"

@@ -1,5 +1,4 @@
 """The SQS backend against moto's server mode: boto3 over HTTP to a real moto process."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from agentfleet.agent.backends.sqs import (
 )
 from agentfleet.agent.settings import Settings
 from tests.runtime.contract import BackendContract
-from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
+from tests.runtime.peers import MotoServer
 
 pytestmark = pytest.mark.peer
 

@@ -1,18 +1,19 @@
 """The DynamoDB state store against moto's server mode (boto3 over HTTP)."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.runtime.peers)
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import pytest
 
+from agentfleet.agent.handler import PermanentError
 from agentfleet.agent.settings import Settings
-from agentfleet.agent.state.base import ConflictError, StateError
-from agentfleet.agent.state.dynamodb import DynamoDBStore, from_settings
+from agentfleet.agent.state.base import DONE_KEPT_SECONDS, ConflictError, Once, StateError, StateRejected
+from agentfleet.agent.state.dynamodb import EXPIRES_ATTRIBUTE, DynamoDBStore, from_settings
 from tests.runtime.contract import StateStoreContract
-from tests.runtime.peers import MotoServer, moto_server_serial  # noqa: F401
+from tests.runtime.peers import MotoServer
 
 pytestmark = pytest.mark.peer
 
@@ -95,3 +96,37 @@ def test_importing_the_module_loads_no_cloud_sdk() -> None:
     from tests.runtime.peers import sdks_loaded_by_import
 
     assert sdks_loaded_by_import("agentfleet.agent.state.dynamodb") == []
+
+
+# -- TTL (issue 15, finding 11) --------------------------------------------------------------
+
+
+def raw_item(store: DynamoDBStore, key: str) -> dict[str, Any]:
+    item: dict[str, Any] = store.client.get_item(TableName=store.table, Key={"key": {"S": key}})["Item"]
+    return item
+
+
+def test_an_expiry_is_the_numeric_top_level_attribute_the_table_ttl_names(store: DynamoDBStore) -> None:
+    from agentfleet.providers.aws.state import TTL_ATTRIBUTE
+
+    assert EXPIRES_ATTRIBUTE == TTL_ATTRIBUTE
+    store.put("k", {"n": 1}, expires_at=1_900_000_000.2)
+    assert raw_item(store, "k")[EXPIRES_ATTRIBUTE] == {"N": "1900000001"}  # whole epoch seconds, not early
+    store.put("k", {"n": 2}, if_version=1)
+    assert EXPIRES_ATTRIBUTE not in raw_item(store, "k"), "a value written without an expiry keeps none"
+
+
+def test_once_claims_and_done_records_expire(store: DynamoDBStore) -> None:
+    claim = Once(store, "order-7", claim_seconds=60)
+    assert claim.acquire()
+    pending = raw_item(store, "once:order-7")
+    assert abs(int(pending[EXPIRES_ATTRIBUTE]["N"]) - (time.time() + 60)) < 5
+    claim.commit()
+    done = raw_item(store, "once:order-7")
+    assert abs(int(done[EXPIRES_ATTRIBUTE]["N"]) - (time.time() + DONE_KEPT_SECONDS)) < 5
+
+
+def test_a_request_the_service_refuses_is_permanent_with_its_reason(store: DynamoDBStore) -> None:
+    with pytest.raises(StateRejected, match="DynamoDB refused the write") as refused:
+        store.put("k" * 3000, {"n": 1})  # a partition key holds at most 2,048 bytes
+    assert isinstance(refused.value, PermanentError) and not isinstance(refused.value, StateError)

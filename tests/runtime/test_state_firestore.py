@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from typing import Any
+
 import pytest
 
 from agentfleet.agent.settings import Settings
-from agentfleet.agent.state.base import ConflictError
-from agentfleet.agent.state.firestore import FirestoreStore, document_id, from_settings
+from agentfleet.agent.state.base import DONE_KEPT_SECONDS, ConflictError, Once
+from agentfleet.agent.state.firestore import EXPIRES_FIELD, FirestoreStore, document_id, from_settings
 from tests.runtime.contract import StateStoreContract
 from tests.runtime.fakes.firestore import FakeFirestore
 
@@ -68,3 +72,33 @@ def test_the_fake_takes_the_sdk_calls() -> None:
         surface_mismatches(FakeDocumentReference, DocumentReference, ["get", "create", "update", "delete"])
         == []
     )
+
+
+# -- TTL (issue 15, finding 11) --------------------------------------------------------------
+
+
+def stored_fields(db: FakeFirestore, key: str) -> dict[str, Any]:
+    return db.docs[("agentfleet-state", document_id(key))][0]
+
+
+def test_an_expiry_is_a_timestamp_field_for_a_ttl_policy() -> None:
+    db = FakeFirestore()
+    store = FirestoreStore(db, "agentfleet-state")
+    store.put("k", {"n": 1}, expires_at=1_900_000_000.0)
+    expires = stored_fields(db, "k")[EXPIRES_FIELD]
+    assert expires == dt.datetime.fromtimestamp(1_900_000_000, dt.UTC)  # a Timestamp, in UTC
+    store.put("k", {"n": 2}, if_version=1)
+    assert EXPIRES_FIELD not in stored_fields(db, "k"), "a value written without an expiry keeps none"
+    store.put("k", {"n": 3}, expires_at=1_900_000_100.0)
+    assert stored_fields(db, "k")[EXPIRES_FIELD].timestamp() == 1_900_000_100
+
+
+def test_once_claims_and_done_records_expire() -> None:
+    db = FakeFirestore()
+    store = FirestoreStore(db, "agentfleet-state")
+    claim = Once(store, "order-7", claim_seconds=60)
+    assert claim.acquire()
+    assert abs(stored_fields(db, "once:order-7")[EXPIRES_FIELD].timestamp() - (time.time() + 60)) < 5
+    claim.commit()
+    kept = stored_fields(db, "once:order-7")[EXPIRES_FIELD].timestamp() - time.time()
+    assert abs(kept - DONE_KEPT_SECONDS) < 5

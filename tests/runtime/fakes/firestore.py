@@ -8,10 +8,14 @@ Mirrors the documented behaviour of the calls the store makes:
 - `create(data)` fails with `AlreadyExists` (409 Conflict) when the document exists.
 - `update(data, option=)` fails with `NotFound` when the document does not exist; with
   `option=client.write_option(last_update_time=t)` it fails with `FailedPrecondition` unless the
-  stored update_time is exactly `t`. Top-level fields in `data` replace those fields.
+  stored update_time is exactly `t`. Top-level fields in `data` replace those fields;
+  `firestore.DELETE_FIELD` as a value removes the field.
 - `delete(option=)` removes the document (no error when missing); with a last_update_time option
   it fails with `FailedPrecondition` when the time does not match (or the document is gone).
 - `Client.write_option(last_update_time=...)` returns the precondition option.
+- A document over 1 MiB (1,048,576 bytes, sized as the "Storage size calculations" page does: each
+  field's name + 1, a string's UTF-8 bytes + 1, 8 per number or timestamp, 32 per document) is
+  refused with `InvalidArgument`.
 All writes are serialized, as Firestore serializes writes to one document.
 """
 
@@ -25,6 +29,18 @@ from dataclasses import dataclass
 from typing import Any
 
 _RESERVED = re.compile(r"^__.*__$")
+MAX_DOCUMENT_BYTES = 1_048_576
+
+
+def _check_size(fields: dict[str, Any]) -> None:
+    from google.api_core.exceptions import InvalidArgument
+
+    size = 32 + sum(
+        len(name.encode()) + 1 + (len(value.encode()) + 1 if isinstance(value, str) else 8)
+        for name, value in fields.items()
+    )
+    if size > MAX_DOCUMENT_BYTES:
+        raise InvalidArgument(f"Document exceeds the maximum allowed size of 1,048,576 bytes ({size:,})")
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class FakeDocumentReference:
         with self.db.lock:
             if self._key in self.db.docs:
                 raise AlreadyExists(f"Document already exists: {self.collection}/{self.id}")
+            _check_size(document_data)
             self.db.docs[self._key] = (dict(document_data), self.db.next_time())
 
     def _precondition(self, option: LastUpdateOption | None) -> None:
@@ -120,6 +137,7 @@ class FakeDocumentReference:
 
     def update(self, field_updates: dict[str, Any], option: LastUpdateOption | None = None) -> None:
         from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import DELETE_FIELD
 
         self._check_id()
         with self.db.lock:
@@ -127,7 +145,12 @@ class FakeDocumentReference:
                 raise NotFound(f"No document to update: {self.collection}/{self.id}")
             self._precondition(option)
             fields = dict(self.db.docs[self._key][0])
-            fields.update(field_updates)
+            for name, value in field_updates.items():
+                if value is DELETE_FIELD:
+                    fields.pop(name, None)
+                else:
+                    fields[name] = value
+            _check_size(fields)
             self.db.docs[self._key] = (fields, self.db.next_time())
 
     def delete(self, option: LastUpdateOption | None = None) -> None:

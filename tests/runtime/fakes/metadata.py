@@ -4,8 +4,10 @@
 - IMDSv2 (EC2 user guide, "Use IMDSv2"): `PUT /latest/api/token` needs the header
   `X-aws-ec2-metadata-token-ttl-seconds` (1-21,600, else 400) and returns a token; every GET
   without a valid `X-aws-ec2-metadata-token` gets 401; `latest/meta-data/instance-id` and
-  `latest/meta-data/autoscaling/target-lifecycle-state` (InService, then Terminated) are served,
-  and an unknown path is 404.
+  `latest/meta-data/autoscaling/target-lifecycle-state` (InService, then Terminated) are served;
+  `latest/meta-data/spot/instance-action` is 404 until a Spot interruption is announced, then
+  `{"action": "terminate" | "stop" | "hibernate", "time": "...Z"}` (EC2 user guide, "Spot
+  Instance interruption notices"); an unknown path is 404.
 - the EC2 Auto Scaling Query API (`POST /`, form-encoded `Action=...&Version=2011-01-01`), for
   `RecordLifecycleActionHeartbeat` and `CompleteLifecycleAction`: a request naming an unknown
   hook, group or instance gets the API's `ValidationError` (400); a completed action cannot be
@@ -38,6 +40,8 @@ class AwsPeer:
     group: str = "moodring-agents"
     hook: str = "moodring-drain"
     target_state: str = "InService"
+    #: The Spot interruption notice's JSON, once EC2 announces one ("" = none yet: 404).
+    spot_action: str = ""
     tokens: set[str] = field(default_factory=set)
     calls: list[dict[str, str]] = field(default_factory=list)
     unauthorized_gets: int = 0
@@ -60,8 +64,9 @@ class AwsPeer:
             values = {
                 "/latest/meta-data/instance-id": self.instance_id,
                 "/latest/meta-data/autoscaling/target-lifecycle-state": self.target_state,
+                "/latest/meta-data/spot/instance-action": self.spot_action,
             }
-            if path in values:
+            if values.get(path):
                 return 200, "text/plain", values[path]
             return 404, "text/plain", "Not Found"
         if method == "POST" and path == "/":

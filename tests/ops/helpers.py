@@ -1,5 +1,4 @@
-"""Helpers for the operator commands' tests. The moto server fixture is imported here, and only
-here, from where the runtime tests keep it (tests/runtime/peers.py)."""
+"""Helpers for the operator commands' tests (fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +11,8 @@ from typer.testing import CliRunner, Result
 
 from agentfleet.agent.backends.admin import DeadLetter, QueueAdmin
 from agentfleet.cli import app
-from tests.runtime.peers import MotoServer, moto_server  # noqa: F401
 
-__all__ = ["Interrupted", "MotoServer", "StopAfter", "invoke", "moto_server", "write_outputs"]
+__all__ = ["Interrupted", "StopAfter", "invoke", "write_outputs"]
 
 runner = CliRunner()
 

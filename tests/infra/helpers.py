@@ -6,8 +6,6 @@ import copy
 import json
 from typing import Any
 
-import pytest
-
 from agentfleet.synth import Synthesis, synthesize
 
 BASE_FLEET: dict[str, Any] = {
@@ -44,8 +42,3 @@ def synth(
     cloud: str, fleet: dict[str, Any] | None = None, *, preview: bool = False, **extra: str
 ) -> Synthesis:
     return synthesize(stack_config(cloud, fleet, **extra), preview=preview)
-
-
-@pytest.fixture
-def synth_fleet():
-    return synth
