@@ -23,8 +23,8 @@ from agentfleet.local.report import DemoReport
 from agentfleet.local.stack import LocalPaths
 from agentfleet.local.store import open_local_bucket, open_local_state, open_queue
 from agentfleet.local.supervisor import AgentState, Supervisor, scrape, unfinished_at_drain_timeout
-from tests.local.conftest import tiny_config
 from tests.local.gated_agent import GATE_ENV
+from tests.local.helpers import tiny_config
 
 GATED_HANDLER = "tests.local.gated_agent:handle"
 AGENTS = 3

@@ -13,7 +13,7 @@ from agentfleet.agent.backends.admin_sqlite import SqliteAdmin
 from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.local.cli import local_app
 from agentfleet.ops.redrive import Journal, Selection, redrive
-from tests.local.conftest import TINY_FLEET
+from tests.local.helpers import TINY_FLEET
 from tests.ops.helpers import Interrupted, StopAfter, invoke, runner, write_outputs
 
 
