@@ -34,4 +34,5 @@ TARGET = Target(
     build=build,
     plan_settings=plan.KEY_SETTINGS,
     mocks=TargetMocks(resource_outputs=mocks.resource_outputs, invoke=mocks.invoke),
+    simulation="agentfleet.providers.aws.simulation:model",
 )
