@@ -14,6 +14,7 @@ from agentfleet.agent.cli import agent_app
 from agentfleet.bench import bench
 from agentfleet.local.cli import local_app
 from agentfleet.plan import plan
+from agentfleet.simulate.cli import simulate
 
 app = typer.Typer(
     name="agentfleet",
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.command("plan")(plan)
 app.command("bench")(bench)
+app.command("simulate")(simulate)
 app.add_typer(agent_app, name="agent")
 app.add_typer(local_app, name="local")
 

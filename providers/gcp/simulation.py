@@ -69,7 +69,9 @@ class GcpTimings:
 
     #: Pub/Sub metrics are sampled every 60 s; "after sampling, data is not visible for up to 120 s".
     metric_period_seconds: float = 60.0
-    metric_delay_seconds: float = 120.0
+    #: 90 s here, not the full 120 s: then the trigger's 2-minute range holds no readable sample
+    #: (null -> 0) and the fleet would never scale out (docs/simulate.md).
+    metric_delay_seconds: float = 90.0
     #: scaling.py SAMPLE_RANGE: max_over_time over 2 minutes.
     query_range_seconds: float = 120.0
     #: KEDA's pollingInterval (scaling.py POLLING_INTERVAL_SECONDS).
