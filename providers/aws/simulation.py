@@ -85,7 +85,8 @@ class AwsModel(LifecycleBoot):
         if busy:
             self.last_active = view.t
         if view.t < self.asleep_until:
-            waiting = in_flight = 0  # no datapoint: the alarms see missing data (not breaching)
+            # No datapoint: the alarms see missing data (treat_missing_data notBreaching).
+            waiting = in_flight = math.nan
         else:
             waiting, in_flight = view.waiting, view.in_flight
         self.backlog.record(view.t, waiting + in_flight)
@@ -118,7 +119,7 @@ class AwsModel(LifecycleBoot):
         # Only the unbroken run of newest datapoints with agents in service counts.
         ratios: list[float] = []
         for b, a in zip(reversed(backlog), reversed(agents), strict=False):
-            if a <= 0:
+            if not a > 0 or math.isnan(b):
                 break
             ratios.insert(0, b / a)
         target = p.target_backlog_per_agent

@@ -145,9 +145,12 @@ class GkeModel:
         )
 
     # -- the metric KEDA reads ------------------------------------------------------------------
-    def value(self, now: float) -> float:
-        """The PromQL result: the newest readable samples of the last `query_range_seconds`, max."""
+    def value(self, now: float) -> float | None:
+        """The PromQL result: the newest readable samples of the last `query_range_seconds`, max;
+        None before the subscription has any readable sample (the HPA then does not scale)."""
         tm = self.timings
+        if self.metric.count(now) == 0:
+            return None
         points = self.metric.latest(now, 3)
         end = self.metric.count(now)
         stamps = [(end - len(points) + j + 1) * tm.metric_period_seconds for j in range(len(points))]
@@ -199,6 +202,8 @@ class GkeModel:
         if view.t + 1e-9 >= self.next_poll:
             self.next_poll = view.t + tm.keda_polling_seconds
             value = self.value(view.t)
+            if value is None:
+                return current
             if value >= p.scale_from_zero_threshold:
                 self.last_active = view.t
                 if current == 0:
@@ -212,7 +217,8 @@ class GkeModel:
                 self.recommendations.clear()
         if desired == current and current > 0 and view.t + 1e-9 >= self.next_sync:
             self.next_sync = view.t + tm.hpa_sync_seconds
-            desired = self.hpa_desired(view.t, self.value(view.t), current)
+            value = self.value(view.t)
+            desired = current if value is None else self.hpa_desired(view.t, value, current)
             if desired != current:
                 self.actions["hpa-up" if desired > current else "hpa-down"] += 1
         if desired != current:
