@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from agentfleet.bench import Figure
 from agentfleet.components.validation import parse_fleet
@@ -23,10 +25,11 @@ from agentfleet.simulate import metrics, scenarios, sweep, targets
 from agentfleet.simulate.engine import simulate
 
 NAME = "simulate"
+T = TypeVar("T")
 TOLERANCE = 0.15
 
 
-def _cpu(fn):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+def _cpu(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.process_time()
     out = fn()
     return out, time.process_time() - start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -112,7 +112,13 @@ def simulate(
     )
 
 
-def _emit(console: Console, as_json: bool, results: list, title: str, more: dict) -> None:  # type: ignore[type-arg]
+def _emit(
+    console: Console,
+    as_json: bool,
+    results: list[tuple[str, metrics.Metrics]],
+    title: str,
+    more: dict[str, Any],
+) -> None:
     if as_json:
         if len(results) == 1:
             out = results[0][1].to_dict()

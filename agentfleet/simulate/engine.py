@@ -279,8 +279,8 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
                     ages = start - arr
                     np.add.at(age_hist, (ages / age_bin).astype(np.int64), 1)
                     age_max = max(age_max, float(ages.max()))
-                    d = dur.sample(rng, k) + overhead
-                    ag.finish.flat[idx] = start + d
+                    took = dur.sample(rng, k) + overhead
+                    ag.finish.flat[idx] = start + took
                     ag.started.flat[idx] = start
                     ag.arrival.flat[idx] = arr
                     ag.deliveries.flat[idx] = dlv + 1
@@ -288,7 +288,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
                         (rng.random(k) < scenario.failure_rate) if scenario.failure_rate else False
                     )
                     ag.busy[:hi] += np.bincount(idx // c, minlength=hi).astype(np.int32)
-                    next_finish = min(next_finish, float((start + d).min()))
+                    next_finish = min(next_finish, float((start + took).min()))
         # 6. the model decides; the simulator reconciles
         counts = np.bincount(state, minlength=6) if hi else np.zeros(6, np.int64)
         held = min(waiting, held_per_agent * int(counts[WARMING] + counts[READY]))
