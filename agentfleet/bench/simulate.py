@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from rich.console import Console
+
 from agentfleet.bench import Figure
 from agentfleet.components.validation import parse_fleet
 from agentfleet.simulate import metrics, scenarios, sweep, targets
@@ -72,7 +74,8 @@ def ground_truth() -> list[Figure]:
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         real = run_demo(
-            DemoOptions(config=config, out=Path(tmp), work_seconds=work_seconds_of(config), live=False)
+            DemoOptions(config=config, out=Path(tmp), work_seconds=work_seconds_of(config), live=False),
+            Console(stderr=True),
         ).report
         predicted = metrics.measure(simulate(config, targets.build("local", config), scenarios.demo(config)))
         spike = scenarios.local_spike(config)

@@ -36,6 +36,8 @@ class AwsTimings:
     #: `wake_delay_seconds` ("up to 15 minutes").
     inactive_after_seconds: float = 6 * 3600.0
     wake_delay_seconds: float = 900.0
+    #: How long the queue had been inactive when the trace starts (0: in use until then).
+    idle_before_seconds: float = 0.0
     #: CloudWatch evaluates alarms once a minute.
     alarm_evaluation_seconds: float = 60.0
     #: Target tracking's alarms: 3 of 3 one-minute datapoints to scale out, 15 of 15 to scale in.
@@ -63,7 +65,7 @@ class AwsModel(LifecycleBoot):
         # GroupInServiceInstances: one-minute Average, published with the same delay.
         self.in_service = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="mean")
         self.next_eval = 0.0
-        self.last_active = -math.inf
+        self.last_active = -tm.idle_before_seconds
         self.asleep_until = -math.inf
         self.actions = {"target-tracking-out": 0, "target-tracking-in": 0, "from-zero": 0}
         self.lifecycle = AgentLifecycle(

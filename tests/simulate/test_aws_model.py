@@ -57,12 +57,11 @@ def test_from_zero_starts_at_most_from_zero_steps_agents() -> None:
 
 
 def test_an_inactive_queue_wakes_up_to_15_minutes_late() -> None:
-    model = aws(
-        replace(NO_DELAY, wake_delay_seconds=900.0), min_agents=0, max_agents=10, target_backlog_per_agent=10
-    )
+    idle = replace(NO_DELAY, wake_delay_seconds=900.0, idle_before_seconds=7 * 3600.0)
+    model = aws(idle, min_agents=0, max_agents=10, target_backlog_per_agent=10)
     first = drive(model, 3000, 0, lambda t: 5)[0]
     assert first[0] >= 900
-    active = aws(
-        replace(NO_DELAY, wake_delay_seconds=0.0), min_agents=0, max_agents=10, target_backlog_per_agent=10
+    recent = aws(
+        replace(idle, idle_before_seconds=3600.0), min_agents=0, max_agents=10, target_backlog_per_agent=10
     )
-    assert drive(active, 3000, 0, lambda t: 5)[0][0] < 900
+    assert drive(recent, 3000, 0, lambda t: 5)[0][0] < 900
