@@ -107,8 +107,8 @@ def simulate(
         console,
         as_json,
         results,
-        f"{config.name} on {name} · {sc.name} ({sc.tasks:,} tasks) · {sc.description}",
-        {"extra": extra},
+        f"{config.name} on {name} · {sc.name} ({sc.tasks:,} tasks)",
+        {"extra": extra, "caption": sc.description},
     )
 
 
@@ -122,11 +122,16 @@ def _emit(
     if as_json:
         if len(results) == 1:
             out = results[0][1].to_dict()
-            out.update({k: (v[results[0][0]] if k == "extra" else v) for k, v in more.items()})
+            out.update(
+                {k: (v[results[0][0]] if k == "extra" else v) for k, v in more.items() if k != "caption"}
+            )
         else:
-            out = {"runs": {n: m.to_dict() for n, m in results}, **more}
+            out = {
+                "runs": {n: m.to_dict() for n, m in results},
+                **{k: v for k, v in more.items() if k != "caption"},
+            }
         print(json.dumps(out, indent=2, default=float))
         return
-    console.print(report.table(results, title))
+    console.print(report.table(results, title, str(more.get("caption", ""))))
     if "best" in more:
         console.print(f"cheapest within p95 age <= {more['slo_p95_seconds']:g} s: {more['best'] or 'none'}")

@@ -6,6 +6,7 @@ Each alternative keeps the target's agents (boot, warm-up, drain: the target mod
 - agentfleet: this project's policy, as the target configures it (the target's own model);
 - backlog-per-instance: the AWS documentation's target tracking on visible messages per
   in-service instance (in-flight messages not counted), with target tracking's 3 / 15 datapoints;
+  it has no path from zero agents, so it runs with min_agents at least 1;
 - step-100-20: a common hand-written pair of alarms: +1 agent at >= 100 visible messages, -1 at
   <= 20, one-minute datapoints, 300 s cooldown;
 - always-on-max / always-on-mean: a fixed fleet of max_agents, or of the mean the trace needs.
@@ -120,9 +121,15 @@ def alternatives(
         }
     )
     mean = min(config.scaling.max_agents, mean_agents(config, scenario))
+    # The documentation's set-up has no path from zero agents: it keeps at least one.
+    docs_min = config.model_copy(
+        update={
+            "scaling": config.scaling.model_copy(update={"min_agents": max(1, config.scaling.min_agents)})
+        }
+    )
     return [
         ("agentfleet", config, build(config)),
-        ("backlog-per-instance", config, BacklogPerInstance(build(config), config)),
+        ("backlog-per-instance", docs_min, BacklogPerInstance(build(docs_min), docs_min)),
         ("step-100-20", config, StepAlarms(build(config))),
         (
             "always-on-max",

@@ -379,6 +379,12 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
             break
     n = i + 1
     end = n * dt
+    # Messages never taken count with the age they reached: a policy that never starts an agent
+    # must not look like one with no wait at all.
+    for arrived, count, _ in queue:
+        age = end - arrived
+        age_hist[min(len(age_hist) - 1, int(age / age_bin))] += int(count)
+        age_max = max(age_max, age)
     hi = ag.hi
     live = ag.state[:hi] != FREE
     billed += float(np.sum(np.maximum(0.0, end - ag.born[:hi][live])))

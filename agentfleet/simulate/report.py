@@ -38,9 +38,9 @@ def _cell(value: object, fmt: str) -> str:
     return fmt.format(value)
 
 
-def table(results: Sequence[tuple[str, Metrics]], title: str) -> Table:
+def table(results: Sequence[tuple[str, Metrics]], title: str, caption: str = "") -> Table:
     """One column per run (a target, a policy, a sweep point)."""
-    t = Table(title=title)
+    t = Table(title=title, caption=caption or None)
     t.add_column("measure")
     for name, _ in results:
         t.add_column(name, justify="right")
