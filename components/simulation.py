@@ -76,6 +76,30 @@ class AgentLifecycle:
     lease_seconds: float
     message_overhead_seconds: float = 0.0
 
+    @classmethod
+    def from_policy(
+        cls,
+        policy: ScalingPolicy,
+        *,
+        boot_median_seconds: float,
+        boot_sigma: float,
+        exit_seconds: float,
+        protects_busy_agents: bool,
+        lease_seconds: float,
+        message_overhead_seconds: float = 0.0,
+    ) -> AgentLifecycle:
+        """The target's timings, with the warm-up and drain timeout the policy deploys."""
+        return cls(
+            boot_median_seconds=boot_median_seconds,
+            boot_sigma=boot_sigma,
+            warmup_seconds=float(policy.warmup_seconds),
+            exit_seconds=exit_seconds,
+            drain_timeout_seconds=float(policy.shutdown_grace_seconds),
+            protects_busy_agents=protects_busy_agents,
+            lease_seconds=lease_seconds,
+            message_overhead_seconds=message_overhead_seconds,
+        )
+
     def boot_seconds(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Boot times of `n` new agents."""
         if self.boot_sigma <= 0:
@@ -115,6 +139,11 @@ class LifecycleBoot:
 
     def extra(self) -> dict[str, float]:
         return {}
+
+
+def action_counts(actions: dict[str, int]) -> dict[str, float]:
+    """A model's scale actions by rule, as `extra()` figures (`actions.<rule>`)."""
+    return {f"actions.{rule}": float(n) for rule, n in actions.items()}
 
 
 @dataclass

@@ -41,12 +41,11 @@ class LocalModel(LifecycleBoot):
         self.scaler = LocalAutoscaler(policy)
         self.next_tick = 0.0
         self.capacity = policy.min_agents
-        self.lifecycle = AgentLifecycle(
+        self.lifecycle = AgentLifecycle.from_policy(
+            policy,
             boot_median_seconds=self.timings.process_start_seconds,
             boot_sigma=0.0,
-            warmup_seconds=float(policy.warmup_seconds),
             exit_seconds=self.timings.exit_seconds,
-            drain_timeout_seconds=float(policy.shutdown_grace_seconds),
             # The local supervisor drains whichever agents it picks (warming first, then the
             # youngest); the drain lets in-flight work finish.
             protects_busy_agents=False,

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.components.simulation import AgentLifecycle, FleetView, LifecycleBoot, MetricSeries
+from agentfleet.components.simulation import (
+    AgentLifecycle,
+    FleetView,
+    LifecycleBoot,
+    MetricSeries,
+    action_counts,
+)
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,11 @@ class AwsModel(LifecycleBoot):
         self.last_active = -tm.idle_before_seconds
         self.asleep_until = -math.inf
         self.actions = {"target-tracking-out": 0, "target-tracking-in": 0, "from-zero": 0}
-        self.lifecycle = AgentLifecycle(
+        self.lifecycle = AgentLifecycle.from_policy(
+            policy,
             boot_median_seconds=tm.boot_median_seconds,
             boot_sigma=tm.boot_sigma,
-            warmup_seconds=float(policy.warmup_seconds),
             exit_seconds=tm.terminate_seconds,
-            drain_timeout_seconds=float(policy.shutdown_grace_seconds),
             protects_busy_agents=tm.protects_busy_agents,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
         )
@@ -140,7 +145,7 @@ class AwsModel(LifecycleBoot):
         return capacity
 
     def extra(self) -> dict[str, float]:
-        return {f"actions.{k}": float(v) for k, v in self.actions.items()}
+        return action_counts(self.actions)
 
 
 def model(config: FleetConfig, policy: ScalingPolicy) -> AwsModel:

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.components.simulation import AgentLifecycle, FleetView, LifecycleBoot, MetricSeries
+from agentfleet.components.simulation import (
+    AgentLifecycle,
+    FleetView,
+    LifecycleBoot,
+    MetricSeries,
+    action_counts,
+)
 from agentfleet.providers.azure import settings
 
 
@@ -68,12 +74,11 @@ class AzureModel(LifecycleBoot):
             "backlog-low": 0,
             "flapping-held": 0,
         }
-        self.lifecycle = AgentLifecycle(
+        self.lifecycle = AgentLifecycle.from_policy(
+            policy,
             boot_median_seconds=tm.boot_median_seconds,
             boot_sigma=tm.boot_sigma,
-            warmup_seconds=float(policy.warmup_seconds),
             exit_seconds=tm.terminate_seconds,
-            drain_timeout_seconds=float(policy.shutdown_grace_seconds),
             protects_busy_agents=tm.protects_busy_agents,
             lease_seconds=float(settings.lock_duration_seconds(config)),
         )
@@ -126,7 +131,7 @@ class AzureModel(LifecycleBoot):
         return n
 
     def extra(self) -> dict[str, float]:
-        return {f"actions.{k}": float(v) for k, v in self.actions.items()}
+        return action_counts(self.actions)
 
 
 def model(config: FleetConfig, policy: ScalingPolicy) -> AzureModel:

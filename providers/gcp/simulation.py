@@ -27,7 +27,7 @@ import numpy as np
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.components.simulation import AgentLifecycle, FleetView, MetricSeries
+from agentfleet.components.simulation import AgentLifecycle, FleetView, MetricSeries, action_counts
 from agentfleet.providers.gcp.settings import GcpSettings, node_bounds, pods_per_node
 
 #: One HPA rate policy: ("Pods" | "Percent", value, periodSeconds).
@@ -134,12 +134,11 @@ class GkeModel:
             "hpa-down": 0,
             "nodes-added": 0,
         }
-        self.lifecycle = AgentLifecycle(
+        self.lifecycle = AgentLifecycle.from_policy(
+            policy,
             boot_median_seconds=tm.pod_start_median_seconds,
             boot_sigma=tm.pod_start_sigma,
-            warmup_seconds=float(policy.warmup_seconds),
             exit_seconds=tm.terminate_seconds,
-            drain_timeout_seconds=float(policy.shutdown_grace_seconds),
             protects_busy_agents=tm.protects_busy_agents,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
         )
@@ -256,7 +255,7 @@ class GkeModel:
         return times
 
     def extra(self) -> dict[str, float]:
-        out = {f"actions.{k}": float(v) for k, v in self.actions.items()}
+        out = action_counts(self.actions)
         out["node_hours"] = self.node_seconds / 3600
         out["pods_per_node"] = float(self.per_node)
         return out
