@@ -131,3 +131,20 @@ def test_policy_is_built_from_the_same_config() -> None:
     config = fleet(target_backlog_per_agent=7)
     model = targets.build("aws", config)
     assert model.policy == ScalingPolicy.from_config(config)  # type: ignore[attr-defined]
+
+
+def test_a_csv_trace_per_second_or_per_minute(tmp_path) -> None:  # noqa: ANN001
+    from agentfleet.simulate.scenarios import from_csv
+
+    seconds = tmp_path / "s.csv"
+    seconds.write_text("0,5\n10,3\n")
+    s = from_csv(seconds, Durations())
+    assert s.tasks == 8 and s.arrivals[0] == 5 and s.arrivals[10] == 3
+    minutes = tmp_path / "m.csv"
+    minutes.write_text("minute,arrivals\n0,120\n2,60\n")
+    m = from_csv(minutes, Durations())
+    assert m.tasks == 180 and m.arrivals[:60].sum() == 120 and m.arrivals[60:120].sum() == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("0,5\nlots,3\n")
+    with pytest.raises(ConfigError, match="--trace"):
+        from_csv(bad, Durations())

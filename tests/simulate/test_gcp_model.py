@@ -64,3 +64,10 @@ def test_pods_that_do_not_fit_wait_for_a_new_node() -> None:
     rng = np.random.default_rng(1)
     boots = model.boot_seconds(view(0.0, 0, 100), rng, model.per_node + 1)
     assert boots[-1] >= FAST.ca_scan_seconds + 0.5 * FAST.node_boot_median_seconds
+
+
+def test_configured_behavior_jumps_in_one_step_where_the_default_takes_four() -> None:
+    configured = gke(min_agents=1, max_agents=30, target_backlog_per_agent=10)
+    assert [after for _, _, after in drive(configured, 400, 1, lambda t: 250)] == [25]
+    default = gke(HpaBehavior.kubernetes_default(), min_agents=1, max_agents=30, target_backlog_per_agent=10)
+    assert [after for _, _, after in drive(default, 400, 1, lambda t: 250)] == [5, 10, 20, 25]
