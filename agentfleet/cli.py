@@ -19,6 +19,7 @@ from agentfleet.bench import bench
 from agentfleet.local.cli import local_app
 from agentfleet.ops import cli as ops
 from agentfleet.plan import plan
+from agentfleet.simulate.cli import simulate
 
 app = typer.Typer(
     name="agentfleet",
@@ -46,6 +47,7 @@ def main(
 
 app.command("plan")(plan)
 app.command("bench")(bench)
+app.command("simulate")(simulate)
 app.add_typer(agent_app, name="agent")
 app.add_typer(local_app, name="local")
 app.command("status")(ops.status)

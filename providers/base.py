@@ -87,6 +87,9 @@ class Target:
     plan_settings:     for `agentfleet plan`, the inputs worth showing per resource type
                        (dotted paths, `[*]` for every list item)
     mocks:             answers for Pulumi's mock runtime
+    simulation:        "module:function" of the model of the target's autoscaling loop, a
+                       `components.simulation.ModelFactory` (`agentfleet simulate`); imported
+                       only when a simulation runs
     """
 
     name: str
@@ -96,3 +99,4 @@ class Target:
     build: BuildFleet
     plan_settings: Mapping[str, list[str]]
     mocks: TargetMocks
+    simulation: str

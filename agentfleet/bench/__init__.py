@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 #: Benchmark modules, in the order they run.
-BENCHMARKS = ("runtime_sqlite", "runtime_sqs", "synth", "elasticity")
+BENCHMARKS = ("runtime_sqlite", "runtime_sqs", "synth", "elasticity", "simulate")
 
 
 @dataclass

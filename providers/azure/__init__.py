@@ -34,4 +34,5 @@ TARGET = Target(
     build=build,
     plan_settings=plan.KEY_SETTINGS,
     mocks=TargetMocks(mocks.resource_outputs, mocks.invoke, stand_ins=mocks.STAND_INS),
+    simulation="agentfleet.providers.azure.simulation:model",
 )

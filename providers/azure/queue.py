@@ -15,15 +15,11 @@ from pulumi_azure_native import servicebus
 
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure.names import FleetNames, Site
-from agentfleet.providers.azure.settings import iso_duration
-
-#: Service Bus: "The maximum value for LockDuration is 5 minutes"; the runtime renews for longer work.
-SERVICE_BUS_MAX_LOCK_SECONDS = 300
-
-
-def lock_duration_seconds(config: FleetConfig) -> int:
-    """The queue's peek-lock: the visibility timeout, clamped to Service Bus's 5-minute maximum."""
-    return min(config.queue.visibility_timeout_seconds, SERVICE_BUS_MAX_LOCK_SECONDS)
+from agentfleet.providers.azure.settings import (
+    SERVICE_BUS_MAX_LOCK_SECONDS,
+    iso_duration,
+    lock_duration_seconds,
+)
 
 
 def lock_clamp_message(config: FleetConfig) -> str | None:

@@ -192,3 +192,12 @@ REQUIRED_SETTINGS = {
         "must be set for an Azure stack: pulumi config set azure-native:location westeurope"
     )
 }
+
+
+#: Service Bus: "The maximum value for LockDuration is 5 minutes"; the runtime renews for longer work.
+SERVICE_BUS_MAX_LOCK_SECONDS = 300
+
+
+def lock_duration_seconds(config: FleetConfig) -> int:
+    """The queue's peek-lock: the visibility timeout, clamped to Service Bus's 5-minute maximum."""
+    return min(config.queue.visibility_timeout_seconds, SERVICE_BUS_MAX_LOCK_SECONDS)

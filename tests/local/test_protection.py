@@ -188,7 +188,7 @@ def test_an_unknown_scenario_is_a_one_line_error(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(local_app, ["demo", "--scenario", "steady", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "--scenario=steady must be one of burst, long-tasks" in result.output
+    assert "--scenario='steady' must be one of burst, long-tasks" in result.output
 
 
 @pytest.mark.slow

@@ -1,0 +1,73 @@
+"""The GKE model against KEDA's and the HPA's documented rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agentfleet.components.policy import ScalingPolicy
+from agentfleet.providers.gcp.simulation import GcpTimings, GkeModel, HpaBehavior
+from tests.simulate.conftest import drive, fleet
+
+FAST = replace(GcpTimings(), metric_delay_seconds=0.0, query_range_seconds=120.0)
+
+
+def gke(behavior: HpaBehavior | None = None, timings: GcpTimings = FAST, **scaling: int) -> GkeModel:
+    config = fleet(**scaling)
+    policy = ScalingPolicy.from_config(config)
+    return GkeModel(config, policy, timings, behavior)
+
+
+def test_default_hpa_scales_up_at_most_max_100_percent_or_4_pods_per_15_seconds() -> None:
+    model = gke(HpaBehavior.kubernetes_default(), min_agents=1, max_agents=100, target_backlog_per_agent=1)
+    changes = drive(model, 200, 1, lambda t: 10_000)
+    steps = [(after, t) for t, _, after in changes]
+    assert [a for a, _ in steps[:4]] == [5, 10, 20, 40]  # +4 pods, then +100 % each time
+    gaps = [b[1] - a[1] for a, b in zip(steps, steps[1:], strict=False)]
+    assert all(g >= 15 for g in gaps)
+
+
+def test_scale_down_waits_for_the_300_second_stabilisation_window() -> None:
+    model = gke(HpaBehavior.kubernetes_default(), min_agents=1, max_agents=100, target_backlog_per_agent=10)
+    changes = drive(model, 1200, 1, lambda t: 200 if t < 300 else 10)
+    up_at = max(t for t, before, after in changes if after > before)
+    down = [t for t, before, after in changes if after < before]
+    assert down and down[0] >= 300 + 300 - 60  # the last high recommendation (sample at <= 300) + 300 s
+    assert down[0] - up_at >= 300
+
+
+def test_within_10_percent_tolerance_nothing_changes() -> None:
+    model = gke(HpaBehavior.kubernetes_default(), min_agents=4, max_agents=100, target_backlog_per_agent=10)
+    assert drive(model, 900, 4, lambda t: 43) == []  # 1.075 x target
+
+
+def test_keda_activates_at_zero_and_hands_over_to_the_hpa() -> None:
+    model = gke(min_agents=0, max_agents=10, target_backlog_per_agent=10)
+    changes = drive(model, 400, 0, lambda t: 55)
+    assert changes[0][1:] == (0, 1)
+    assert changes[1][2] == 6
+    assert changes[1][0] > changes[0][0]
+
+
+def test_keda_scales_to_zero_after_the_cooldown_without_activity() -> None:
+    model = gke(min_agents=0, max_agents=10, target_backlog_per_agent=10, scale_in_cooldown_seconds=300)
+    changes = drive(model, 2000, 0, lambda t: 20 if t < 200 else 0)
+    to_zero = [t for t, _, after in changes if after == 0]
+    assert to_zero and to_zero[0] >= 200 + 300
+
+
+def test_pods_that_do_not_fit_wait_for_a_new_node() -> None:
+    import numpy as np
+
+    from tests.simulate.conftest import view
+
+    model = gke(min_agents=0, max_agents=50)
+    rng = np.random.default_rng(1)
+    boots = model.boot_seconds(view(0.0, 0, 100), rng, model.per_node + 1)
+    assert boots[-1] >= FAST.ca_scan_seconds + 0.5 * FAST.node_boot_median_seconds
+
+
+def test_configured_behavior_jumps_in_one_step_where_the_default_takes_four() -> None:
+    configured = gke(min_agents=1, max_agents=30, target_backlog_per_agent=10)
+    assert [after for _, _, after in drive(configured, 400, 1, lambda t: 250)] == [25]
+    default = gke(HpaBehavior.kubernetes_default(), min_agents=1, max_agents=30, target_backlog_per_agent=10)
+    assert [after for _, _, after in drive(default, 400, 1, lambda t: 250)] == [5, 10, 20, 25]
