@@ -199,6 +199,7 @@ def as_json(
         "cloud": cloud,
         "config_file": str(source) if source is not None else None,
         "mocked": {"note": MOCK_NOTE, "stand_ins": stand_ins},
+        "notes": synthesis.notes,
         "resources": [
             {
                 "type": r.type,
@@ -232,6 +233,8 @@ def as_tree(synthesis: Synthesis, stack: str, cloud: str | None, source: Path | 
         if settings:
             label += "\n" + "\n".join(f"[green]{escape(k)}[/]={escape(show(v))}" for k, v in settings.items())
         nodes[r.urn] = (parent or root).add(label)
+    for note in synthesis.notes:
+        root.add(f"[yellow]{escape(note)}[/]")
     outputs = root.add("[bold]outputs[/]" + ("" if synthesis.outputs else f" {KNOWN_AFTER_APPLY}"))
     for key, value in sorted(synthesis.outputs.items()):
         outputs.add(f"[green]{escape(key)}[/]={escape(show(_marked(value, stand_ins)))}")

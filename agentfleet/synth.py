@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class Synthesis:
     resources: list[Recorded]
     outputs: dict[str, Any]
     invokes: list[tuple[str, dict[str, Any]]]
+    #: What the program told the user (`pulumi.log.info` and up), as `pulumi up` would show it.
+    notes: list[str] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_token]
@@ -217,13 +220,18 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
     cloud = config.get("agentfleet:cloud")
     mocks = CloudMocks(cloud, config, preview=preview)
     monitor = RecordingMonitor(mocks)
+    notes = _NoteCollector()
+    logger = logging.Logger("agentfleet.synth", level=logging.INFO)
+    logger.addHandler(notes)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         pulumi_settings.ROOT.set(None)
         pulumi.runtime.set_all_config(dict(config))
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor
+        )
         outputs: dict[str, Any] = {}
 
         def program() -> Any:
@@ -236,4 +244,17 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return Synthesis(resources=monitor.recorded, outputs=_plain(outputs), invokes=mocks.invokes)
+    return Synthesis(
+        resources=monitor.recorded, outputs=_plain(outputs), invokes=mocks.invokes, notes=notes.messages
+    )
+
+
+class _NoteCollector(logging.Handler):
+    """Keeps what the program logs through `pulumi.log`, which the mock engine hands to a logger."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

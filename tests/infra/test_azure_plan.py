@@ -53,3 +53,15 @@ def test_plan_of_a_bad_azure_config_names_the_field(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "fleet.azure.vm_size='Standard_B2s' must not be a B-series size" in output
+
+
+
+def test_plan_shows_the_lock_clamp_notice_pulumi_up_would(tmp_path: Path) -> None:
+    # docs/azure.md, "The lock clamp": the notice `pulumi up` logs; plan once dropped it.
+    code, output = plan_json(tmp_path, STACK)
+    assert code == 0, output
+    assert json.loads(output)["notes"] == [
+        "agentfleet: fleet.queue.visibility_timeout_seconds=1200 is above Service Bus's 300 s lock "
+        "maximum: the queue's lock_duration is PT5M and the agent renews the lock while it works, "
+        "up to 1200 s"
+    ]
