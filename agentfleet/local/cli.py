@@ -38,6 +38,18 @@ local_app = typer.Typer(
 )
 
 STACK_HELP = "stack whose config to use: Pulumi.NAME.yaml or stacks/NAME.yaml (default: dev)"
+#: The handler of the built-in demo stack: the only one `local send N`'s generated tasks are for.
+SAMPLE_HANDLER = "agentfleet.local.sample_agent:handle"
+
+
+def send_hint(handler: str | None, state_dir: Path) -> str:
+    """The command that sends this fleet work: generated tasks are the sample agent's own, so any
+    other handler is pointed at a file of its own messages (it would dead-letter the samples)."""
+    if handler == SAMPLE_HANDLER:
+        return f"agentfleet local send 100 --state-dir {state_dir}"
+    return f"agentfleet local send --file tasks.jsonl --state-dir {state_dir}"
+
+
 CONFIG_HELP = "a stack-style YAML file with config: agentfleet:fleet (instead of --stack)"
 STATE_HELP = "directory holding the fleet's queue, state store, bucket and agent logs"
 StackOpt = Annotated[str | None, typer.Option("--stack", help=STACK_HELP)]
@@ -105,7 +117,7 @@ def up(
     peak = 1
     console.print(
         f"fleet [bold]{config.name}[/] on this machine · state in {paths.root} · "
-        f"send work with: agentfleet local send 100 --state-dir {paths.root}"
+        f"send work with: {send_hint(handler or config.agent.handler, paths.root)}"
     )
     try:
         with Live(console=console, refresh_per_second=4) as live:
@@ -274,7 +286,11 @@ def demo(
     ] = None,
     config_file: Annotated[
         Path | None,
-        typer.Option("--config", help=CONFIG_HELP + " (default: stacks/local-demo.yaml)", exists=True),
+        typer.Option(
+            "--config",
+            help="a stack-style YAML file with config: agentfleet:fleet (default: the built-in demo stack)",
+            exists=True,
+        ),
     ] = None,
 ) -> None:
     """Run a scenario, then a report; exits 1 if a task was lost, doubled or interrupted by scale-in."""

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agentfleet.local.cli import local_app
+from agentfleet.local.cli import SAMPLE_HANDLER, local_app, send_hint
 from agentfleet.local.stack import LocalPaths
 from agentfleet.local.store import open_queue
 from tests.local.helpers import TINY_FLEET, tiny_config
@@ -171,3 +171,9 @@ def test_demo_exits_1_naming_what_was_lost_or_doubled(
     assert result.exit_code == 1
     assert "FAILED: 1 tasks lost (must be 0)" in result.output
     assert "FAILED: 1 duplicate effects (must be 0)" in result.output
+
+
+def test_local_up_suggests_generated_tasks_only_to_the_sample_agent(tmp_path: Path) -> None:
+    assert send_hint(SAMPLE_HANDLER, tmp_path) == f"agentfleet local send 100 --state-dir {tmp_path}"
+    own = send_hint("mymod:handle", tmp_path)
+    assert own == f"agentfleet local send --file tasks.jsonl --state-dir {tmp_path}"
