@@ -20,7 +20,7 @@ from agentfleet.simulate import metrics, scenarios, targets
 from agentfleet.simulate.engine import simulate
 from agentfleet.simulate.groundtruth import run_local
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 REPO = Path(__file__).resolve().parents[2]
 TOLERANCE = 0.15
