@@ -110,7 +110,8 @@ class AzureModel(LifecycleBoot):
             wanted.append((2 * n, "backlog-burst"))  # +100 %
         if p.scales_to_zero and avg > p.max_agents * target:
             wanted.append((n + 1, "start-backstop"))
-        return max(wanted) if wanted else None
+        # The largest count wins; on a tie the rule listed first (the per-instance ones).
+        return max(wanted, key=lambda w: w[0]) if wanted else None
 
     def step(self, view: FleetView) -> int:
         tm, p = self.timings, self.policy
