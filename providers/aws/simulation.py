@@ -75,6 +75,9 @@ class AwsTimings:
     terminate_seconds: float = 30.0
     #: Busy agents protect themselves from scale-in (AGENTFLEET_PROTECTION=aws-asg).
     protects_busy_agents: bool = True
+    #: An agent stays protected this long after its last message (the runtime's idle grace,
+    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = 30.0
 
 
 class AwsModel(LifecycleBoot):
@@ -101,6 +104,7 @@ class AwsModel(LifecycleBoot):
             boot_sigma=tm.boot_sigma,
             exit_seconds=tm.terminate_seconds,
             protects_busy_agents=tm.protects_busy_agents,
+            protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
         )
 

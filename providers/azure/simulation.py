@@ -56,6 +56,9 @@ class AzureTimings:
     terminate_seconds: float = 60.0
     #: Busy agents protect themselves from scale-in (AGENTFLEET_PROTECTION=azure-vmss).
     protects_busy_agents: bool = True
+    #: An agent stays protected this long after its last message (the runtime's idle grace,
+    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = 30.0
     #: What a per-instance rule divides by at zero instances (undocumented by Azure). None: the
     #: per-instance rules cannot fire at zero, docs/azure.md's conservative reading ("Scaling from
     #: zero"); 1: Azure divides by one instance, so backlog-high starts an agent above `target`.
@@ -90,6 +93,7 @@ class AzureModel(LifecycleBoot):
             boot_sigma=tm.boot_sigma,
             exit_seconds=tm.terminate_seconds,
             protects_busy_agents=tm.protects_busy_agents,
+            protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(settings.lock_duration_seconds(config)),
         )
 

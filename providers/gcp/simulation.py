@@ -105,6 +105,9 @@ class GcpTimings:
     #: scale-down takes idle pods first, but the cost only ranks, so this is False: when fewer pods
     #: are wanted than are busy, busy pods are removed too (and drain).
     protects_busy_agents: bool = False
+    #: An agent stays protected this long after its last message (the runtime's idle grace,
+    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = 30.0
 
 
 @dataclass
@@ -155,6 +158,7 @@ class GkeModel:
             boot_sigma=tm.pod_start_sigma,
             exit_seconds=tm.terminate_seconds,
             protects_busy_agents=tm.protects_busy_agents,
+            protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
         )
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from agentfleet.agent.protection.base import DEFAULT_IDLE_GRACE_SECONDS
+from agentfleet.agent.protection.local import LocalProtection
 from agentfleet.cli import app
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.problems import ConfigError
@@ -70,6 +72,25 @@ def test_an_unprotected_scale_in_takes_idle_agents_before_busy_ones() -> None:
     assert ranked.interrupted_agents == 0
     fewer = simulate(config, Script([(0, 6), (60, 1)], unprotected), burst(2, median=200.0))
     assert fewer.interrupted_agents == 1
+
+
+def test_an_agent_inside_its_idle_grace_is_not_picked_by_scale_in() -> None:
+    """Three agents each take one 20 s message at 10 s; the scale-in at 35 s waits for the grace."""
+    config = fleet(min_agents=0, max_agents=10)
+
+    def gone_at(life: AgentLifecycle) -> float:
+        run = simulate(config, Script([(0, 3), (35, 0)], life), burst(3, at=10))
+        return float(run.t[np.flatnonzero((run.t > 10) & (run.running < 3))[0]])
+
+    assert gone_at(replace(LIFE, protection_idle_grace_seconds=30.0)) >= 10 + 20 + 30
+    assert gone_at(LIFE) == 36  # done at 30 s: removed at the scale-in itself
+
+
+def test_the_models_idle_grace_is_the_runtimes() -> None:
+    config = fleet()
+    grace = {n: targets.build(n, config).lifecycle.protection_idle_grace_seconds for n in targets.names()}
+    clouds = {n: DEFAULT_IDLE_GRACE_SECONDS for n in TARGETS}
+    assert grace == {**clouds, "local": LocalProtection.idle_grace_seconds}
 
 
 def test_lower_bound_and_cost_ratio() -> None:
