@@ -65,6 +65,8 @@ class AgentLifecycle:
     protects_busy_agents:  scale-in never picks an agent that has work in flight (scale-in
         protection / pod deletion cost); it waits until the agent is idle
     lease_seconds:         the visibility timeout / lock / ack deadline of a leased message
+    protection_idle_grace_seconds: an agent stays protected (or ranked last) this long after its
+        last message, before a scale-in may pick it (the runtime's idle grace, agent/protection)
     """
 
     boot_median_seconds: float
@@ -75,6 +77,7 @@ class AgentLifecycle:
     protects_busy_agents: bool
     lease_seconds: float
     message_overhead_seconds: float = 0.0
+    protection_idle_grace_seconds: float = 0.0
 
     @classmethod
     def from_policy(
@@ -87,6 +90,7 @@ class AgentLifecycle:
         protects_busy_agents: bool,
         lease_seconds: float,
         message_overhead_seconds: float = 0.0,
+        protection_idle_grace_seconds: float = 0.0,
     ) -> AgentLifecycle:
         """The target's timings, with the warm-up and drain timeout the policy deploys."""
         return cls(
@@ -98,6 +102,7 @@ class AgentLifecycle:
             protects_busy_agents=protects_busy_agents,
             lease_seconds=lease_seconds,
             message_overhead_seconds=message_overhead_seconds,
+            protection_idle_grace_seconds=protection_idle_grace_seconds,
         )
 
     def boot_seconds(self, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -36,6 +36,10 @@ def simulate(
     ] = None,
     slo: Annotated[float, typer.Option("--slo", help="p95 message age the sweep must keep (s)")] = 300.0,
     seed: Annotated[int, typer.Option("--seed")] = 1,
+    timing: Annotated[
+        list[str] | None,
+        typer.Option("--timing", help="NAME=VALUE: set one of the model's timings (docs/simulate.md)"),
+    ] = None,
 ) -> None:
     """Replay traffic against a model of the target's autoscaling loop, configured like `pulumi up`."""
     require_extra("local", "simulate")
@@ -55,4 +59,5 @@ def simulate(
         sweep_spec,
         slo,
         seed,
+        timing or [],
     )

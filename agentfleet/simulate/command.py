@@ -46,6 +46,7 @@ def run(
     sweep_spec: str | None,
     slo: float,
     seed: int,
+    timings: list[str] | None = None,
 ) -> None:
     """What `agentfleet simulate` does (agentfleet/simulate/cli.py holds its options)."""
     console = Console(stderr=True) if as_json else Console()
@@ -53,7 +54,7 @@ def run(
         path = config_file or stack_file(stack or "dev")
         config = load_config_file(path)
         name = target or _cloud_of(path) or "aws"
-        build = targets.factory(name)
+        build = targets.with_timings(targets.factory(name), timings or [])
         from agentfleet.components.policy import ScalingPolicy
 
         def model_for(c: FleetConfig):  # noqa: ANN202

@@ -96,6 +96,8 @@ class _Agents:
         self.t_next = np.full(size, INF)
         self.born = np.zeros(size)
         self.busy = np.zeros(size, np.int32)
+        #: When the agent's last message ended (-inf: none yet), for the protection's idle grace.
+        self.last_done = np.full(size, -INF)
         self.finish = np.full((size, self.c), INF)
         self.free_at = np.zeros((size, self.c))
         self.arrival = np.zeros((size, self.c))
@@ -115,6 +117,7 @@ class _Agents:
                 "t_next",
                 "born",
                 "busy",
+                "last_done",
                 "finish",
                 "free_at",
                 "arrival",
@@ -235,6 +238,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
                     seq += 1
                     leased_lost += 1
             ag.free_at[rows, slots] = ends
+            np.maximum.at(ag.last_done, rows, ends)
             fin[rows, slots] = INF
             ag.busy[:hi] -= np.bincount(rows, minlength=hi).astype(np.int32)
             next_finish = float(fin.min()) if hi else INF
@@ -314,19 +318,20 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
             ag.born[rows] = t
             ag.t_next[rows] = t + model.boot_seconds(view, rng, n)
             ag.busy[rows] = 0
+            ag.last_done[rows] = -INF
             ag.finish[rows] = INF
             started_agents += n
         elif capacity < active:
             surplus = active - capacity
             born = ag.born[:hi]
             busy = ag.busy[:hi]
+            # Idle, and past the protection's idle grace since its last message.
+            idle = (busy == 0) & (t - ag.last_done[:hi] >= life.protection_idle_grace_seconds)
             for group in (
                 state == PROVISIONING,
-                (state == WARMING) & (busy == 0),
-                (state == READY) & (busy == 0),
-                ((state == WARMING) | (state == READY)) & (busy > 0)
-                if not life.protects_busy_agents
-                else None,
+                (state == WARMING) & idle,
+                (state == READY) & idle,
+                ((state == WARMING) | (state == READY)) & ~idle if not life.protects_busy_agents else None,
             ):
                 if surplus <= 0 or group is None:
                     continue

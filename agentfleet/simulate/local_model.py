@@ -46,9 +46,10 @@ class LocalModel(LifecycleBoot):
             boot_median_seconds=self.timings.process_start_seconds,
             boot_sigma=0.0,
             exit_seconds=self.timings.exit_seconds,
-            # The local supervisor drains whichever agents it picks (warming first, then the
-            # youngest); the drain lets in-flight work finish.
-            protects_busy_agents=False,
+            # The supervisor drains only agents whose /metrics says they are not protected
+            # (AGENTFLEET_PROTECTION=local: busy, no idle grace), warming ones first, then the
+            # youngest; when every agent is busy the surplus waits (agentfleet/local/supervisor.py).
+            protects_busy_agents=True,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
             message_overhead_seconds=self.timings.message_overhead_seconds,
         )
@@ -60,8 +61,10 @@ class LocalModel(LifecycleBoot):
             math.floor(view.t / self.timings.tick_seconds + 1e-9) * self.timings.tick_seconds
             + self.timings.tick_seconds
         )
-        # The supervisor's `current` is every agent not draining: started, warming or ready.
-        return self.scaler.decide(view.t, view.waiting, view.in_flight, view.active)
+        # Like the autoscaler loop (agentfleet/local/autoscaler.py), `current` is the desired
+        # capacity it last set, not the agents alive: busy agents a scale-in holds back do not make
+        # it decide again.
+        return self.scaler.decide(view.t, view.waiting, view.in_flight, view.capacity)
 
 
 def model(config: FleetConfig, policy: ScalingPolicy) -> LocalModel:

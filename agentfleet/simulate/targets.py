@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from typing import Any
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.problems import ConfigError, ConfigProblem
@@ -31,3 +33,50 @@ def factory(name: str) -> ModelFactory:
 
 def build(name: str, config: FleetConfig) -> AutoscalerModel:
     return factory(name)(config, ScalingPolicy.from_config(config))
+
+
+def with_timings(made: ModelFactory, overrides: list[str]) -> ModelFactory:
+    """`made`, with fields of its model's timings set from NAME=VALUE (`--timing`).
+
+    Every model keeps its timings in `timings` (a frozen dataclass) and takes them as its third
+    argument, so a model is rebuilt with the changed copy; `none` sets an optional field to None.
+    """
+    if not overrides:
+        return made
+
+    def build_with(config: FleetConfig, policy: ScalingPolicy) -> AutoscalerModel:
+        model = made(config, policy)
+        timings = model.timings  # type: ignore[attr-defined]
+        changed = dataclasses.replace(timings, **_parse_timings(timings, overrides))
+        rebuilt: AutoscalerModel = type(model)(config, policy, changed)  # type: ignore[call-arg]
+        return rebuilt
+
+    return build_with
+
+
+def _parse_timings(timings: Any, overrides: list[str]) -> dict[str, Any]:
+    fields = {f.name: str(f.type) for f in dataclasses.fields(timings)}
+    allowed = f"must be NAME=VALUE, NAME one of {', '.join(fields)}"
+    out: dict[str, Any] = {}
+    for spec in overrides:
+        key, sep, raw = spec.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or key not in fields:
+            raise ConfigError([ConfigProblem("--timing", spec, allowed)])
+        kind = fields[key]
+        try:
+            if raw.lower() == "none" and "None" in kind:
+                out[key] = None
+            elif kind.startswith("bool"):
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError(raw)
+                out[key] = raw.lower() == "true"
+            elif kind.startswith("int"):
+                out[key] = int(raw)
+            else:
+                out[key] = float(raw)
+        except ValueError:
+            raise ConfigError(
+                [ConfigProblem("--timing", spec, f"must give {key} a value of type {kind}")]
+            ) from None
+    return out

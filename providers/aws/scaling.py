@@ -50,8 +50,17 @@ from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames
 
-#: At most this many agents are started in one step from zero; target tracking continues from there.
-FROM_ZERO_STEPS = 10
+# The from-zero arithmetic is pure, so it lives in settings.py, shared with `agentfleet simulate`
+# (providers/aws/simulation.py); the names stay importable from here.
+from agentfleet.providers.aws.settings import (
+    FROM_ZERO_ALARM_M,
+    FROM_ZERO_ALARM_N,
+    from_zero_steps,
+    from_zero_warmup_seconds,
+)
+from agentfleet.providers.aws.settings import FROM_ZERO_STEPS as FROM_ZERO_STEPS
+from agentfleet.providers.aws.settings import Step as Step
+from agentfleet.providers.aws.settings import capacity_from_zero as capacity_from_zero
 
 VISIBLE = "ApproximateNumberOfMessagesVisible"
 IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
@@ -59,9 +68,7 @@ IN_SERVICE = "GroupInServiceInstances"
 DESIRED = "GroupDesiredCapacity"
 BACKLOG_PER_AGENT = "(visible + inflight) / agents"
 FROM_ZERO = "IF(FILL(desired, 0) == 0, FILL(visible, 0), 0)"
-#: The from-zero alarm fires when work waits at zero desired agents in M of the last N periods.
-FROM_ZERO_ALARM_M = 2
-FROM_ZERO_ALARM_N = 3
+
 
 # Target tracking's argument classes, named for what they are in this module.
 TargetTrackingArgs = aws.autoscaling.PolicyTargetTrackingConfigurationArgs
@@ -74,50 +81,6 @@ TrackedStatMetricArgs = (
     aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
 )
 TrackedDimensionArgs = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs  # noqa: E501
-
-
-@dataclass(frozen=True)
-class Step:
-    """Add `capacity` agents (to none) while (metric - threshold) is in [lower, upper)."""
-
-    lower: float
-    upper: float | None
-    capacity: int
-
-
-def from_zero_steps(policy: ScalingPolicy) -> list[Step]:
-    """Steps over `visible` (relative to the alarm threshold) that reproduce desired_agents at zero."""
-    target, threshold = policy.target_backlog_per_agent, policy.scale_from_zero_threshold
-    if threshold > target:
-        raise ValueError(
-            f"scale_from_zero_threshold={threshold} must be <= target_backlog_per_agent ({target}) on AWS"
-        )
-    last = min(policy.max_agents, FROM_ZERO_STEPS)
-    steps: list[Step] = []
-    for k in range(1, last + 1):
-        # k agents for target*(k-1) < visible <= target*k (whole message counts).
-        lower = 0.0 if k == 1 else float(target * (k - 1) + 1 - threshold)
-        upper = None if k == last else float(target * k + 1 - threshold)
-        steps.append(Step(lower=lower, upper=upper, capacity=k))
-    return steps
-
-
-def from_zero_warmup_seconds(policy: ScalingPolicy) -> int:
-    """The step policy's warm-up: the agents' own, and at least the alarm's whole evaluation window,
-    so an alarm still in ALARM from the minutes before the first step cannot add a second batch."""
-    return max(policy.warmup_seconds, FROM_ZERO_ALARM_N * policy.metric_period_seconds)
-
-
-def capacity_from_zero(policy: ScalingPolicy, visible: int) -> int | None:
-    """How many agents the from-zero path starts for `visible` waiting messages (None: the alarm
-    stays OK)."""
-    if visible < policy.scale_from_zero_threshold:
-        return None
-    relative = visible - policy.scale_from_zero_threshold
-    for step in from_zero_steps(policy):
-        if step.lower <= relative and (step.upper is None or relative < step.upper):
-            return step.capacity
-    raise AssertionError("steps must cover every value above the threshold")
 
 
 def _tracked_metric(

@@ -12,11 +12,12 @@ hyphen or contain two in a row; S3 reserves the bucket name prefixes `xn--`, `st
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import field_validator, model_validator
 
-from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS, ScalingPolicy
 from agentfleet.components.problems import ConfigProblem, CrossFieldError
 from agentfleet.components.schema import FleetConfig, TargetSettings
 from agentfleet.providers.aws.names import FleetNames
@@ -286,3 +287,56 @@ def _name_problems(config: FleetConfig) -> list[ConfigProblem]:
 REQUIRED_SETTINGS = {
     "aws:region": "must be set to an AWS region such as us-east-1 (pulumi config set aws:region us-east-1)",
 }
+
+# -- scale from zero (providers/aws/scaling.py builds the alarm and step policy from these) --------
+
+#: At most this many agents are started in one step from zero; target tracking continues from there.
+FROM_ZERO_STEPS = 10
+
+#: The from-zero alarm fires when work waits at zero desired agents in M of the last N periods.
+FROM_ZERO_ALARM_M = 2
+FROM_ZERO_ALARM_N = 3
+
+
+@dataclass(frozen=True)
+class Step:
+    """Add `capacity` agents (to none) while (metric - threshold) is in [lower, upper)."""
+
+    lower: float
+    upper: float | None
+    capacity: int
+
+
+def from_zero_steps(policy: ScalingPolicy) -> list[Step]:
+    """Steps over `visible` (relative to the alarm threshold) that reproduce desired_agents at zero."""
+    target, threshold = policy.target_backlog_per_agent, policy.scale_from_zero_threshold
+    if threshold > target:
+        raise ValueError(
+            f"scale_from_zero_threshold={threshold} must be <= target_backlog_per_agent ({target}) on AWS"
+        )
+    last = min(policy.max_agents, FROM_ZERO_STEPS)
+    steps: list[Step] = []
+    for k in range(1, last + 1):
+        # k agents for target*(k-1) < visible <= target*k (whole message counts).
+        lower = 0.0 if k == 1 else float(target * (k - 1) + 1 - threshold)
+        upper = None if k == last else float(target * k + 1 - threshold)
+        steps.append(Step(lower=lower, upper=upper, capacity=k))
+    return steps
+
+
+def from_zero_warmup_seconds(policy: ScalingPolicy) -> int:
+    """The step policy's warm-up: the agents' own, and at least the alarm's whole evaluation window,
+    so an alarm still in ALARM from the minutes before the first step cannot add a second batch."""
+    return max(policy.warmup_seconds, FROM_ZERO_ALARM_N * policy.metric_period_seconds)
+
+
+def capacity_from_zero(policy: ScalingPolicy, visible: int) -> int | None:
+    """How many agents the from-zero path starts for `visible` waiting messages (None: the alarm
+    stays OK)."""
+    if visible < policy.scale_from_zero_threshold:
+        return None
+    relative = visible - policy.scale_from_zero_threshold
+    for step in from_zero_steps(policy):
+        if step.lower <= relative and (step.upper is None or relative < step.upper):
+            return step.capacity
+    raise AssertionError("steps must cover every value above the threshold")

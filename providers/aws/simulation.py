@@ -7,9 +7,17 @@ Pure (no SDK): the same `ScalingPolicy` that `pulumi up` turns into
    the target, the scale-in alarm after `scale_in_datapoints` below `scale_in_ratio` x target;
    the policy then sets capacity to ceil(backlog / target) (never below the current capacity
    on a scale-out);
-2. the from-zero alarm (min_agents 0 only): one datapoint of `visible` >= scale_from_zero_threshold
-   with no agent in service sets the exact capacity ceil(visible / target), at most
-   `from_zero_steps` (scaling.py FROM_ZERO_STEPS).
+2. the from-zero alarm (min_agents 0 only) on IF(FILL(desired, 0) == 0, FILL(visible, 0), 0) >=
+   scale_from_zero_threshold, one-minute Maximum of `visible` and of GroupDesiredCapacity, in
+   FROM_ZERO_ALARM_M of the last FROM_ZERO_ALARM_N datapoints (missing data not breaching). While
+   it is in ALARM, CloudWatch invokes the step policy at every evaluation; the policy *adds* the
+   step's agents for the newest datapoint (`capacity_from_zero`: ceil(visible / target), at most
+   FROM_ZERO_STEPS) and never lowers capacity. Agents it added within its estimated instance
+   warm-up (`from_zero_warmup_seconds`) are not current capacity, so a repeated invocation in the
+   same step adds nothing and a higher step adds only the difference.
+
+Busy agents set instance scale-in protection, so a scale-in removes idle agents only and waits
+while every agent is busy (the simulator's `protects_busy_agents`).
 
 Every timing is a field of `AwsTimings`, with its source in docs/simulate.md.
 """
@@ -27,6 +35,12 @@ from agentfleet.components.simulation import (
     LifecycleBoot,
     MetricSeries,
     action_counts,
+)
+from agentfleet.providers.aws.settings import (
+    FROM_ZERO_ALARM_M,
+    FROM_ZERO_ALARM_N,
+    capacity_from_zero,
+    from_zero_warmup_seconds,
 )
 
 
@@ -51,8 +65,9 @@ class AwsTimings:
     scale_in_datapoints: int = 15
     #: Target tracking's scale-in alarm sits this far under the target.
     scale_in_ratio: float = 0.9
-    #: scaling.py FROM_ZERO_STEPS: the from-zero step policy starts at most this many agents.
-    from_zero_steps: int = 10
+    #: The from-zero alarm: M of the last N one-minute datapoints (scaling.py FROM_ZERO_ALARM_M/_N).
+    from_zero_datapoints: int = FROM_ZERO_ALARM_M
+    from_zero_evaluation_periods: int = FROM_ZERO_ALARM_N
     #: Launch -> agent consuming: EC2 pending -> running, AL2023 boot, Docker install, image pull.
     boot_median_seconds: float = 150.0
     boot_sigma: float = 0.25
@@ -60,6 +75,9 @@ class AwsTimings:
     terminate_seconds: float = 30.0
     #: Busy agents protect themselves from scale-in (AGENTFLEET_PROTECTION=aws-asg).
     protects_busy_agents: bool = True
+    #: An agent stays protected this long after its last message (the runtime's idle grace,
+    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = 30.0
 
 
 class AwsModel(LifecycleBoot):
@@ -70,6 +88,12 @@ class AwsModel(LifecycleBoot):
         self.visible = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="last")
         # GroupInServiceInstances: one-minute Average, published with the same delay.
         self.in_service = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="mean")
+        # The from-zero alarm's inputs: one-minute Maximum of visible and of GroupDesiredCapacity.
+        self.visible_max = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="max")
+        self.desired = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="max")
+        self.from_zero_warmup = float(from_zero_warmup_seconds(policy))
+        #: (when, agents) of every from-zero step, for its estimated instance warm-up.
+        self.from_zero_added: list[tuple[float, int]] = []
         self.next_eval = 0.0
         self.last_active = -tm.idle_before_seconds
         self.asleep_until = -math.inf
@@ -80,6 +104,7 @@ class AwsModel(LifecycleBoot):
             boot_sigma=tm.boot_sigma,
             exit_seconds=tm.terminate_seconds,
             protects_busy_agents=tm.protects_busy_agents,
+            protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
         )
 
@@ -98,6 +123,9 @@ class AwsModel(LifecycleBoot):
             waiting, in_flight = view.waiting, view.in_flight
         self.backlog.record(view.t, waiting + in_flight)
         self.visible.record(view.t, waiting)
+        self.visible_max.record(view.t, waiting)
+        # GroupDesiredCapacity: what the model set, published like the queue's metrics.
+        self.desired.record(view.t, view.capacity)
         # GroupInServiceInstances: warmed-up instances (default instance warm-up).
         self.in_service.record(view.t, view.ready)
 
@@ -111,17 +139,12 @@ class AwsModel(LifecycleBoot):
         n = max(tm.scale_out_datapoints, tm.scale_in_datapoints)
         backlog = self.backlog.latest(view.t, n)
         agents = self.in_service.latest(view.t, n)
-        # The from-zero alarm, one datapoint: IF(FILL(agents, 0) == 0, FILL(visible, 0), 0) >= threshold.
-        # While it stays in ALARM the step policy sets the same exact capacity again.
-        if p.scales_to_zero and (not agents or agents[-1] == 0):
-            vis = self.visible.latest(view.t, 1)
-            if vis and vis[-1] >= p.scale_from_zero_threshold:
-                wanted = max(
-                    1, min(p.max_agents, tm.from_zero_steps, math.ceil(vis[-1] / p.target_backlog_per_agent))
-                )
-                if wanted != capacity:
-                    self.actions["from-zero"] += 1
-                return wanted
+        if p.scales_to_zero:
+            added = self._from_zero(view)
+            if added:
+                self.actions["from-zero"] += 1
+                self.from_zero_added.append((view.t, added))
+                return capacity + added
         # Target tracking: a datapoint with no agent in service has no ratio (missing data).
         # Only the unbroken run of newest datapoints with agents in service counts.
         ratios: list[float] = []
@@ -143,6 +166,35 @@ class AwsModel(LifecycleBoot):
                 self.actions["target-tracking-in"] += 1
                 return wanted
         return capacity
+
+    def from_zero_alarm(self, now: float) -> bool:
+        """IF(FILL(desired, 0) == 0, FILL(visible, 0), 0) >= threshold in M of the last N datapoints
+        (a missing datapoint is not breaching)."""
+        tm, p = self.timings, self.policy
+        n = tm.from_zero_evaluation_periods
+        visible, desired = self.visible_max.latest(now, n), self.desired.latest(now, n)
+        breaching = sum(
+            1
+            for v, d in zip(visible, desired, strict=True)
+            if d == 0 and not math.isnan(v) and v >= p.scale_from_zero_threshold
+        )
+        return breaching >= tm.from_zero_datapoints
+
+    def _from_zero(self, view: FleetView) -> int:
+        """Agents the from-zero step policy adds at this evaluation (0: none)."""
+        if not self.from_zero_alarm(view.t):
+            return 0
+        newest = self.visible_max.latest(view.t, 1)
+        if not newest or math.isnan(newest[-1]):
+            return 0
+        step = capacity_from_zero(self.policy, int(newest[-1]))
+        if step is None:
+            return 0  # in ALARM, but the newest datapoint is in no step
+        # "While scaling out, we do not consider instances that are warming up as part of the
+        # current capacity of the group" (EC2 Auto Scaling, step scaling): the agents this policy
+        # added within its warm-up already count toward the step, so only a higher step adds more.
+        warming = sum(n for at, n in self.from_zero_added if view.t - at < self.from_zero_warmup)
+        return max(0, step - warming)
 
     def extra(self) -> dict[str, float]:
         return action_counts(self.actions)

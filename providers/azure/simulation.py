@@ -7,8 +7,13 @@ ActiveMessages (time grain PT1M, time window PT5M), every `evaluation_seconds`:
 | --- | --- | --- | --- |
 | backlog-high | average over the window / instance count | > target | +1 |
 | backlog-burst | the same | > 2 x target | +100 % |
-| start-from-zero (min 0) | maximum of the queue total over the window | >= threshold | exactly 1 |
+| start-backstop (min 0) | average of the queue total over the window | > max_agents x target | +1 |
 | backlog-low | maximum over the window / instance count | < target | -1 |
+
+At zero instances a per-instance value divides by zero, and Azure does not document what it does
+then: `zero_instance_divisor` says (None: the per-instance rules cannot fire, so only the
+start-backstop starts a fleet at zero; 1: Azure divides by one instance). Busy agents protect
+themselves from scale-in (protectFromScaleIn), so a scale-in removes idle agents only.
 
 Scale-out: any rule fires, the largest count wins. Scale-in: only when no scale-out rule fires,
 and only if the flapping estimate (every scale-out rule's value recomputed for one instance
@@ -51,6 +56,13 @@ class AzureTimings:
     terminate_seconds: float = 60.0
     #: Busy agents protect themselves from scale-in (AGENTFLEET_PROTECTION=azure-vmss).
     protects_busy_agents: bool = True
+    #: An agent stays protected this long after its last message (the runtime's idle grace,
+    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = 30.0
+    #: What a per-instance rule divides by at zero instances (undocumented by Azure). None: the
+    #: per-instance rules cannot fire at zero, docs/azure.md's conservative reading ("Scaling from
+    #: zero"); 1: Azure divides by one instance, so backlog-high starts an agent above `target`.
+    zero_instance_divisor: int | None = None
 
 
 class AzureModel(LifecycleBoot):
@@ -71,7 +83,7 @@ class AzureModel(LifecycleBoot):
         self.actions = {
             "backlog-high": 0,
             "backlog-burst": 0,
-            "start-from-zero": 0,
+            "start-backstop": 0,
             "backlog-low": 0,
             "flapping-held": 0,
         }
@@ -81,22 +93,29 @@ class AzureModel(LifecycleBoot):
             boot_sigma=tm.boot_sigma,
             exit_seconds=tm.terminate_seconds,
             protects_busy_agents=tm.protects_busy_agents,
+            protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(settings.lock_duration_seconds(config)),
         )
 
-    def scale_out(self, avg: float, peak: float, n: int) -> tuple[int, str] | None:
+    def per_instance(self, value: float, n: int) -> float | None:
+        """A per-instance rule's value with `n` instances (None: the rule cannot fire)."""
+        divisor = n if n > 0 else self.timings.zero_instance_divisor
+        return None if divisor is None else value / divisor
+
+    def scale_out(self, avg: float, n: int) -> tuple[int, str] | None:
         """The largest count any scale-out rule asks for with `n` instances (None: none fires)."""
         p = self.policy
         target = p.target_backlog_per_agent
         wanted: list[tuple[int, str]] = []
-        if n > 0 and avg / n > target:
+        each = self.per_instance(avg, n)
+        if each is not None and each > target:
             wanted.append((n + 1, "backlog-high"))
-        if n > 0 and avg / n > 2 * target:
-            wanted.append((2 * n, "backlog-burst"))
-        if p.scales_to_zero and peak >= p.scale_from_zero_threshold:
-            wanted.append((max(n, 1), "start-from-zero"))
-        fired = [w for w in wanted if w[0] > n] or wanted
-        return max(fired) if fired else None
+        if each is not None and each > 2 * target:
+            wanted.append((2 * n, "backlog-burst"))  # +100 %
+        if p.scales_to_zero and avg > p.max_agents * target:
+            wanted.append((n + 1, "start-backstop"))
+        # The largest count wins; on a tie the rule listed first (the per-instance ones).
+        return max(wanted, key=lambda w: w[0]) if wanted else None
 
     def step(self, view: FleetView) -> int:
         tm, p = self.timings, self.policy
@@ -112,7 +131,7 @@ class AzureModel(LifecycleBoot):
             return view.capacity
         avg, peak = sum(window) / len(window), max(window)
         n = view.capacity
-        out = self.scale_out(avg, peak, n)
+        out = self.scale_out(avg, n)
         if out is not None:
             count, rule = out
             count = min(p.max_agents, count)
@@ -123,7 +142,7 @@ class AzureModel(LifecycleBoot):
             return n  # a scale-out rule fires: no scale-in rule is evaluated
         if n > p.min_agents and peak / n < p.target_backlog_per_agent:
             # Flapping: would one instance fewer make a scale-out rule fire at once?
-            if self.scale_out(avg, peak, n - 1) is not None:
+            if self.scale_out(avg, n - 1) is not None:
                 self.actions["flapping-held"] += 1
                 return n
             self.actions["backlog-low"] += 1

@@ -48,24 +48,22 @@ from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.gcp.compute import Workload
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.queue import Queue
-from agentfleet.providers.gcp.settings import KEDA_NAMESPACE, Placement
+
+# The trigger's timings are pure numbers, so they live in settings.py, shared with `agentfleet
+# simulate` (providers/gcp/simulation.py).
+from agentfleet.providers.gcp.settings import (
+    FALLBACK_FAILURE_THRESHOLD,
+    KEDA_NAMESPACE,
+    POLLING_INTERVAL_SECONDS,
+    SAMPLE_RANGE_SECONDS,
+    Placement,
+)
 
 KEDA_CHART = "keda"
 KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
 KEDA_CHART_VERSION = "2.20.2"  # a chart release seen deployed in public repos (Helm `keda-2.20.2`)
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
-#: Seconds between two KEDA checks of the trigger (its `pollingInterval`).
-POLLING_INTERVAL_SECONDS = 30
-#: num_undelivered_messages: "Sampled every 60 seconds. After sampling, data is not visible for up to
-#: 120 seconds." So the newest visible sample may be 180 s old when KEDA asks.
-SAMPLE_PERIOD_SECONDS = 60
-SAMPLE_VISIBILITY_DELAY_SECONDS = 120
-#: Range the query reads: always holds a published sample (period + delay), plus a polling interval
-#: and as much again for clock skew, so an empty answer means the metric is missing, not late.
-SAMPLE_RANGE_SECONDS = SAMPLE_PERIOD_SECONDS + SAMPLE_VISIBILITY_DELAY_SECONDS + 2 * POLLING_INTERVAL_SECONDS
-#: Consecutive failed (or empty) queries before KEDA's fallback takes over.
-FALLBACK_FAILURE_THRESHOLD = 3
 
 
 @dataclass

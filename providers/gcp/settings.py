@@ -289,3 +289,18 @@ REQUIRED_SETTINGS = {
     "gcp:project": "must be set to the Google Cloud project id",
     "gcp:region": "must be set to a Google Cloud region such as europe-west1",
 }
+
+
+# -- the KEDA trigger's timings (providers/gcp/scaling.py configures the ScaledObject with them) --
+
+#: Seconds between two KEDA checks of the trigger (its `pollingInterval`).
+POLLING_INTERVAL_SECONDS = 30
+#: num_undelivered_messages: "Sampled every 60 seconds. After sampling, data is not visible for up to
+#: 120 seconds." So the newest visible sample may be 180 s old when KEDA asks.
+SAMPLE_PERIOD_SECONDS = 60
+SAMPLE_VISIBILITY_DELAY_SECONDS = 120
+#: Range the query reads: always holds a published sample (period + delay), plus a polling interval
+#: and as much again for clock skew, so an empty answer means the metric is missing, not late.
+SAMPLE_RANGE_SECONDS = SAMPLE_PERIOD_SECONDS + SAMPLE_VISIBILITY_DELAY_SECONDS + 2 * POLLING_INTERVAL_SECONDS
+#: Consecutive failed (or empty) queries before KEDA's fallback takes over.
+FALLBACK_FAILURE_THRESHOLD = 3

@@ -3,8 +3,11 @@
 Pure (no SDK). Three loops in series:
 
 1. Cloud Monitoring samples the subscription's num_undelivered_messages once a minute; a sample is
-   readable `metric_delay_seconds` later. The trigger's PromQL takes the newest readable sample
-   of the last 2 minutes (max_over_time [2m]); none -> null -> 0 (ignoreNullValues).
+   readable `metric_delay_seconds` later. The trigger's PromQL takes the largest readable sample
+   of the last `query_range_seconds` (max_over_time over settings.py SAMPLE_RANGE_SECONDS, 240 s,
+   which always holds a published sample). An empty answer is an error (ignoreNullValues false):
+   KEDA's fallback (currentReplicasIfHigher, replicas min_agents) and the HPA, which gets no
+   value, keep the current replicas while the metric is missing.
 2. KEDA polls the trigger every `pollingInterval` (30 s): at zero replicas a value >=
    scale_from_zero_threshold (activationThreshold + 1) scales the Deployment to 1; after
    `cooldownPeriod` (scale_in_cooldown_seconds) without activity it scales to 0.
@@ -13,8 +16,11 @@ Pure (no SDK). Three loops in series:
    scale_out_cooldown_seconds; scale-down: 100 % per minute after a stabilisation window of
    scale_in_cooldown_seconds: the highest recommendation of the window wins).
 
-Pods that do not fit the node pool wait for the cluster autoscaler to add a node. Sources in
-docs/simulate.md ("GKE").
+Pods that do not fit the node pool wait for the cluster autoscaler to add a node. A scale-down
+removes pods by the ReplicaSet's ranking: pending pods, then the lowest pod-deletion-cost, which
+busy agents raise; that only ranks, so when fewer pods are wanted than are busy, busy pods go too
+(they drain up to the pod's grace period, drain timeout + margin, at most 600 s on GKE). Sources
+in docs/simulate.md ("GKE").
 """
 
 from __future__ import annotations
@@ -28,7 +34,13 @@ import numpy as np
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.simulation import AgentLifecycle, FleetView, MetricSeries, action_counts
-from agentfleet.providers.gcp.settings import GcpSettings
+from agentfleet.providers.gcp.settings import (
+    POLLING_INTERVAL_SECONDS,
+    SAMPLE_PERIOD_SECONDS,
+    SAMPLE_RANGE_SECONDS,
+    SAMPLE_VISIBILITY_DELAY_SECONDS,
+    GcpSettings,
+)
 from agentfleet.providers.gcp.sizing import node_bounds, pods_per_node
 
 #: One HPA rate policy: ("Pods" | "Percent", value, periodSeconds).
@@ -68,15 +80,14 @@ class HpaBehavior:
 class GcpTimings:
     """Seconds; sources in docs/simulate.md ("GKE")."""
 
-    #: Pub/Sub metrics are sampled every 60 s; "after sampling, data is not visible for up to 120 s".
-    metric_period_seconds: float = 60.0
-    #: 90 s here, not the full 120 s: then the trigger's 2-minute range holds no readable sample
-    #: (null -> 0) and the fleet would never scale out (docs/simulate.md).
-    metric_delay_seconds: float = 90.0
-    #: scaling.py SAMPLE_RANGE: max_over_time over 2 minutes.
-    query_range_seconds: float = 120.0
-    #: KEDA's pollingInterval (scaling.py POLLING_INTERVAL_SECONDS).
-    keda_polling_seconds: float = 30.0
+    #: Pub/Sub metrics are sampled every 60 s; "after sampling, data is not visible for up to 120 s"
+    #: (the worst case, which the trigger's range is sized for).
+    metric_period_seconds: float = float(SAMPLE_PERIOD_SECONDS)
+    metric_delay_seconds: float = float(SAMPLE_VISIBILITY_DELAY_SECONDS)
+    #: The PromQL range, max_over_time over settings.py SAMPLE_RANGE_SECONDS (240 s).
+    query_range_seconds: float = float(SAMPLE_RANGE_SECONDS)
+    #: KEDA's pollingInterval (settings.py POLLING_INTERVAL_SECONDS).
+    keda_polling_seconds: float = float(POLLING_INTERVAL_SECONDS)
     #: kube-controller-manager --horizontal-pod-autoscaler-sync-period.
     hpa_sync_seconds: float = 15.0
     hpa_tolerance: float = 0.1
@@ -90,8 +101,13 @@ class GcpTimings:
     node_unneeded_seconds: float = 600.0
     #: After the pod has drained, until its slot stops billing (container teardown).
     terminate_seconds: float = 5.0
-    #: Busy pods protect themselves from scale-in (AGENTFLEET_PROTECTION=kubernetes-pod).
-    protects_busy_agents: bool = True
+    #: Busy pods raise their pod-deletion-cost (AGENTFLEET_PROTECTION=kubernetes-pod): a ReplicaSet
+    #: scale-down takes idle pods first, but the cost only ranks, so this is False: when fewer pods
+    #: are wanted than are busy, busy pods are removed too (and drain).
+    protects_busy_agents: bool = False
+    #: An agent stays protected this long after its last message (the runtime's idle grace,
+    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = 30.0
 
 
 @dataclass
@@ -134,6 +150,7 @@ class GkeModel:
             "hpa-up": 0,
             "hpa-down": 0,
             "nodes-added": 0,
+            "metric-missing": 0,
         }
         self.lifecycle = AgentLifecycle.from_policy(
             policy,
@@ -141,21 +158,21 @@ class GkeModel:
             boot_sigma=tm.pod_start_sigma,
             exit_seconds=tm.terminate_seconds,
             protects_busy_agents=tm.protects_busy_agents,
+            protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(config.queue.visibility_timeout_seconds),
         )
 
     # -- the metric KEDA reads ------------------------------------------------------------------
     def value(self, now: float) -> float | None:
-        """The PromQL result: the newest readable samples of the last `query_range_seconds`, max;
-        None before the subscription has any readable sample (the HPA then does not scale)."""
+        """The PromQL result: the largest readable sample of the last `query_range_seconds`; None
+        when the range holds none (an empty answer: KEDA's error, so the fallback holds the fleet)."""
         tm = self.timings
-        if self.metric.count(now) == 0:
-            return None
-        points = self.metric.latest(now, 3)
         end = self.metric.count(now)
+        points = self.metric.latest(now, int(tm.query_range_seconds // tm.metric_period_seconds) + 1)
+        # The sample of period k is taken at the period's end, (k + 1) x period.
         stamps = [(end - len(points) + j + 1) * tm.metric_period_seconds for j in range(len(points))]
         inside = [v for v, at in zip(points, stamps, strict=True) if at >= now - tm.query_range_seconds]
-        return max(inside) if inside else 0.0  # null -> 0 (ignoreNullValues)
+        return max(inside) if inside else None
 
     # -- the HPA's arithmetic -------------------------------------------------------------------
     def hpa_desired(self, now: float, value: float, current: int) -> int:
@@ -203,6 +220,9 @@ class GkeModel:
             self.next_poll = view.t + tm.keda_polling_seconds
             value = self.value(view.t)
             if value is None:
+                # KEDA's fallback (currentReplicasIfHigher, replicas min_agents) holds the current
+                # replicas; the HPA, which gets no value either, does not scale.
+                self.actions["metric-missing"] += 1
                 return current
             if value >= p.scale_from_zero_threshold:
                 self.last_active = view.t

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agentfleet.components.policy import ScalingPolicy
+from agentfleet.providers.gcp.settings import SAMPLE_RANGE_SECONDS
 from agentfleet.providers.gcp.simulation import GcpTimings, GkeModel, HpaBehavior
 from tests.simulate.conftest import drive, fleet
 
-FAST = replace(GcpTimings(), metric_delay_seconds=0.0, query_range_seconds=120.0)
+FAST = replace(GcpTimings(), metric_delay_seconds=0.0)
 
 
 def gke(behavior: HpaBehavior | None = None, timings: GcpTimings = FAST, **scaling: int) -> GkeModel:
@@ -71,3 +72,27 @@ def test_configured_behavior_jumps_in_one_step_where_the_default_takes_four() ->
     assert [after for _, _, after in drive(configured, 400, 1, lambda t: 250)] == [25]
     default = gke(HpaBehavior.kubernetes_default(), min_agents=1, max_agents=30, target_backlog_per_agent=10)
     assert [after for _, _, after in drive(default, 400, 1, lambda t: 250)] == [5, 10, 20, 25]
+
+
+def test_at_the_documented_120_second_delay_the_240_second_range_still_scales_out() -> None:
+    """Pub/Sub data "is not visible for up to 120 seconds": the old 2-minute range then held no
+    readable sample and the fleet never scaled out; the configured 240 s range always holds one."""
+    late = replace(GcpTimings(), metric_delay_seconds=120.0)
+    assert late.query_range_seconds == SAMPLE_RANGE_SECONDS == 240
+    model = gke(timings=late, min_agents=1, max_agents=20, target_backlog_per_agent=10)
+    assert [after for _, _, after in drive(model, 600, 1, lambda t: 50)] == [5]
+    old_range = gke(timings=replace(late, query_range_seconds=120.0), min_agents=1, max_agents=20)
+    assert drive(old_range, 600, 1, lambda t: 50) == []
+
+
+def test_a_missing_metric_holds_the_fleet_instead_of_reading_zero() -> None:
+    """An empty answer is KEDA's error: the fallback (currentReplicasIfHigher) keeps the current
+    replicas, where reading it as 0 would scale a busy fleet to zero after the cooldown."""
+    missing = replace(FAST, metric_delay_seconds=FAST.query_range_seconds + 2 * FAST.metric_period_seconds)
+    model = gke(timings=missing, min_agents=0, max_agents=10, scale_in_cooldown_seconds=300)
+    assert drive(model, 1800, 3, lambda t: 0) == []
+    assert model.actions["metric-missing"] > 0
+
+
+def test_pod_deletion_cost_ranks_busy_pods_last_but_does_not_protect_them() -> None:
+    assert gke(min_agents=0, max_agents=10).lifecycle.protects_busy_agents is False
