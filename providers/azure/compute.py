@@ -37,6 +37,7 @@ from agentfleet.providers.azure.settings import (
     TERMINATE_NOTIFICATION_MAX_SECONDS,
     TERMINATE_NOTIFICATION_MIN_SECONDS,
     AzureSettings,
+    fewest_agents,
     iso_duration,
     whole_minutes,
 )
@@ -222,7 +223,10 @@ def build_scale_set(
         location=site.location,
         orchestration_mode="Uniform",
         sku=compute.SkuArgs(
-            name=config.settings_for(AzureSettings).vm_size, tier="Standard", capacity=policy.min_agents
+            # Its first count; autoscale owns it after (never below one agent: settings.py).
+            name=config.settings_for(AzureSettings).vm_size,
+            tier="Standard",
+            capacity=fewest_agents(policy),
         ),
         identity=compute.VirtualMachineScaleSetIdentityArgs(
             type=compute.ResourceIdentityType.USER_ASSIGNED, user_assigned_identities=[identity.id]

@@ -8,7 +8,6 @@ this namespace, filtered to this queue (`EntityName`):
 | --- | --- | --- | --- |
 | backlog-high | per instance, average | > target_backlog_per_agent | +1 agent |
 | backlog-burst | per instance, average | > 2 x target | +100 % (doubles the fleet) |
-| start-backstop | queue total, average | > max_agents x target (min_agents 0 only) | +1 agent |
 | backlog-low | per instance, maximum | < target | -1 agent, after scale_in_cooldown_seconds |
 
 ActiveMessages counts messages waiting *and* locked by agents, so busy agents are counted, as the
@@ -24,11 +23,11 @@ checks them over the whole range):
 - every scale-out action adds agents (ChangeCount, PercentChangeCount): none is an ExactCount,
   whose effect on a fleet already above the count Azure does not document.
 
-The start-backstop rule is a queue total, so it does not depend on how Azure divides a metric by
-zero instances; its threshold is above what any fleet size would hold, which is what keeps the
-first property. A fleet at zero with fewer messages than that starts through the per-instance
-rules or the profile's default capacity; docs/azure.md ("Scaling from zero") says what Azure
-leaves unverified there.
+The scale set never goes below one agent (capacity minimum max(min_agents, 1)). No rule can
+start an agent at zero for a small backlog without breaking the first property: autoscale has
+no condition on the instance count, ActiveMessages also counts locked messages, and what a
+per-instance value is at zero instances is undocumented. So `min_agents: 0` keeps one agent on
+Azure, and the program says so (docs/azure.md, "Scaling from zero").
 """
 
 from __future__ import annotations
@@ -40,7 +39,13 @@ from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure.names import FleetNames, Site
 from agentfleet.providers.azure.queue import Queue
-from agentfleet.providers.azure.settings import AUTOSCALE_COOLDOWN_MIN_SECONDS, iso_duration, whole_minutes
+from agentfleet.providers.azure.settings import (
+    AUTOSCALE_COOLDOWN_MIN_SECONDS,
+    FEWEST_AGENTS,
+    fewest_agents,
+    iso_duration,
+    whole_minutes,
+)
 
 METRIC = "ActiveMessages"
 METRIC_NAMESPACE = "Microsoft.ServiceBus/namespaces"
@@ -50,13 +55,18 @@ TIME_WINDOW = "PT5M"
 TIME_GRAIN = "PT1M"
 
 
+ZERO_NOTICE = (
+    "agentfleet: fleet.scaling.min_agents=0: on Azure the fleet keeps 1 agent; Azure autoscale cannot "
+    "start an agent from zero for a small backlog without holding a trickle at its burst size "
+    '(docs/azure.md, "Scaling from zero")'
+)
+
+
 def capacity(policy: ScalingPolicy) -> monitor.ScaleCapacityArgs:
-    """min/max from the config; default (used when metrics are missing) never 0, so a metrics
-    outage cannot stop a fleet that has work."""
-    default = min(policy.max_agents, max(policy.min_agents, 1))
-    return monitor.ScaleCapacityArgs(
-        minimum=str(policy.min_agents), maximum=str(policy.max_agents), default=str(default)
-    )
+    """max from the config; minimum and default (used when metrics are missing) at least one
+    agent, so neither an empty window nor a metrics outage leaves messages with no agent."""
+    fewest = str(fewest_agents(policy))
+    return monitor.ScaleCapacityArgs(minimum=fewest, maximum=str(policy.max_agents), default=fewest)
 
 
 def _trigger(
@@ -133,15 +143,6 @@ def rules(
              monitor.ScaleActionArgs(direction=up, type=kind.PERCENT_CHANGE_COUNT, value="100",
                                      cooldown=out_cooldown)),
     ]  # fmt: skip
-    if policy.scales_to_zero:
-        # start-backstop: a backlog above what max_agents aim to hold -> one more agent, judged on
-        # the queue total, so it also fires at zero instances. Above max x target it only fires
-        # when backlog-high would too, for any fleet size: it can never keep a trickle's fleet up.
-        out.append(
-            rule(op.GREATER_THAN, float(policy.max_agents) * target, False, agg.AVERAGE,
-                 monitor.ScaleActionArgs(direction=up, type=kind.CHANGE_COUNT, value="1",
-                                         cooldown=out_cooldown))
-        )  # fmt: skip
     # backlog-low: under target per agent for the whole window -> one agent fewer.
     out.append(
         rule(op.LESS_THAN, target, True, agg.MAXIMUM,
@@ -159,6 +160,8 @@ def build_autoscale(
     scale_set: compute.VirtualMachineScaleSet,
     queue: Queue,
 ) -> monitor.AutoscaleSetting:
+    if policy.min_agents < FEWEST_AGENTS:
+        pulumi.log.info(ZERO_NOTICE)
     return monitor.AutoscaleSetting(
         FleetNames(config.name).autoscale,
         resource_group_name=site.resource_group,

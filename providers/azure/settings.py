@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
-from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS
+from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS, ScalingPolicy
 from agentfleet.components.problems import ConfigProblem
 from agentfleet.components.schema import FleetConfig, TargetSettings
 
@@ -59,6 +59,9 @@ REPAIR_GRACE_MAX_SECONDS = 5_400
 #: Autoscale scale action cooldown: "between 1 week and 1 minute in ISO 8601 format".
 AUTOSCALE_COOLDOWN_MIN_SECONDS = 60
 AUTOSCALE_COOLDOWN_MAX_SECONDS = 604_800
+#: The fewest agents a scale set keeps, whatever min_agents says: autoscale has no rule that
+#: starts an agent from zero for a small backlog without also firing on a trickle (scaling.py).
+FEWEST_AGENTS = 1
 
 #: "Resolve reserved resource name errors": resources with a public endpoint (the Service Bus
 #: namespace, the storage account, the Redis cluster) can't have these anywhere in their name ...
@@ -201,3 +204,8 @@ SERVICE_BUS_MAX_LOCK_SECONDS = 300
 def lock_duration_seconds(config: FleetConfig) -> int:
     """The queue's peek-lock: the visibility timeout, clamped to Service Bus's 5-minute maximum."""
     return min(config.queue.visibility_timeout_seconds, SERVICE_BUS_MAX_LOCK_SECONDS)
+
+
+def fewest_agents(policy: ScalingPolicy) -> int:
+    """The scale set's minimum and first count: min_agents, but never below FEWEST_AGENTS."""
+    return max(policy.min_agents, FEWEST_AGENTS)

@@ -38,13 +38,11 @@ def rules(s: Synthesis) -> list[dict[str, Any]]:
     return list(profile(s)["rules"])
 
 
-def rule(s: Synthesis, direction: str, action: str, per_instance: bool = True) -> dict[str, Any]:
+def rule(s: Synthesis, direction: str, action: str) -> dict[str, Any]:
     found = [
         r
         for r in rules(s)
-        if r["scaleAction"]["direction"] == direction
-        and r["scaleAction"]["type"] == action
-        and r["metricTrigger"]["dividePerInstance"] is per_instance
+        if r["scaleAction"]["direction"] == direction and r["scaleAction"]["type"] == action
     ]
     assert len(found) == 1, found
     return found[0]
@@ -73,7 +71,7 @@ def test_autoscale_targets_this_scale_set(stack: Synthesis) -> None:
 
 def test_every_rule_watches_active_messages_of_this_namespace_and_queue(stack: Synthesis) -> None:
     namespace, queue = stack.one(NAMESPACE), stack.one(QUEUE)
-    assert len(rules(stack)) == 4
+    assert len(rules(stack)) == 3
     for r in rules(stack):
         trigger = r["metricTrigger"]
         assert trigger["metricResourceUri"] == namespace.id
@@ -85,14 +83,39 @@ def test_every_rule_watches_active_messages_of_this_namespace_and_queue(stack: S
         assert trigger["timeGrain"] == "PT1M" and trigger["timeWindow"] == "PT5M"
 
 
-def test_capacity_comes_from_config(stack: Synthesis) -> None:
-    # default is what Azure falls back to without metrics: never 0, so an outage can't stop work.
-    assert profile(stack)["capacity"] == {"minimum": "0", "maximum": "25", "default": "1"}
+NOTICE = (
+    "agentfleet: fleet.scaling.min_agents=0: on Azure the fleet keeps 1 agent; Azure autoscale cannot "
+    "start an agent from zero for a small backlog without holding a trickle at its burst size "
+    '(docs/azure.md, "Scaling from zero")'
+)
+
+
+def test_min_agents_zero_keeps_one_agent_and_says_so(stack: Synthesis) -> None:
+    # No rule can start an agent at zero for a small backlog without firing on a trickle too
+    # (docs/azure.md, "Scaling from zero"), so the scale set never goes below one agent.
+    # Failed before: minimum "0" and no notice.
+    assert profile(stack)["capacity"] == {"minimum": "1", "maximum": "25", "default": "1"}
+    assert stack.notes.count(NOTICE) == 1
+
+
+def test_a_queue_at_zero_agents_is_impossible() -> None:
+    # Whatever min_agents says, the autoscale minimum is at least one agent: no fleet size exists
+    # at which every message waits for a rule that cannot fire. Failed before: minimum "0".
+    for min_agents in (0, 1, 3):
+        s = synth("azure", {"scaling": {**SCALING, "min_agents": min_agents}})
+        assert int(profile(s)["capacity"]["minimum"]) == max(1, min_agents)
+        assert int(profile(s)["capacity"]["default"]) >= 1
+
+
+def test_the_scale_set_is_created_with_one_agent_too(stack: Synthesis) -> None:
+    # Its first count, before autoscale's first evaluation. Failed before: capacity 0.
+    assert stack.one(VMSS).inputs["sku"]["capacity"] == 1
 
 
 def test_capacity_default_is_min_agents_when_above_zero() -> None:
     s = synth("azure", {"scaling": {**SCALING, "min_agents": 3}})
     assert profile(s)["capacity"] == {"minimum": "3", "maximum": "25", "default": "3"}
+    assert NOTICE not in s.notes
 
 
 def test_scale_out_divides_the_backlog_per_instance_at_the_target(stack: Synthesis) -> None:
@@ -164,29 +187,19 @@ def test_every_scale_out_action_adds_agents(stack: Synthesis) -> None:
             assert int(action["value"]) > 0
 
 
-def test_scale_from_zero_backstop_reads_the_queue_total(stack: Synthesis) -> None:
-    # A queue total, so it fires at zero instances whatever Azure makes of a per-instance metric
-    # there; above what max_agents aim to hold, so at any fleet size backlog-high fires with it.
-    start = rule(stack, "Increase", "ChangeCount", per_instance=False)
-    trigger = start["metricTrigger"]
-    assert trigger["operator"] == "GreaterThan"
-    assert trigger["threshold"] == SCALING["max_agents"] * SCALING["target_backlog_per_agent"]
-    assert trigger["timeAggregation"] == "Average"
-    assert start["scaleAction"]["value"] == "1"
-    assert fires(start, trigger["threshold"] + 1, agents=0)  # no division: defined at zero agents
-
-
-def test_no_start_from_zero_rule_when_the_fleet_never_is_at_zero() -> None:
-    # Azure evaluates scale-in rules only when no scale-out rule fires; the start-from-zero rule
-    # fires whenever a message is in the queue, so with it a busy fleet could never scale in.
-    s = synth("azure", {"scaling": {**SCALING, "min_agents": 2}})
-    assert [r["scaleAction"]["type"] for r in rules(s) if r["scaleAction"]["direction"] == "Increase"] == [
-        "ChangeCount",
-        "PercentChangeCount",
-    ]  # no start-backstop: the fleet never is at zero
-    for r in rules(s):
-        assert r["metricTrigger"]["dividePerInstance"] is True  # every rule is per agent
-    assert rule(s, "Decrease", "ChangeCount")["metricTrigger"]["threshold"] == 7
+def test_every_rule_is_per_agent_whatever_min_agents() -> None:
+    # The start-backstop (a queue-total rule above max_agents x target) is gone: the fleet never
+    # is at zero, and a queue total would be one more rule to keep from firing on a trickle.
+    # Failed before: min_agents 0 added a rule with dividePerInstance false.
+    for min_agents in (0, 2):
+        s = synth("azure", {"scaling": {**SCALING, "min_agents": min_agents}})
+        assert [(r["scaleAction"]["direction"], r["scaleAction"]["type"]) for r in rules(s)] == [
+            ("Increase", "ChangeCount"),
+            ("Increase", "PercentChangeCount"),
+            ("Decrease", "ChangeCount"),
+        ]
+        for r in rules(s):
+            assert r["metricTrigger"]["dividePerInstance"] is True
 
 
 def test_a_second_fleet_watches_its_own_queue() -> None:
