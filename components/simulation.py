@@ -67,6 +67,9 @@ class AgentLifecycle:
     lease_seconds:         the visibility timeout / lock / ack deadline of a leased message
     protection_idle_grace_seconds: an agent stays protected (or ranked last) this long after its
         last message, before a scale-in may pick it (the runtime's idle grace, agent/protection)
+    fewest_agents:         the target keeps at least this many agents whatever min_agents says
+        (a platform whose autoscaler cannot start from zero); the simulator starts the fleet
+        there and never goes below
     """
 
     boot_median_seconds: float
@@ -78,6 +81,7 @@ class AgentLifecycle:
     lease_seconds: float
     message_overhead_seconds: float = 0.0
     protection_idle_grace_seconds: float = 0.0
+    fewest_agents: int = 0
 
     @classmethod
     def from_policy(
@@ -91,6 +95,7 @@ class AgentLifecycle:
         lease_seconds: float,
         message_overhead_seconds: float = 0.0,
         protection_idle_grace_seconds: float = 0.0,
+        fewest_agents: int = 0,
     ) -> AgentLifecycle:
         """The target's timings, with the warm-up and drain timeout the policy deploys."""
         return cls(
@@ -103,6 +108,7 @@ class AgentLifecycle:
             lease_seconds=lease_seconds,
             message_overhead_seconds=message_overhead_seconds,
             protection_idle_grace_seconds=protection_idle_grace_seconds,
+            fewest_agents=fewest_agents,
         )
 
     def boot_seconds(self, rng: np.random.Generator, n: int) -> np.ndarray:

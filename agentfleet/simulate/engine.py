@@ -42,6 +42,7 @@ class Run:
 
     scenario: Scenario
     max_agents: int
+    #: The fewest agents the fleet kept: min_agents, or the target's `fewest_agents` if higher.
     min_agents: int
     concurrency: int
     t: np.ndarray
@@ -160,6 +161,8 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
     life = model.lifecycle
     s = config.scaling
     c = config.agent.concurrency
+    # The fewest agents the fleet has: min_agents, or more where the target keeps more.
+    floor = max(s.min_agents, life.fewest_agents)
     dt = scenario.dt
     max_receive = config.queue.max_receive_count
     ag = _Agents(c, size=max(16, min(s.max_agents, 4096)))
@@ -186,7 +189,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
     age_bin = max(dt, 1.0)
     age_hist = np.zeros(int(limit * dt / age_bin) + 2, np.int64)
     age_max = 0.0
-    capacity = s.min_agents
+    capacity = floor
     billed = 0.0
     work = 0.0
     completed = dead = started_agents = interrupted_agents = interrupted_messages = 0
@@ -307,7 +310,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
             waiting=waiting - held,
             in_flight=in_flight,
         )
-        capacity = max(s.min_agents, min(s.max_agents, int(model.step(view))))
+        capacity = max(floor, min(s.max_agents, int(model.step(view))))
         active = view.active
         if capacity > active:
             n = capacity - active
@@ -380,7 +383,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
         cols["ready"][i] = view.ready
         cols["draining"][i] = view.draining
         cols["capacity"][i] = capacity
-        if i >= n_ticks and scenario.stop_when_idle and _idle(view, capacity, s.min_agents):
+        if i >= n_ticks and scenario.stop_when_idle and _idle(view, capacity, floor):
             break
     n = i + 1
     end = n * dt
@@ -396,7 +399,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
     return Run(
         scenario=scenario,
         max_agents=s.max_agents,
-        min_agents=s.min_agents,
+        min_agents=floor,
         concurrency=c,
         t=np.arange(n) * dt,
         **{k: v[:n] for k, v in cols.items()},

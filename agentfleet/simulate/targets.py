@@ -39,7 +39,7 @@ def with_timings(made: ModelFactory, overrides: list[str]) -> ModelFactory:
     """`made`, with fields of its model's timings set from NAME=VALUE (`--timing`).
 
     Every model keeps its timings in `timings` (a frozen dataclass) and takes them as its third
-    argument, so a model is rebuilt with the changed copy; `none` sets an optional field to None.
+    argument, so a model is rebuilt with the changed copy.
     """
     if not overrides:
         return made
@@ -65,9 +65,7 @@ def _parse_timings(timings: Any, overrides: list[str]) -> dict[str, Any]:
             raise ConfigError([ConfigProblem("--timing", spec, allowed)])
         kind = fields[key]
         try:
-            if raw.lower() == "none" and "None" in kind:
-                out[key] = None
-            elif kind.startswith("bool"):
+            if kind.startswith("bool"):
                 if raw.lower() not in ("true", "false"):
                     raise ValueError(raw)
                 out[key] = raw.lower() == "true"

@@ -7,13 +7,12 @@ ActiveMessages (time grain PT1M, time window PT5M), every `evaluation_seconds`:
 | --- | --- | --- | --- |
 | backlog-high | average over the window / instance count | > target | +1 |
 | backlog-burst | the same | > 2 x target | +100 % |
-| start-backstop (min 0) | average of the queue total over the window | > max_agents x target | +1 |
 | backlog-low | maximum over the window / instance count | < target | -1 |
 
-At zero instances a per-instance value divides by zero, and Azure does not document what it does
-then: `zero_instance_divisor` says (None: the per-instance rules cannot fire, so only the
-start-backstop starts a fleet at zero; 1: Azure divides by one instance). Busy agents protect
-themselves from scale-in (protectFromScaleIn), so a scale-in removes idle agents only.
+The scale set never has fewer than one agent (capacity minimum max(min_agents, 1), settings.py
+`fewest_agents`): the lifecycle's `fewest_agents` tells the simulator, which starts the fleet
+there. So no per-instance rule ever divides by zero instances. Busy agents protect themselves
+from scale-in (protectFromScaleIn), so a scale-in removes idle agents only.
 
 Scale-out: any rule fires, the largest count wins. Scale-in: only when no scale-out rule fires,
 and only if the flapping estimate (every scale-out rule's value recomputed for one instance
@@ -59,10 +58,6 @@ class AzureTimings:
     #: An agent stays protected this long after its last message (the runtime's idle grace,
     #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
     protection_idle_grace_seconds: float = 30.0
-    #: What a per-instance rule divides by at zero instances (undocumented by Azure). None: the
-    #: per-instance rules cannot fire at zero, docs/azure.md's conservative reading ("Scaling from
-    #: zero"); 1: Azure divides by one instance, so backlog-high starts an agent above `target`.
-    zero_instance_divisor: int | None = None
 
 
 class AzureModel(LifecycleBoot):
@@ -71,6 +66,7 @@ class AzureModel(LifecycleBoot):
     ) -> None:
         tm = self.timings = timings or AzureTimings()
         self.policy = policy
+        self.fewest = settings.fewest_agents(policy)
         self.active_messages = MetricSeries(tm.grain_seconds, tm.metric_delay_seconds, stat="mean")
         self.next_eval = 0.0
         self.blocked_until = -math.inf
@@ -83,7 +79,6 @@ class AzureModel(LifecycleBoot):
         self.actions = {
             "backlog-high": 0,
             "backlog-burst": 0,
-            "start-backstop": 0,
             "backlog-low": 0,
             "flapping-held": 0,
         }
@@ -95,26 +90,19 @@ class AzureModel(LifecycleBoot):
             protects_busy_agents=tm.protects_busy_agents,
             protection_idle_grace_seconds=tm.protection_idle_grace_seconds,
             lease_seconds=float(settings.lock_duration_seconds(config)),
+            fewest_agents=self.fewest,
         )
 
-    def per_instance(self, value: float, n: int) -> float | None:
-        """A per-instance rule's value with `n` instances (None: the rule cannot fire)."""
-        divisor = n if n > 0 else self.timings.zero_instance_divisor
-        return None if divisor is None else value / divisor
-
     def scale_out(self, avg: float, n: int) -> tuple[int, str] | None:
-        """The largest count any scale-out rule asks for with `n` instances (None: none fires)."""
-        p = self.policy
-        target = p.target_backlog_per_agent
+        """The largest count any scale-out rule asks for with `n` (>= 1) instances (None: none fires)."""
+        target = self.policy.target_backlog_per_agent
+        each = avg / n
         wanted: list[tuple[int, str]] = []
-        each = self.per_instance(avg, n)
-        if each is not None and each > target:
+        if each > target:
             wanted.append((n + 1, "backlog-high"))
-        if each is not None and each > 2 * target:
+        if each > 2 * target:
             wanted.append((2 * n, "backlog-burst"))  # +100 %
-        if p.scales_to_zero and avg > p.max_agents * target:
-            wanted.append((n + 1, "start-backstop"))
-        # The largest count wins; on a tie the rule listed first (the per-instance ones).
+        # The largest count wins; on a tie the rule listed first.
         return max(wanted, key=lambda w: w[0]) if wanted else None
 
     def step(self, view: FleetView) -> int:
@@ -130,7 +118,7 @@ class AzureModel(LifecycleBoot):
         if not window:
             return view.capacity
         avg, peak = sum(window) / len(window), max(window)
-        n = view.capacity
+        n = max(view.capacity, self.fewest)
         out = self.scale_out(avg, n)
         if out is not None:
             count, rule = out
@@ -140,7 +128,7 @@ class AzureModel(LifecycleBoot):
                 self.blocked_until = view.t + self.out_cooldown
                 return count
             return n  # a scale-out rule fires: no scale-in rule is evaluated
-        if n > p.min_agents and peak / n < p.target_backlog_per_agent:
+        if n > self.fewest and peak / n < p.target_backlog_per_agent:
             # Flapping: would one instance fewer make a scale-out rule fire at once?
             if self.scale_out(avg, n - 1) is not None:
                 self.actions["flapping-held"] += 1

@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.providers.azure.simulation import AzureModel, AzureTimings
+from agentfleet.simulate.engine import simulate
+from agentfleet.simulate.scenarios import Durations, scenario
 from tests.simulate.conftest import drive, fleet
 
 FAST = replace(AzureTimings(), metric_delay_seconds=0.0)
@@ -44,30 +46,32 @@ def test_flapping_estimate_holds_a_scale_in_that_would_be_undone() -> None:
     assert model.actions["flapping-held"] > 0
 
 
-def test_at_zero_the_conservative_reading_starts_only_above_max_agents_times_target() -> None:
-    """Default reading: at zero instances the per-instance rules cannot fire, so only the
-    start-backstop (queue total > max_agents x target = 100 here) starts the first agent."""
-    model = azure(min_agents=0, max_agents=10, target_backlog_per_agent=10)
-    assert drive(model, 1800, 0, lambda t: 100) == []
-    started = azure(min_agents=0, max_agents=10, target_backlog_per_agent=10)
-    assert drive(started, 600, 0, lambda t: 101)[0][1:] == (0, 1)
-    assert started.actions["start-backstop"] >= 1
-
-
-def test_if_azure_divides_by_one_at_zero_backlog_high_starts_above_the_target() -> None:
-    by_one = replace(FAST, zero_instance_divisor=1)
-    model = azure(by_one, min_agents=0, max_agents=10, target_backlog_per_agent=10)
-    assert drive(model, 600, 0, lambda t: 11)[0][1:] == (0, 1)
-    assert model.actions["backlog-high"] >= 1
-    assert drive(azure(by_one, min_agents=0, max_agents=10, target_backlog_per_agent=10),
-                 1800, 0, lambda t: 10) == []  # fmt: skip
-
-
-def test_with_min_zero_a_few_waiting_messages_do_not_hold_the_fleet() -> None:
-    """No rule fires on a trickle (there is no start-from-zero rule any more), so backlog-low
-    steps the fleet down to zero; the messages then wait (docs/azure.md, "Scaling from zero")."""
+def test_with_min_zero_a_trickle_steps_the_fleet_down_to_one_agent_not_zero() -> None:
+    """No rule fires on a trickle, so backlog-low steps the fleet down, but never below the scale
+    set's minimum of one agent (docs/azure.md, "Scaling from zero"). Failed before: it reached 0
+    and the messages waited for ever."""
     model = azure(min_agents=0, max_agents=50, target_backlog_per_agent=10, scale_in_cooldown_seconds=60)
-    assert drive(model, 1800, 3, lambda t: 1)[-1][2] == 0
+    changes = drive(model, 3600, 3, lambda t: 1)
+    assert changes[-1][2] == 1
+    assert all(after >= 1 for _, _, after in changes)
+
+
+def test_the_model_keeps_one_agent_whatever_min_agents() -> None:
+    """The simulator starts a fleet at, and never takes it below, the lifecycle's fewest agents.
+    Failed before: min_agents 0 gave 0."""
+    assert azure(min_agents=0).lifecycle.fewest_agents == 1
+    assert azure(min_agents=3, max_agents=10).lifecycle.fewest_agents == 3
+
+
+def test_one_message_is_taken_on_a_scale_to_zero_fleet() -> None:
+    """The simulated fleet, end to end: min_agents 0, one message every 20 minutes. Failed
+    before: none was ever taken."""
+    config = fleet(min_agents=0, max_agents=10)
+    sc = scenario("trickle", config, Durations())
+    run = simulate(config, AzureModel(config, ScalingPolicy.from_config(config)), sc)
+    assert run.completed == sc.tasks
+    assert run.min_agents == 1 and run.capacity.min() == 1
+    assert run.duration < sc.seconds + sc.tail_seconds  # stops once idle at one agent
 
 
 def test_metrics_arrive_minutes_late() -> None:

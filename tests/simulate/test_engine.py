@@ -119,12 +119,8 @@ def test_every_built_in_scenario_runs_on_every_target() -> None:
         for name in ("viral-burst", "trickle"):
             sc = scenario(name, config, Durations())
             m = metrics.measure(simulate(config, targets.build(target, config), sc))
-            if (target, name) == ("azure", "trickle"):
-                # One message at a time never passes the start-backstop (max_agents x target) and,
-                # at zero instances, no per-instance rule fires (docs/azure.md, "Scaling from zero").
-                assert m.completed == 0 and m.agents_started == 0
-            else:
-                assert m.completed == m.tasks, (target, name)
+            # Azure's trickle too: its fleet keeps one agent (docs/azure.md, "Scaling from zero").
+            assert m.completed == m.tasks, (target, name)
 
 
 def test_sweep_sets_a_numeric_key_and_names_a_bad_one() -> None:
@@ -144,17 +140,17 @@ def test_cli_json_compare_and_sweep(tmp_path) -> None:  # noqa: ANN001
         "    agent: {image: 'ghcr.io/acme/a:1'}\n"
     )
     runner = CliRunner()
-    first_agent = {}
-    for reading in ("none", "1"):
-        timing = ["--timing", f"zero_instance_divisor={reading}", "--timing", "evaluation_seconds=30"]
+    drained = {}
+    for delay in ("180", "60"):
+        timing = ["--timing", f"metric_delay_seconds={delay}", "--timing", "evaluation_seconds=30"]
         out = runner.invoke(app, ["simulate", "--config", str(stack), *timing, "--json"])
         assert out.exit_code == 0, out.output
         data = json.loads(out.stdout)
-        assert data["tasks"] == 717 and "actions.start-backstop" in data["extra"]
-        first_agent[reading] = data["first_agent_delay_seconds"]
-    assert first_agent["1"] < first_agent["none"]  # dividing by one starts above the target
+        assert data["tasks"] == data["completed"] == 717 and "actions.backlog-burst" in data["extra"]
+        drained[delay] = data["drain_seconds"]
+    assert drained["60"] < drained["180"]  # fresher metrics drain the burst sooner
     out = runner.invoke(app, ["simulate", "--config", str(stack), "--timing", "boot_minutes=3"])
-    assert out.exit_code != 0 and "zero_instance_divisor" in out.output
+    assert out.exit_code != 0 and "metric_delay_seconds" in out.output
     out = runner.invoke(
         app, ["simulate", "--config", str(stack), "--compare", "--json", "--chart", str(tmp_path / "c.png")]
     )
