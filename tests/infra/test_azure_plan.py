@@ -65,3 +65,17 @@ def test_plan_shows_the_lock_clamp_notice_pulumi_up_would(tmp_path: Path) -> Non
         "maximum: the queue's lock_duration is PT5M and the agent renews the lock while it works, "
         "up to 1200 s"
     ]
+
+
+def test_plan_says_a_scale_to_zero_fleet_keeps_one_agent_on_azure(tmp_path: Path) -> None:
+    # docs/azure.md, "Scaling from zero": min_agents 0 keeps one agent, and plan says so.
+    code, output = plan_json(tmp_path, STACK.replace("min_agents: 1", "min_agents: 0"))
+    assert code == 0, output
+    plan = json.loads(output)
+    assert plan["notes"][-1].startswith(
+        "agentfleet: fleet.scaling.min_agents=0: on Azure the fleet keeps 1 agent; "
+    )
+    by_name = {r["name"]: r for r in plan["resources"]}
+    assert by_name["moodring-autoscale"]["settings"]["profiles.capacity"] == [
+        {"minimum": "1", "maximum": "20", "default": "1"}
+    ]
