@@ -55,7 +55,6 @@ def test_plan_of_a_bad_azure_config_names_the_field(tmp_path: Path) -> None:
     assert "fleet.azure.vm_size='Standard_B2s' must not be a B-series size" in output
 
 
-
 def test_plan_shows_the_lock_clamp_notice_pulumi_up_would(tmp_path: Path) -> None:
     # docs/azure.md, "The lock clamp": the notice `pulumi up` logs; plan once dropped it.
     code, output = plan_json(tmp_path, STACK)
