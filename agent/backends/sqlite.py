@@ -97,6 +97,21 @@ def create_schema(conn: sqlite3.Connection, schema: str) -> None:
 
 
 @dataclass(frozen=True)
+class _Result:
+    """A statement's rows, read in full while the backend's lock was held."""
+
+    rows: list[Any]
+    rowcount: int
+    lastrowid: int | None
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """A dead-lettered message and why."""
 
@@ -124,10 +139,18 @@ class SqliteBackend(QueueBackend):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _run(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    def _run(self, sql: str, params: Any = ()) -> _Result:
+        """One statement, run to completion and its rows read while the lock is held.
+
+        Reading a cursor outside the lock would leave its statement (and, for `UPDATE …
+        RETURNING`, its write transaction) open on the connection every thread shares: another
+        thread's COMMIT then fails with "SQL statements in progress" and its ROLLBACK undoes this
+        statement too (issue 15, finding 1)."""
         try:
             with self._lock:
-                return self._conn.execute(sql, params)
+                cursor = self._conn.execute(sql, params)
+                rows = cursor.fetchall()
+                return _Result(rows, cursor.rowcount, cursor.lastrowid)
         except sqlite3.OperationalError as e:  # locked past the busy timeout, disk I/O …
             raise BackendError(f"sqlite queue {self.path}: {e}") from e
 
@@ -139,7 +162,9 @@ class SqliteBackend(QueueBackend):
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     for sql, params in statements:
-                        counts.append(self._conn.execute(sql, params).rowcount)
+                        cursor = self._conn.execute(sql, params)
+                        cursor.fetchall()  # run to completion before the COMMIT
+                        counts.append(cursor.rowcount)
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")
