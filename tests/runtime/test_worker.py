@@ -291,6 +291,26 @@ def test_async_handler_failure_is_retried_like_a_sync_one(queue: SqliteBackend) 
     assert sample(run.metrics, "agentfleet_messages_succeeded_total") == 1
 
 
+@pytest.mark.parametrize("abort", [lambda: sys.exit(3), lambda: (_ for _ in ()).throw(KeyboardInterrupt())])
+def test_an_async_handler_that_exits_fails_its_message_and_the_loop_survives(
+    queue: SqliteBackend, abort: Any
+) -> None:
+    handled: list[bytes] = []
+
+    async def handle(message: Message, ctx: Context) -> None:
+        await asyncio.sleep(0)
+        if message.body == b"exit" and message.delivery_count == 1:
+            abort()
+        handled.append(message.body)
+
+    queue.send_many([b"exit", b"next"])
+    with running(make_worker(queue, handle, min_backoff=1, max_backoff=1)) as run:
+        wait_until(lambda: settled(queue), 10, "both messages, on a loop that survived")
+    assert sorted(handled) == [b"exit", b"next"]
+    assert sample(run.metrics, "agentfleet_messages_failed_total") == 1
+    assert run.report[0].clean
+
+
 def test_concurrency_bounds_handlers_running_at_once(queue: SqliteBackend) -> None:
     lock = threading.Lock()
     now_running = 0
