@@ -51,6 +51,8 @@ T = TypeVar("T")
 class PubSubLease:
     ack_id: str
     lease_ends: float
+    #: The dead-letter copy was published: a retry of `dead_letter` (its ack failed) only acks.
+    dead_letter_sent: bool = False
 
 
 def clamp_deadline(seconds: float) -> int:
@@ -149,10 +151,13 @@ class PubSubBackend(QueueBackend):
                 "AGENTFLEET_DEAD_LETTER_QUEUE is empty: the pubsub backend needs the dead-letter topic "
                 "(projects/PROJECT/topics/NAME) to dead-letter a permanent failure"
             )
-        attributes = dict(message.attributes)
-        attributes[REASON_ATTRIBUTE] = reason[:1024] or "unspecified"
-        attributes[ORIGINAL_ID_ATTRIBUTE] = message.id
-        self._publish(self.dead_letter_topic, message.body, attributes)
+        lease = self._lease(message)
+        if not lease.dead_letter_sent:
+            attributes = dict(message.attributes)
+            attributes[REASON_ATTRIBUTE] = reason[:1024] or "unspecified"
+            attributes[ORIGINAL_ID_ATTRIBUTE] = message.id
+            self._publish(self.dead_letter_topic, message.body, attributes)
+            lease.dead_letter_sent = True
         self.ack(message)
 
     def send(self, body: bytes, attributes: dict[str, str] | None = None) -> str:

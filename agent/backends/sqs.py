@@ -67,6 +67,8 @@ class SqsReceipt:
 
     handle: str
     lease_ends: float
+    #: The dead-letter copy was sent: a retry of `dead_letter` (its delete failed) only deletes.
+    dead_letter_sent: bool = False
 
 
 def clamp_visibility(seconds: float) -> int:
@@ -181,6 +183,12 @@ class SqsBackend(QueueBackend):
         receipt.lease_ends = self._clock()
 
     def dead_letter(self, message: Message, reason: str) -> None:
+        """Send a copy with the reason to the dead-letter queue, then delete the original. A retry
+        after a failed delete only deletes: sending again would leave two copies."""
+        receipt = self._receipt(message)
+        if receipt.dead_letter_sent:
+            self.ack(message)
+            return
         target = self.dead_letter_url()
         attributes: dict[str, Any] = {
             key: {"DataType": "String", "StringValue": value}
@@ -195,6 +203,7 @@ class SqsBackend(QueueBackend):
             MessageBody=message.body.decode("utf-8", errors="replace"),
             MessageAttributes=dict(list(attributes.items())[-10:]),  # SQS allows 10 attributes
         )
+        receipt.dead_letter_sent = True
         self.ack(message)
 
     def send(self, body: bytes, attributes: dict[str, str] | None = None) -> str:

@@ -81,6 +81,8 @@ class Retries(Middleware):
                 if attempt == self.settle_attempts - 1:
                     return done.but(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
                 time.sleep(self.settle_pause * 2**attempt)
+            except Exception as e:  # a refusal retrying cannot fix (a missing or denied DLQ …)
+                return done.but(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
         return done  # unreachable: the loop returns
 
     def _dead_letter(self, message: Message, reason: str, outcome: Outcome) -> Outcome:

@@ -392,3 +392,64 @@ def test_sigterm_to_an_agent_over_sqs_loses_nothing_and_logs_no_success_before_t
     assert left, "the SIGTERM landed mid-work: some messages were given back"
     assert not done & left, "a message logged as succeeded was not deleted"
     assert len(done) + len(left) == len(bodies), "nothing lost"
+
+
+# -- settling failures (issue 15, finding 5) ----------------------------------------------------
+
+
+class _FailsDeleteOnce(_Recorder):
+    """The first DeleteMessage hits a server error after SQS did nothing."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        call = super().__getattr__(name)
+        if name != "delete_message":
+            return call
+
+        def delete(**kwargs: Any) -> Any:
+            if not self.failed:
+                self.failed = True
+                from botocore.exceptions import ClientError
+
+                error = {"Error": {"Code": "InternalError", "Message": "try again"}}
+                raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 500}}, "DeleteMessage")
+            return call(**kwargs)
+
+        return delete
+
+
+def _dead_letter_through_retries(backend: SqsBackend) -> Any:
+    from agentfleet.agent.handler import PermanentError
+    from agentfleet.agent.middleware.base import RAISED, Outcome
+    from agentfleet.agent.middleware.retries import Retries
+
+    (message,) = backend.receive(1, 0)
+    retries = Retries(backend, 3, settle_pause=0.0, batch_acks=False)
+    return retries.process(message, lambda m: Outcome(RAISED, error=PermanentError("bad input")))
+
+
+def test_a_failed_delete_after_the_dead_letter_send_retries_only_the_delete(moto_server: MotoServer) -> None:
+    sqs, queue_url, dlq_url = make_queues(moto_server)
+    client = _FailsDeleteOnce(sqs)
+    backend = SqsBackend(client, queue_url, dead_letter_url=dlq_url, visibility_timeout=30)
+    backend.send(b"poison")
+    outcome = _dead_letter_through_retries(backend)
+    assert client.failed and outcome.result == "dead_lettered"
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+    assert [d["Body"] for d in dead] == ["poison"], "one copy in the dead-letter queue, not two"
+    assert backend.stats().waiting == 0 and backend.stats().in_flight == 0
+
+
+def test_a_dead_letter_queue_that_does_not_exist_is_a_settle_failure_with_its_reason(
+    moto_server: MotoServer,
+) -> None:
+    sqs, queue_url, _ = make_queues(moto_server)
+    missing = queue_url.rsplit("/", 1)[0] + "/no-such-dlq"
+    backend = SqsBackend(sqs, queue_url, dead_letter_url=missing, visibility_timeout=30)
+    backend.send(b"poison")
+    outcome = _dead_letter_through_retries(backend)
+    assert outcome.result == "settle_failed"
+    assert outcome.reason and "dead_lettered but" in outcome.reason and "NonExistentQueue" in outcome.reason
