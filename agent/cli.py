@@ -62,7 +62,9 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
             state=open_state(settings),
             bucket=open_bucket(settings),
             cache_url=settings.cache,
-            once_claim_seconds=float(settings.visibility_timeout),
+            # The lease the broker really grants: SQS takes the setting, Service Bus caps it at 300 s
+            # and Pub/Sub at 600 s (each backend clamps its visibility_timeout).
+            once_claim_seconds=float(min(settings.visibility_timeout, backend.visibility_timeout)),
         )
     except Exception as e:
         raise StartupError(

@@ -438,7 +438,8 @@ def test_a_failed_delete_after_the_dead_letter_send_retries_only_the_delete(moto
     backend.send(b"poison")
     outcome = _dead_letter_through_retries(backend)
     assert client.failed and outcome.result == "dead_lettered"
-    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+    answer = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    dead = answer.get("Messages", [])
     assert [d["Body"] for d in dead] == ["poison"], "one copy in the dead-letter queue, not two"
     assert backend.stats().waiting == 0 and backend.stats().in_flight == 0
 
