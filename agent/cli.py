@@ -98,7 +98,13 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
 
 def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     """Read the environment contract, start the agent, drain on SIGTERM; the process exit code."""
-    from agentfleet.agent.drain import run_until_drained
+    from agentfleet.agent.drain import StopRequest, install_signal_handlers, run_until_drained
+
+    # First of all: a SIGTERM while the handler is imported or the backend opened is a request
+    # to stop, honoured before the first receive (exit 0), not death by the default handler.
+    stop_request = StopRequest()
+    install_signal_handlers(stop_request.request)
+
     from agentfleet.agent.logging import configure_logging, get_logger
 
     configure_logging()
@@ -120,7 +126,7 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
         pid=os.getpid(),
     )
     try:
-        return run_until_drained(worker, watcher)
+        return run_until_drained(worker, watcher, stop_request)
     finally:
         server.stop()
         worker.backend.close()

@@ -103,10 +103,10 @@ class Worker:
         return max(self.concurrency, min(MAX_PREFETCH, wanted))
 
     def stop(self) -> None:
-        """Begin the drain: safe to call from a signal handler or any thread, any number of times."""
-        with self._lock:
-            if self._stop_requested_at is None:
-                self._stop_requested_at = time.monotonic()
+        """Begin the drain: safe to call from a signal handler or any thread, any number of times.
+        Takes no lock: a signal handler runs on the main thread, which may hold one right then."""
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
         self._stopping.set()
         self._slot_freed.set()
 
