@@ -213,7 +213,7 @@ class Worker:
             layer.given_back(message)
         for attempt in range(3):
             try:
-                self.backend.release(message, 0)
+                self.backend.give_back(message)
                 break
             except LeaseLost:
                 break

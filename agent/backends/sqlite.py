@@ -280,6 +280,18 @@ class SqliteBackend(QueueBackend):
         if cur.rowcount != 1:
             raise LeaseLost(f"message {message.id}: lease gone, nothing to release")
 
+    def give_back(self, message: Message) -> None:
+        """Visible again now, and the delivery that never ran is not counted (issue 15, finding 6):
+        a drain must not bring a message closer to its dead letter."""
+        id_, lease = self._lease(message)
+        cur = self._run(
+            "UPDATE messages SET visible_at = ?, lease = NULL, delivery_count = MAX(0, delivery_count - 1) "
+            "WHERE id = ? AND lease = ?",
+            (time.time(), id_, lease),
+        )
+        if cur.rowcount != 1:
+            raise LeaseLost(f"message {message.id}: lease gone, nothing to give back")
+
     def dead_letter(self, message: Message, reason: str) -> None:
         id_, lease = self._lease(message)
         now = time.time()

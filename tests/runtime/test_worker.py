@@ -571,3 +571,26 @@ def test_slow_handlers_still_top_up_before_the_buffer_runs_dry(tmp_path: Path) -
     # the loop keeps topping up half batches while work is still buffered.
     assert max(m for m, _ in queue.receives[3:]) <= 10
     assert sum(1 for b in buffered_at_receive[3:] if b > 0) >= len(buffered_at_receive[3:]) // 2
+
+
+def test_a_message_given_back_by_a_drain_keeps_its_deliveries(tmp_path: Path) -> None:
+    """Where the backend counts deliveries (SQLite), a give-back is not a delivery: a message
+    given back once by a drain, with max_receive_count 1, is delivered again, not dead-lettered."""
+    queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=30, max_receive_count=1)
+    queue.send_many([b"running", b"buffered"])
+    started = threading.Event()
+
+    def handle(message: Message, ctx: Context) -> None:
+        started.set()
+        wait_until(lambda: run.worker.draining, 20, "the drain")
+
+    run = make_worker(queue, handle, visibility_timeout=30, max_receive_count=1)
+    with running(run):
+        received = "agentfleet_messages_received_total"
+        wait_until(
+            lambda: sample(run.metrics, received) == 2 and started.is_set(), 10, "one running, one buffered"
+        )
+    assert run.report[0].given_back == 1
+    (again,) = queue.receive(1, 1)
+    assert again.body == b"buffered" and again.delivery_count == 1
+    assert queue.dead_letters() == []
