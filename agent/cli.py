@@ -83,6 +83,7 @@ def build_agent(settings: Settings) -> tuple[Worker, HealthServer, TerminationWa
         drain_timeout=settings.drain_timeout,
         # A receive in progress finishes before the drain: keep long polls short next to the timeout.
         wait_seconds=max(0.5, min(5.0, settings.drain_timeout / 4)),
+        handler_timeout=settings.handler_timeout,
     )
     state = HealthState(
         backend,

@@ -13,6 +13,18 @@ from dataclasses import dataclass, replace
 
 from agentfleet.agent import contract as c
 
+#: The default handler bound is this many visibility timeouts: the lease is sized for typical work,
+#: so ten of them means the handler is stuck, not slow.
+HANDLER_TIMEOUT_LEASES = 10
+#: ... and at most 12 hours, SQS's limit on a message's visibility from its first receipt, past
+#: which no lease renewal can keep it anyway.
+MAX_HANDLER_TIMEOUT = 43_200
+
+
+def default_handler_timeout(visibility_timeout: int) -> int:
+    """AGENTFLEET_HANDLER_TIMEOUT when unset: ten visibility timeouts, at most 12 hours."""
+    return min(MAX_HANDLER_TIMEOUT, HANDLER_TIMEOUT_LEASES * visibility_timeout)
+
 
 class SettingsError(ValueError):
     """The environment is not a valid agent configuration; one line per problem."""
@@ -37,6 +49,10 @@ class Settings:
     concurrency: int = 1
     drain_timeout: int = 60
     visibility_timeout: int = 300
+    #: Seconds one handler may run before the agent calls it stuck: it stops renewing that
+    #: message's lease (another agent gets it) and /healthz fails, so the platform replaces the
+    #: agent. 0 = no bound.
+    handler_timeout: int = default_handler_timeout(300)
     port: int = 8080
     warmup: int = 0
     max_receive_count: int = 5
@@ -94,6 +110,7 @@ class Settings:
                 if not text(name):
                     problems.append(f"agentfleet: {name} is not set; {c.LIFECYCLE}=aws-asg needs it")
         chosen_handler = (handler or "").strip() or text(c.HANDLER) or None
+        visibility = integer(c.VISIBILITY_TIMEOUT, 300, 1)
         settings = cls(
             backend=backend,
             queue=queue,
@@ -105,7 +122,8 @@ class Settings:
             cache=text(c.CACHE),
             concurrency=integer(c.CONCURRENCY, 1, 1),
             drain_timeout=integer(c.DRAIN_TIMEOUT, 60, 0),
-            visibility_timeout=integer(c.VISIBILITY_TIMEOUT, 300, 1),
+            visibility_timeout=visibility,
+            handler_timeout=integer(c.HANDLER_TIMEOUT, default_handler_timeout(visibility), 0),
             port=integer(c.PORT, 8080, 0),
             warmup=integer(c.WARMUP, 0, 0),
             max_receive_count=integer(c.MAX_RECEIVE_COUNT, 5, 1),

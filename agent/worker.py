@@ -55,7 +55,12 @@ class Worker:
         prefetch: int | None = None,
         wait_seconds: float = 5.0,
         drain_timeout: float = 60.0,
+        handler_timeout: float = 0.0,
     ) -> None:
+        """`handler_timeout`: seconds one handler may run (0 = no bound). Past it the worker calls
+        the handler stuck: it tells the layers (the lease keeper stops renewing that message, so
+        the broker hands it to another agent) and stops its heartbeat, so /healthz fails and the
+        platform replaces the agent. A thread cannot be killed; replacing the agent is the cure."""
         self.backend = backend
         self.invoker = invoker
         self.resources = resources
@@ -69,12 +74,16 @@ class Worker:
         self._avg_seconds: float | None = None
         self.wait_seconds = wait_seconds
         self.drain_timeout = drain_timeout
+        self.handler_timeout = handler_timeout
         self.heartbeat = time.monotonic()
         self._buffer: queue.Queue[Message | None] = queue.Queue()
         self._lock = threading.Lock()
         self._slot_freed = threading.Event()
         self._stopping = threading.Event()
-        self._in_flight = 0
+        #: Messages whose handler is running, and since when (monotonic): see _begin / _end.
+        self._running: dict[int, tuple[Message, float]] = {}
+        #: Of those, the ones past handler_timeout.
+        self._overdue: set[int] = set()
         self._settling = 0  # handlers done, acks batched and not yet confirmed by the broker
         self._given_back = 0
         self._stop_requested_at: float | None = None
@@ -90,7 +99,13 @@ class Worker:
     @property
     def in_flight(self) -> int:
         with self._lock:
-            return self._in_flight
+            return len(self._running)
+
+    @property
+    def healthy(self) -> bool:
+        """False while a handler that ran past handler_timeout is still running."""
+        with self._lock:
+            return not self._overdue
 
     @property
     def prefetch(self) -> int:
@@ -121,7 +136,7 @@ class Worker:
             t.start()
         failures = 0
         while not self._stopping.is_set():
-            self.heartbeat = time.monotonic()
+            self._check_handlers()
             self._slot_freed.clear()
             room = self._room()
             if room is None:
@@ -164,16 +179,50 @@ class Worker:
             return None
         return room
 
+    def _begin(self, message: Message) -> bool:
+        """The one place a message's handling starts; False while draining (give it back)."""
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            self._running[id(message)] = (message, time.monotonic())
+            return True
+
+    def _end(self, message: Message) -> None:
+        """The one place a message's handling ends (settled, or its settlement batched)."""
+        with self._lock:
+            self._running.pop(id(message), None)
+            self._overdue.discard(id(message))
+
+    def _check_handlers(self) -> None:
+        """Beat the heartbeat, unless a handler ran past its bound: then tell the layers about it
+        once, and let the heartbeat go stale so /healthz fails."""
+        now = time.monotonic()
+        late: list[tuple[Message, float]] = []
+        with self._lock:
+            if self.handler_timeout > 0:
+                for key, (message, started) in self._running.items():
+                    if key not in self._overdue and now - started > self.handler_timeout:
+                        self._overdue.add(key)
+                        late.append((message, now - started))
+            stuck = bool(self._overdue)
+        for message, seconds in late:
+            self._log.error(
+                "handler ran past its bound; its lease is no longer renewed and the agent reports unhealthy",
+                message_id=message.id,
+                seconds=round(seconds, 1),
+                handler_timeout=self.handler_timeout,
+            )
+            for layer in self.middleware:
+                layer.overdue(message)
+        if not stuck:
+            self.heartbeat = now
+
     def _handler_thread(self) -> None:
         while True:
             message = self._buffer.get()
             if message is None:
                 return
-            with self._lock:
-                stopping = self._stopping.is_set()
-                if not stopping:
-                    self._in_flight += 1
-            if stopping:
+            if not self._begin(message):
                 self._give_back(message)
                 continue
             try:
@@ -186,8 +235,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     self._log.error("processing crashed", message_id=message.id, error=repr(e))
             finally:
-                with self._lock:
-                    self._in_flight -= 1
+                self._end(message)
                 if self._room() is not None:  # wake the loop only when it has something to do
                     self._slot_freed.set()
 
@@ -239,14 +287,14 @@ class Worker:
         deadline = (self._stop_requested_at or start) + self.drain_timeout
         for t in threads:
             while t.is_alive() and time.monotonic() < deadline:
-                self.heartbeat = time.monotonic()  # draining is alive: /healthz stays green
+                self._check_handlers()  # draining is alive: /healthz stays green unless a handler is stuck
                 t.join(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
         # Innermost first: the retries layer sends the acks still waiting for their batch while the
         # lease keeper still holds those messages; only then does the lease keeper stop.
         for layer in reversed(self.middleware):
             layer.close()
         with self._lock:  # still running, or finished with their ack unconfirmed
-            unfinished = self._in_flight + self._settling
+            unfinished = len(self._running) + self._settling
         self.invoker.close()
         report = DrainReport(self._given_back, unfinished, time.monotonic() - start)
         self._log.info(

@@ -70,6 +70,9 @@ class Middleware:
     def given_back(self, message: Message) -> None:
         """An unstarted message was released (drain)."""
 
+    def overdue(self, message: Message) -> None:
+        """Its handler ran past the worker's handler_timeout: the agent gives up on the message."""
+
     def process(self, message: Message, call_next: Call) -> Outcome:
         return call_next(message)
 

@@ -47,6 +47,7 @@ def make_worker(
     max_backoff: float = 2.0,
     drain_timeout: float = 10.0,
     wait_seconds: float = 0.5,
+    handler_timeout: float = 0.0,
 ) -> Running:
     layers, metrics = default_layers(
         backend,
@@ -68,6 +69,7 @@ def make_worker(
         concurrency=concurrency,
         wait_seconds=wait_seconds,
         drain_timeout=drain_timeout,
+        handler_timeout=handler_timeout,
     )
     return Running(worker, backend, metrics)
 
