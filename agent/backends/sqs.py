@@ -80,7 +80,6 @@ class SqsBackend(QueueBackend):
     """One SQS queue (and optionally its dead-letter queue) through a boto3 SQS client."""
 
     name = "sqs"
-    native_dead_letter = True
 
     def __init__(
         self,
@@ -98,6 +97,21 @@ class SqsBackend(QueueBackend):
         self._dead_letter_url = dead_letter_url
         self.visibility_timeout = clamp_visibility(visibility_timeout)
         self._clock = clock
+        self._redrive: bool | None = None
+
+    @property
+    def native_dead_letter(self) -> bool:  # type: ignore[override]
+        """True when the queue has a redrive policy (SQS dead-letters after its maxReceiveCount).
+        A queue the user brought may have none: then the runtime enforces
+        AGENTFLEET_MAX_RECEIVE_COUNT itself. Asked once; a failed question is asked again later
+        and meanwhile the runtime enforces the limit."""
+        if self._redrive is None:
+            try:
+                policy = self._attributes(self.queue_url, ["RedrivePolicy"]).get("RedrivePolicy")
+            except Exception:  # the broker is unreachable right now: enforce, ask again later
+                return False
+            self._redrive = bool(policy)
+        return self._redrive
 
     # -- the verbs --------------------------------------------------------------------------
 

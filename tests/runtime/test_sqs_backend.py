@@ -454,3 +454,39 @@ def test_a_dead_letter_queue_that_does_not_exist_is_a_settle_failure_with_its_re
     outcome = _dead_letter_through_retries(backend)
     assert outcome.result == "settle_failed"
     assert outcome.reason and "dead_lettered but" in outcome.reason and "NonExistentQueue" in outcome.reason
+
+
+def test_max_receive_count_is_enforced_on_a_queue_without_a_redrive_policy(moto_server: MotoServer) -> None:
+    """A queue the user brought, with no redrive policy: the runtime dead-letters at
+    AGENTFLEET_MAX_RECEIVE_COUNT itself (issue 15, finding 7)."""
+    from tests.runtime.harness import make_worker, running, wait_until
+
+    sqs: Any = moto_server.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    queue_url = sqs.create_queue(QueueName=f"bare-{suffix}")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"bare-dlq-{suffix}")["QueueUrl"]
+    backend = SqsBackend(sqs, queue_url, dead_letter_url=dlq_url, visibility_timeout=2)
+    assert backend.native_dead_letter is False
+    backend.send(b"always fails")
+    deliveries: list[int] = []
+
+    def fails(message: Message, ctx: Any) -> None:
+        deliveries.append(message.delivery_count)
+        raise ValueError("upstream said no")
+
+    def dead() -> list[Any]:
+        answer = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        return list(answer.get("Messages", []))
+
+    found: list[Any] = []
+    run = make_worker(backend, fails, visibility_timeout=2, max_receive_count=2, min_backoff=1, max_backoff=1)
+    with running(run):
+        wait_until(lambda: bool(found.extend(dead()) or found), 30, "the dead letter")
+    assert deliveries == [1, 2]
+    reason = found[0]["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
+    assert "failed 2 deliveries (max_receive_count=2)" in reason
+
+
+def test_a_queue_with_a_redrive_policy_dead_letters_natively(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server)
+    assert backend.native_dead_letter is True
