@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,8 @@ WHERE id IN (
 )
 RETURNING id, body, attributes, enqueued_at, delivery_count
 """
+#: Acks per DELETE statement (SQLite allows 32,766 bound values since 3.32, 999 before).
+_MAX_ACKS_PER_STATEMENT = 500
 #: The next messages in line (read-only: an empty queue costs no write lock).
 _NEXT = "SELECT id, delivery_count FROM messages WHERE visible_at <= ? ORDER BY visible_at, id LIMIT ?"
 _MOVE_TO_DEAD = """
@@ -128,6 +130,9 @@ class SqliteBackend(QueueBackend):
 
     name = "sqlite"
     native_dead_letter = False
+    #: Acks the runtime may send in one `ack_batch` (one transaction): a batch costs about what
+    #: one ack does, so a busy agent's acks share a commit.
+    max_ack_batch = 200
 
     def __init__(self, path: str | Path, visibility_timeout: int = 30, max_receive_count: int = 5) -> None:
         self.path = str(path)
@@ -154,24 +159,25 @@ class SqliteBackend(QueueBackend):
         except sqlite3.OperationalError as e:  # locked past the busy timeout, disk I/O …
             raise BackendError(f"sqlite queue {self.path}: {e}") from e
 
-    def _transaction(self, statements: Iterable[tuple[str, Any]]) -> list[int]:
-        """Run statements in one IMMEDIATE transaction; returns each statement's rowcount."""
-        counts: list[int] = []
+    def _transaction(self, statements: Iterable[tuple[str, Any]], *, rows: bool = False) -> list[Any]:
+        """Run statements in one IMMEDIATE transaction; returns each statement's rowcount, or
+        with `rows` each statement's rows."""
+        results: list[Any] = []
         try:
             with self._lock:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     for sql, params in statements:
                         cursor = self._conn.execute(sql, params)
-                        cursor.fetchall()  # run to completion before the COMMIT
-                        counts.append(cursor.rowcount)
+                        fetched = cursor.fetchall()  # run to completion before the COMMIT
+                        results.append(fetched if rows else cursor.rowcount)
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
         except sqlite3.OperationalError as e:
             raise BackendError(f"sqlite queue {self.path}: {e}") from e
-        return counts
+        return results
 
     @staticmethod
     def _lease(message: Message) -> tuple[int, str]:
@@ -261,6 +267,35 @@ class SqliteBackend(QueueBackend):
         id_, lease = self._lease(message)
         if self._run("DELETE FROM messages WHERE id = ? AND lease = ?", (id_, lease)).rowcount != 1:
             raise LeaseLost(f"message {message.id}: lease gone (expired and redelivered, or settled)")
+
+    def ack_batch(self, messages: Sequence[Message]) -> list[BaseException | None]:
+        """Delete many deliveries in one statement, so one transaction (and one WAL commit) serves
+        a whole batch of acks. Per message: None once deleted, LeaseLost if its lease is gone.
+        A failure of the whole statement raises BackendError and nothing was deleted."""
+        results: list[BaseException | None] = [None] * len(messages)
+        leases: list[tuple[int, str] | None] = []
+        for i, message in enumerate(messages):
+            try:
+                leases.append(self._lease(message))
+            except LeaseLost as e:
+                leases.append(None)
+                results[i] = e
+        by_lease: dict[str, list[int]] = {}  # one claim's messages share a lease token
+        for lease in leases:
+            if lease is not None:
+                by_lease.setdefault(lease[1], []).append(lease[0])
+        statements: list[tuple[str, Any]] = []
+        for token, ids in by_lease.items():
+            for start in range(0, len(ids), _MAX_ACKS_PER_STATEMENT):
+                chunk = ids[start : start + _MAX_ACKS_PER_STATEMENT]
+                marks = ", ".join("?" for _ in chunk)
+                sql = f"DELETE FROM messages WHERE lease = ? AND id IN ({marks}) RETURNING id"
+                statements.append((sql, [token, *chunk]))
+        deleted = {row[0] for rows in self._transaction(statements, rows=True) for row in rows}
+        for i, (message, lease) in enumerate(zip(messages, leases, strict=True)):
+            if lease is not None and lease[0] not in deleted:
+                results[i] = LeaseLost(f"message {message.id}: lease gone (expired and redelivered, or settled)")
+        return results
 
     def extend_lease(self, message: Message, seconds: int) -> None:
         id_, lease = self._lease(message)

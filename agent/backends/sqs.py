@@ -80,6 +80,8 @@ class SqsBackend(QueueBackend):
     """One SQS queue (and optionally its dead-letter queue) through a boto3 SQS client."""
 
     name = "sqs"
+    #: DeleteMessageBatch takes 10 entries.
+    max_ack_batch = MAX_BATCH
 
     def __init__(
         self,

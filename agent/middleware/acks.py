@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -77,7 +78,9 @@ class AckBatcher:
         self.attempts = attempts
         #: First retry pause, seconds; doubles per retry.
         self.pause = pause
-        self._pending: list[_Pending] = []
+        #: New acks in submission order (so the oldest is first), and acks waiting out a retry pause.
+        self._fresh: deque[_Pending] = deque()
+        self._retrying: list[_Pending] = []
         self._unsettled = 0
         self._cond = threading.Condition()
         self._closing = False
@@ -98,9 +101,9 @@ class AckBatcher:
         with self._cond:
             if self._closing:
                 return None
-            self._pending.append(_Pending(message, done, future, since=time.monotonic()))
+            self._fresh.append(_Pending(message, done, future, since=time.monotonic()))
             self._unsettled += 1
-            if len(self._pending) == 1 or len(self._pending) >= self.max_batch:
+            if len(self._fresh) == 1 or len(self._fresh) == self.max_batch:
                 self._cond.notify()  # start the first ack's timer, or send a full batch now
         return future
 
@@ -114,22 +117,30 @@ class AckBatcher:
     # -- the batcher's thread ------------------------------------------------------------------
 
     def _next_batch(self) -> list[_Pending] | None:
-        """Wait for a batch that is due; None when closed and nothing is left."""
+        """Wait for a batch that is due; None when closed and nothing is left. Retries whose
+        pause is over go first; a batcher that fell behind takes up to max_batch at once."""
         with self._cond:
             while True:
                 now = time.monotonic()
-                ready = [p for p in self._pending if p.not_before <= now]
-                oldest = min((p.since for p in ready), default=None)
-                if oldest is not None and (
-                    len(ready) >= self.max_batch or now - oldest >= self.max_delay or self._closing
+                due = [p for p in self._retrying if p.not_before <= now]
+                waiting = len(self._fresh) + len(due)
+                oldest = self._fresh[0].since if self._fresh else None
+                if waiting and (
+                    due
+                    or waiting >= self.max_batch
+                    or self._closing
+                    or (oldest is not None and now - oldest >= self.max_delay)
                 ):
-                    batch = ready[: self.max_batch]
-                    taken = {id(p) for p in batch}
-                    self._pending = [p for p in self._pending if id(p) not in taken]
+                    batch = due[: self.max_batch]
+                    if batch:
+                        taken = {id(p) for p in batch}
+                        self._retrying = [p for p in self._retrying if id(p) not in taken]
+                    while self._fresh and len(batch) < self.max_batch:
+                        batch.append(self._fresh.popleft())
                     return batch
-                if self._closing and not self._pending:
+                if self._closing and not self._retrying:
                     return None
-                wake = [p.not_before for p in self._pending if p.not_before > now]
+                wake = [p.not_before for p in self._retrying]
                 if oldest is not None:
                     wake.append(oldest + self.max_delay)
                 self._cond.wait(max(0.001, min(wake) - now) if wake else None)
@@ -162,7 +173,6 @@ class AckBatcher:
                 self._finish(pending, pending.done.but(result=LEASE_LOST, reason=reason))
             elif isinstance(error, BackendError) and pending.attempt + 1 < self.attempts:
                 pending.not_before = time.monotonic() + self.pause * 2**pending.attempt
-                pending.since = pending.not_before - self.max_delay  # due the moment its pause ends
                 pending.attempt += 1
                 retry.append(pending)
                 last_error = error
@@ -173,7 +183,7 @@ class AckBatcher:
             error_text = _describe(last_error) if last_error else ""
             self._log.warning("ack failed, retrying", messages=len(retry), error=error_text)
             with self._cond:
-                self._pending.extend(retry)
+                self._retrying.extend(retry)
                 self._cond.notify()
 
     def _finish(self, pending: _Pending, outcome: Outcome) -> None:

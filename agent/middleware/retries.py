@@ -60,7 +60,13 @@ class Retries(Middleware):
         self.settle_pause = settle_pause
         self.acks: AckBatcher | None = None
         if batch_acks and isinstance(backend, BatchAcks):
-            self.acks = AckBatcher(backend, max_delay=ack_delay, attempts=settle_attempts, pause=settle_pause)
+            self.acks = AckBatcher(
+                backend,
+                max_batch=getattr(backend, "max_ack_batch", 10),
+                max_delay=ack_delay,
+                attempts=settle_attempts,
+                pause=settle_pause,
+            )
 
     def backoff(self, delivery_count: int) -> int:
         """Seconds before the next delivery: min_backoff · 2^(n-1), capped at max_backoff, with
