@@ -12,9 +12,10 @@ Semantics every backend must honour (tests/runtime/contract.py checks each one):
 - `extend_lease` pushes the lease's end to now + `seconds`.
 - `release` ends the lease early: the message is visible again after `delay_seconds` (0 = now).
   This is how retries back off; the failed delivery counts.
-- `give_back` returns an unstarted message (drain) at once. Where the backend keeps the count
-  (SQLite) this is not a delivery; where the broker counts receives itself (SQS, Service Bus,
-  Pub/Sub) it is one, which docs/backends.md says.
+- `give_back` returns a message that was not processed (an unstarted message on drain, or one
+  whose `ctx.once` key another delivery holds) after `delay_seconds`. Where the backend keeps the
+  count (SQLite) this is not a delivery; where the broker counts receives itself (SQS, Service
+  Bus, Pub/Sub) it is one, which docs/backends.md says.
 - `dead_letter` moves the message to the dead-letter queue with `reason`, and removes it.
 - `ack` removes the message for good.
 - `stats` reports waiting / in-flight / dead-lettered counts where the broker can tell.
@@ -89,10 +90,10 @@ class QueueBackend(abc.ABC):
     def release(self, message: Message, delay_seconds: int = 0) -> None:
         """Give a message back: visible again after `delay_seconds`."""
 
-    def give_back(self, message: Message) -> None:
-        """Return a message whose handler never started (drain): visible again now. The default
-        releases it, which the broker counts as a delivery where it counts receives itself."""
-        self.release(message, 0)
+    def give_back(self, message: Message, delay_seconds: int = 0) -> None:
+        """Return a message that was not processed: visible again after `delay_seconds`. The
+        default releases it, which the broker counts as a delivery where it counts receives."""
+        self.release(message, delay_seconds)
 
     @abc.abstractmethod
     def dead_letter(self, message: Message, reason: str) -> None:

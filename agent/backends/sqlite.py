@@ -294,7 +294,7 @@ class SqliteBackend(QueueBackend):
         deleted = {row[0] for rows in self._transaction(statements, rows=True) for row in rows}
         for i, (message, lease) in enumerate(zip(messages, leases, strict=True)):
             if lease is not None and lease[0] not in deleted:
-                results[i] = LeaseLost(f"message {message.id}: lease gone (expired and redelivered, or settled)")
+                results[i] = LeaseLost(f"message {message.id}: lease gone (expired, or acked)")
         return results
 
     def extend_lease(self, message: Message, seconds: int) -> None:
@@ -315,14 +315,15 @@ class SqliteBackend(QueueBackend):
         if cur.rowcount != 1:
             raise LeaseLost(f"message {message.id}: lease gone, nothing to release")
 
-    def give_back(self, message: Message) -> None:
-        """Visible again now, and the delivery that never ran is not counted (issue 15, finding 6):
-        a drain must not bring a message closer to its dead letter."""
+    def give_back(self, message: Message, delay_seconds: int = 0) -> None:
+        """Visible again after `delay_seconds`, and the delivery that did not process it is not
+        counted (issue 15, finding 6): a drain, or waiting for another holder of its ctx.once
+        key, must not bring a message closer to its dead letter."""
         id_, lease = self._lease(message)
         cur = self._run(
             "UPDATE messages SET visible_at = ?, lease = NULL, delivery_count = MAX(0, delivery_count - 1) "
             "WHERE id = ? AND lease = ?",
-            (time.time(), id_, lease),
+            (time.time() + max(0, delay_seconds), id_, lease),
         )
         if cur.rowcount != 1:
             raise LeaseLost(f"message {message.id}: lease gone, nothing to give back")

@@ -1,4 +1,5 @@
-"""Settling a delivery: ack on success, release with bounded exponential backoff on failure,
+"""Settling a delivery: ack on success, release with bounded exponential backoff on failure (a
+delivery that only found its ctx.once key held elsewhere is given back, not counted),
 dead-letter on PermanentError, on a handler that cannot import its code, or after
 `max_receive_count` deliveries when the broker does not dead-letter natively (SQLite).
 
@@ -29,6 +30,7 @@ from agentfleet.agent.middleware.base import (
     Middleware,
     Outcome,
 )
+from agentfleet.agent.state.base import InProgressElsewhere
 
 
 def describe(error: BaseException) -> str:
@@ -113,6 +115,14 @@ class Retries(Middleware):
             return self._settle(lambda: self.backend.ack(message), done)
         if isinstance(error, PermanentError):
             return self._dead_letter(message, f"PermanentError: {error}"[:1000], outcome)
+        if isinstance(error, InProgressElsewhere):
+            # Another delivery holds this message's ctx.once key (a producer's duplicate): waiting
+            # for it is not a failed delivery, so it is given back, not counted where the backend
+            # keeps the count, and never dead-lettered for it by the runtime.
+            delay = self.backoff(message.delivery_count)
+            return self._settle(
+                lambda: self.backend.give_back(message, delay), outcome.but(result=RETRIED, retry_delay=delay)
+            )
         if isinstance(error, ImportError):
             reason = f"the handler cannot import its code: {describe(error)}"
             return self._dead_letter(message, reason, outcome)

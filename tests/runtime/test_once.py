@@ -12,7 +12,7 @@ from typing import Any
 from agentfleet.agent.backends.base import Message
 from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.agent.context import Context
-from agentfleet.agent.state.base import Item, StateError
+from agentfleet.agent.state.base import Item, Once, StateError
 from agentfleet.agent.state.sqlite import SqliteStateStore
 from tests.runtime.harness import make_worker, running, settled, wait_until
 
@@ -111,3 +111,30 @@ def test_a_later_delivery_takes_over_its_own_pending_claim(tmp_path: Path) -> No
     assert after == [2], "the code after the once-block ran on the delivery that marked it done"
     item = store.get("once:send-invoice:9")
     assert item is not None and item.value["status"] == "done"
+
+
+def test_waiting_for_another_holder_of_the_key_does_not_use_up_deliveries(tmp_path: Path) -> None:
+    """A message whose ctx.once key another delivery holds for a long time (a producer's duplicate
+    whose effect is slow) is given back, not counted: it is not dead-lettered however long the
+    holder takes (found by the non-idempotent crash test)."""
+    queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=30, max_receive_count=2)
+    store = SqliteStateStore(tmp_path / "state.db")
+    holder = Once(store, "charge:8", claim_seconds=60)
+    assert holder.acquire()  # a live delivery elsewhere, applying the effect
+    queue.send(b"charge 8 (duplicate)")
+    tries: list[int] = []
+
+    def charge(message: Message, ctx: Context) -> None:
+        tries.append(message.delivery_count)
+        with ctx.once("charge:8") as first:
+            assert not first, "the holder applied it"
+
+    run = make_worker(
+        queue, charge, state=store, visibility_timeout=30, max_receive_count=2, min_backoff=1, max_backoff=1
+    )
+    with running(run):
+        wait_until(lambda: len(tries) >= 4, 20, "several tries while the key is held")
+        holder.commit()
+        wait_until(lambda: settled(queue), 20, "the duplicate to finish")
+    assert queue.dead_letters() == []
+    assert set(tries) == {1}, "waiting is not a delivery on SQLite"
