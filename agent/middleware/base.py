@@ -1,7 +1,11 @@
-"""Middleware: dramatiq-style layers around the handler, so the consume loop stays short.
+"""Middleware: a chain of wrappers around the handler, so the consume loop stays short.
 
-A layer sees every received batch (`after_receive`), every unstarted message drain gives back
-(`given_back`), and wraps each message's processing (`process(message, call_next)`). The innermost
+Each layer wraps the next one's call, WSGI- or Starlette-style: `process(message, call_next)` runs
+code before and after `call_next` and returns the `Outcome`, with the handler innermost. (This is
+not dramatiq's kind of middleware, which is a set of hook methods the broker calls at fixed
+points.) Besides wrapping, a layer is told about every received batch (`after_receive`), every
+unstarted message drain gives back (`given_back`) and every handler that ran past its bound
+(`overdue`). The innermost
 call runs the handler and never raises: it reports the handler's exception in the `Outcome`, which
 the retries layer turns into ack / release-with-backoff / dead-letter.
 
@@ -45,7 +49,8 @@ class Outcome:
     #: For SETTLING: resolves (never raises) to the final outcome once the broker answered.
     settling: Future[Outcome] | None = None
 
-    def but(self, **changes: object) -> Outcome:
+    def copy_with(self, **changes: object) -> Outcome:
+        """This outcome with some fields changed (outcomes are immutable)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

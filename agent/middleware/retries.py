@@ -7,7 +7,7 @@ Broker calls that fail transiently (BackendError) are retried a few times, so a 
 ack does not turn finished work into a redelivery.
 
 Where the backend can delete in batches (SQS), successful deliveries are acked through an
-`AckBatcher`: the outcome is SETTLING until the broker confirmed the batch (agent/middleware/acks.py).
+`AckBatcher`: the outcome is SETTLING until the broker confirmed the batch (agent/ack_batcher.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import random
 import time
 from collections.abc import Callable
 
+from agentfleet.agent.ack_batcher import AckBatcher, BatchAcks
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
 from agentfleet.agent.handler import PermanentError
-from agentfleet.agent.middleware.acks import AckBatcher, BatchAcks
 from agentfleet.agent.middleware.base import (
     DEAD_LETTERED,
     LEASE_LOST,
@@ -84,17 +84,17 @@ class Retries(Middleware):
                 action()
                 return done
             except LeaseLost as e:
-                return done.but(result=LEASE_LOST, reason=f"{done.result} but {e}")
+                return done.copy_with(result=LEASE_LOST, reason=f"{done.result} but {e}")
             except BackendError as e:
                 if attempt == self.settle_attempts - 1:
-                    return done.but(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
+                    return done.copy_with(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
                 time.sleep(self.settle_pause * 2**attempt)
             except Exception as e:  # a refusal retrying cannot fix (a missing or denied DLQ …)
-                return done.but(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
+                return done.copy_with(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
         return done  # unreachable: the loop returns
 
     def _dead_letter(self, message: Message, reason: str, outcome: Outcome) -> Outcome:
-        done = outcome.but(result=DEAD_LETTERED, reason=reason)
+        done = outcome.copy_with(result=DEAD_LETTERED, reason=reason)
         return self._settle(lambda: self.backend.dead_letter(message, reason), done)
 
     def process(self, message: Message, call_next: Call) -> Outcome:
@@ -108,10 +108,10 @@ class Retries(Middleware):
         outcome = call_next(message)
         error = outcome.error
         if error is None:
-            done = outcome.but(result=SUCCEEDED)
+            done = outcome.copy_with(result=SUCCEEDED)
             pending = self.acks.submit(message, done) if self.acks is not None else None
             if pending is not None:
-                return outcome.but(result=SETTLING, settling=pending)
+                return outcome.copy_with(result=SETTLING, settling=pending)
             return self._settle(lambda: self.backend.ack(message), done)
         if isinstance(error, PermanentError):
             return self._dead_letter(message, f"PermanentError: {error}"[:1000], outcome)
@@ -121,7 +121,8 @@ class Retries(Middleware):
             # keeps the count, and never dead-lettered for it by the runtime.
             delay = self.backoff(message.delivery_count)
             return self._settle(
-                lambda: self.backend.give_back(message, delay), outcome.but(result=RETRIED, retry_delay=delay)
+                lambda: self.backend.give_back(message, delay),
+                outcome.copy_with(result=RETRIED, retry_delay=delay),
             )
         if isinstance(error, ImportError):
             reason = f"the handler cannot import its code: {describe(error)}"
@@ -134,7 +135,7 @@ class Retries(Middleware):
             return self._dead_letter(message, reason, outcome)
         delay = self.backoff(message.delivery_count)
         return self._settle(
-            lambda: self.backend.release(message, delay), outcome.but(result=RETRIED, retry_delay=delay)
+            lambda: self.backend.release(message, delay), outcome.copy_with(result=RETRIED, retry_delay=delay)
         )
 
     def close(self) -> None:

@@ -1,5 +1,7 @@
-"""Batched acks: successful deliveries are deleted ten at a time (SQS DeleteMessageBatch) instead
-of one call each, without ever reporting an ack before the broker has confirmed it.
+"""The ack batcher: successful deliveries are deleted many per broker call (SQS
+DeleteMessageBatch, ten at a time; SQLite, one transaction for up to 200) instead of one call
+each, without ever reporting an ack before the broker has confirmed it. Not a middleware: the
+retries layer hands it the acks of the deliveries it settles.
 
 A handler thread hands its finished message to the `AckBatcher` and moves on to the next one; the
 batcher's thread sends a batch as soon as `max_batch` acks are waiting, or when the oldest has
@@ -154,7 +156,7 @@ class AckBatcher:
                 for pending in batch:
                     if not pending.future.done():
                         reason = f"{pending.done.result} but {_describe(e)}"
-                        self._finish(pending, pending.done.but(result=SETTLE_FAILED, reason=reason))
+                        self._finish(pending, pending.done.copy_with(result=SETTLE_FAILED, reason=reason))
 
     def _send(self, batch: list[_Pending]) -> None:
         try:
@@ -170,7 +172,7 @@ class AckBatcher:
                 self._finish(pending, pending.done)
             elif isinstance(error, LeaseLost):
                 reason = f"{pending.done.result} but {error}"
-                self._finish(pending, pending.done.but(result=LEASE_LOST, reason=reason))
+                self._finish(pending, pending.done.copy_with(result=LEASE_LOST, reason=reason))
             elif isinstance(error, BackendError) and pending.attempt + 1 < self.attempts:
                 pending.not_before = time.monotonic() + self.pause * 2**pending.attempt
                 pending.attempt += 1
@@ -178,7 +180,7 @@ class AckBatcher:
                 last_error = error
             else:
                 reason = f"{pending.done.result} but {_describe(error)}"
-                self._finish(pending, pending.done.but(result=SETTLE_FAILED, reason=reason))
+                self._finish(pending, pending.done.copy_with(result=SETTLE_FAILED, reason=reason))
         if retry:
             error_text = _describe(last_error) if last_error else ""
             self._log.warning("ack failed, retrying", messages=len(retry), error=error_text)
