@@ -21,11 +21,9 @@ from agentfleet.agent.handler import Invoker
 from agentfleet.agent.logging import get_logger
 from agentfleet.agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
 
-#: The most messages one receive asks for (SQS's batch limit; fine for every backend).
-MAX_BATCH = 10
-#: Adaptive prefetch holds about this many seconds of work, up to MAX_PREFETCH messages.
+#: Adaptive prefetch holds about this many seconds of work, up to two receive batches (the
+#: backend's `max_receive_batch`: 10 on SQS, 50 on SQLite).
 PREFETCH_SECONDS = 0.5
-MAX_PREFETCH = 2 * MAX_BATCH
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,8 @@ class Worker:
         #: least `concurrency` (fast handlers get full batches, slow ones are not hoarded by one
         #: agent while a newly scaled-out agent sits idle).
         self.fixed_prefetch = prefetch
+        #: The most messages one receive asks for.
+        self.max_batch = max(1, backend.max_receive_batch)
         self._avg_seconds: float | None = None
         self.wait_seconds = wait_seconds
         self.drain_timeout = drain_timeout
@@ -115,7 +115,7 @@ class Worker:
         if avg is None:
             return self.concurrency
         wanted = int(self.concurrency * PREFETCH_SECONDS / max(avg, 1e-6))
-        return max(self.concurrency, min(MAX_PREFETCH, wanted))
+        return max(self.concurrency, min(2 * self.max_batch, wanted))
 
     def stop(self) -> None:
         """Begin the drain: safe to call from a signal handler or any thread, any number of times.
@@ -144,7 +144,7 @@ class Worker:
                 self._slot_freed.wait(1.0)
                 continue
             try:
-                batch = self.backend.receive(min(MAX_BATCH, max(1, room)), self.wait_seconds)
+                batch = self.backend.receive(min(self.max_batch, max(1, room)), self.wait_seconds)
                 failures = 0
             except Exception as e:  # BackendError, or an SDK error a backend failed to wrap
                 failures += 1
@@ -174,7 +174,8 @@ class Worker:
         outstanding = self._buffer.qsize() + self.in_flight
         capacity = self.concurrency + self.prefetch
         room = capacity - outstanding
-        batch = max(min(MAX_BATCH, capacity) // 2, min(MAX_BATCH, self.prefetch - self.concurrency))
+        most = self.max_batch
+        batch = max(min(most, capacity) // 2, min(most, self.prefetch - self.concurrency))
         if outstanding >= self.concurrency and room < max(1, batch):
             return None
         return room

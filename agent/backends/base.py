@@ -73,6 +73,8 @@ class QueueBackend(abc.ABC):
     native_dead_letter: bool = False
     #: The lease a receive takes, in seconds.
     visibility_timeout: int = 30
+    #: The most messages the worker asks one receive for (SQS's limit is 10).
+    max_receive_batch: int = 10
 
     @abc.abstractmethod
     def receive(self, max_messages: int, wait_seconds: float) -> list[Message]:

@@ -265,6 +265,7 @@ def test_concurrency_bounds_handlers_running_at_once(queue: SqliteBackend) -> No
 
 def test_a_fast_handler_receives_full_batches_of_ten(tmp_path: Path) -> None:
     queue = scripted(tmp_path, visibility_timeout=30)
+    queue.max_receive_batch = 10  # as SQS
     queue.send_many(str(i).encode() for i in range(200))
     with running(make_worker(queue, lambda m, ctx: None, visibility_timeout=30)):
         wait_until(lambda: settled(queue), 20, "all messages")
@@ -277,6 +278,7 @@ def test_a_fast_handler_receives_full_batches_of_ten(tmp_path: Path) -> None:
 
 def test_slow_handlers_still_top_up_before_the_buffer_runs_dry(tmp_path: Path) -> None:
     queue = scripted(tmp_path, visibility_timeout=30)
+    queue.max_receive_batch = 10  # as SQS
     queue.send_many(str(i).encode() for i in range(40))
     buffered_at_receive: list[int] = []
     run = make_worker(queue, lambda m, ctx: time.sleep(0.2), visibility_timeout=30, concurrency=4)
