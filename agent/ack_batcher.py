@@ -20,11 +20,13 @@ logged, the success counted and the lease keeper told to let go:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -70,8 +72,12 @@ class AckBatcher:
         max_delay: float = 0.05,
         attempts: int = 6,
         pause: float = 0.05,
+        together: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
+        """`together`: entered around settling each batch (the outcome log writes the batch's
+        lines in one write)."""
         self.backend = backend
+        self.together = together
         #: Acks per call (SQS's batch limit is 10).
         self.max_batch = max_batch
         #: Seconds the oldest waiting ack may wait for its batch to fill.
@@ -150,7 +156,8 @@ class AckBatcher:
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             try:
-                self._send(batch)
+                with self.together():
+                    self._send(batch)
             except Exception as e:  # a broken backend answer must not stop every later ack
                 self._log.error("ack batch crashed", error=_describe(e))
                 for pending in batch:

@@ -79,7 +79,7 @@ class Invoker:
 
     def __call__(self, message: Message, ctx: Context) -> Any:
         result = self.handler(message, ctx)
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             coro: Coroutine[Any, Any, Any] = _as_coroutine(result)
             try:
                 return asyncio.run_coroutine_threadsafe(coro, self._event_loop()).result()

@@ -12,9 +12,11 @@ Where the backend can delete in batches (SQS), successful deliveries are acked t
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from agentfleet.agent.ack_batcher import AckBatcher, BatchAcks
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
@@ -51,9 +53,11 @@ class Retries(Middleware):
         settle_pause: float = 0.05,
         batch_acks: bool = True,
         ack_delay: float = 0.05,
+        settle_together: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         """`batch_acks`: ack through an AckBatcher when the backend can (`ack_batch`); an ack then
-        waits at most `ack_delay` seconds for its batch to fill."""
+        waits at most `ack_delay` seconds for its batch to fill; `settle_together` is entered around
+        settling each batch (the outcome log's one write per batch)."""
         self.backend = backend
         self.max_receive_count = max_receive_count
         self.min_backoff = min_backoff
@@ -68,6 +72,7 @@ class Retries(Middleware):
                 max_delay=ack_delay,
                 attempts=settle_attempts,
                 pause=settle_pause,
+                together=settle_together,
             )
 
     def backoff(self, delivery_count: int) -> int:
