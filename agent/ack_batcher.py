@@ -25,14 +25,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message
 from agentfleet.agent.logging import get_logger
-from agentfleet.agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome
+from agentfleet.agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome, Settlement
 
 
 @runtime_checkable
@@ -49,7 +48,7 @@ class BatchAcks(Protocol):
 class _Pending:
     message: Message
     done: Outcome
-    future: Future[Outcome]
+    future: Settlement
     #: When it starts waiting for its batch (monotonic): sent at the latest max_delay later.
     since: float
     attempt: int = 0
@@ -102,10 +101,10 @@ class AckBatcher:
         with self._cond:
             return self._unsettled
 
-    def submit(self, message: Message, done: Outcome) -> Future[Outcome] | None:
+    def submit(self, message: Message, done: Outcome) -> Settlement | None:
         """Queue an ack; the future resolves to `done` once the broker confirmed it (or to
         LEASE_LOST / SETTLE_FAILED). None once the batcher is closed: ack synchronously then."""
-        future: Future[Outcome] = Future()
+        future = Settlement()
         with self._cond:
             if self._closing:
                 return None
@@ -198,4 +197,4 @@ class AckBatcher:
     def _finish(self, pending: _Pending, outcome: Outcome) -> None:
         with self._cond:
             self._unsettled -= 1
-        pending.future.set_result(outcome)  # runs the layers' callbacks: log, metrics, lease
+        pending.future.settle(outcome)  # runs the layers' callbacks: log, metrics, lease

@@ -231,7 +231,7 @@ class Worker:
                 if outcome.settling is not None:
                     with self._lock:
                         self._settling += 1
-                    outcome.settling.add_done_callback(self._settled)
+                    outcome.settling.then(self._settled)
             except Exception as e:  # a bug in a layer (or a broken log pipe) must not kill the thread
                 with contextlib.suppress(Exception):
                     self._log.error("processing crashed", message_id=message.id, error=repr(e))
