@@ -31,21 +31,29 @@ AGENTS = 3
 MAX_RECEIVE_COUNT = 5
 
 
+def crash_env(tmp_path: Path, handler: str, *, concurrency: int, extra: dict[str, object]) -> dict[str, str]:
+    """The agents' environment: the queue and state in `tmp_path`, a 2 s lease, 10 s drain."""
+    settings: dict[str, object] = {
+        contract.HANDLER: handler,
+        contract.CONCURRENCY: concurrency,
+        contract.VISIBILITY_TIMEOUT: 2,
+        contract.MAX_RECEIVE_COUNT: MAX_RECEIVE_COUNT,
+        contract.DRAIN_TIMEOUT: 10,
+    }
+    return agent_env(tmp_path / "queue.db", tmp_path / "state.db", extra={**settings, **extra})
+
+
 def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_path: Path) -> None:
     queue = SqliteBackend(tmp_path / "queue.db", max_receive_count=MAX_RECEIVE_COUNT)
     good = [f"job-{i}" for i in range(MESSAGES)]
     poison = [f"permanent-poison-{i}" for i in range(5)] + [f"failing-poison-{i}" for i in range(5)]
     queue.send_many(b.encode() for b in good[:2500] + poison + good[2500:])
     log = tmp_path / "runs.db"
-    env = agent_env(
-        tmp_path / "queue.db",
-        tmp_path / "state.db",
+    env = crash_env(
+        tmp_path,
+        "tests.runtime.handlers:crash_handler",
+        concurrency=2,
         extra={
-            contract.HANDLER: "tests.runtime.handlers:crash_handler",
-            contract.CONCURRENCY: 2,
-            contract.VISIBILITY_TIMEOUT: 2,
-            contract.MAX_RECEIVE_COUNT: MAX_RECEIVE_COUNT,
-            contract.DRAIN_TIMEOUT: 10,
             "RUNTIME_TEST_LOG": log,
             # ~8 s of work for 3 agents x 2 threads, so every kill lands on messages in flight
             "CRASH_TEST_WORK_SECONDS": 0.01,
@@ -126,15 +134,11 @@ def test_a_non_idempotent_effect_guarded_by_ctx_once_runs_again_only_after_its_a
     poison = [f"permanent-poison-{i}" for i in range(3)] + [f"failing-poison-{i}" for i in range(3)]
     queue.send_many(b.encode() for b in bodies[:90] + poison + bodies[90:])
     log = tmp_path / "effects.log"
-    env = agent_env(
-        tmp_path / "queue.db",
-        tmp_path / "state.db",
+    env = crash_env(  # the 2 s lease is shorter than the long effects
+        tmp_path,
+        "tests.runtime.append_handler:append_handler",
+        concurrency=4,
         extra={
-            contract.HANDLER: "tests.runtime.append_handler:append_handler",
-            contract.CONCURRENCY: 4,
-            contract.VISIBILITY_TIMEOUT: 2,  # shorter than the long effects
-            contract.MAX_RECEIVE_COUNT: MAX_RECEIVE_COUNT,
-            contract.DRAIN_TIMEOUT: 10,
             "APPEND_TEST_LOG": log,
             "APPEND_TEST_SECONDS": 0.2,
             "APPEND_TEST_LONG_SECONDS": 5,  # two and a half leases
