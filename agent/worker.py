@@ -171,12 +171,20 @@ class Worker:
         buffered: a fast handler's agent then receives 10 per request instead of ~5 (half the
         receive requests, which SQS bills) without running dry while the receive is on its way.
         An idle handler never waits: then any room is worth a receive."""
-        outstanding = self._buffer.qsize() + self.in_flight
-        capacity = self.concurrency + self.prefetch
+        with self._lock:
+            stuck = len(self._overdue)
+            running = len(self._running) - stuck
+        # A handler past its bound is not capacity: the agent receives nothing it cannot run (an
+        # agent whose every handler is stuck receives nothing while the platform replaces it).
+        working = self.concurrency - stuck
+        if working <= 0:
+            return None
+        outstanding = self._buffer.qsize() + running
+        capacity = working + self.prefetch
         room = capacity - outstanding
         most = self.max_batch
-        batch = max(min(most, capacity) // 2, min(most, self.prefetch - self.concurrency))
-        if outstanding >= self.concurrency and room < max(1, batch):
+        batch = max(min(most, capacity) // 2, min(most, self.prefetch - working))
+        if outstanding >= working and room < max(1, batch):
             return None
         return room
 
@@ -215,8 +223,25 @@ class Worker:
             )
             for layer in self.middleware:
                 layer.overdue(message)
+        if late and self.concurrency - len(self._overdue) <= 0:
+            self._give_back_buffered()  # no handler left to run them: let another agent have them
         if not stuck:
             self.heartbeat = now
+
+    def _give_back_buffered(self) -> None:
+        """Give back every message waiting in the buffer (a drain's sentinels stay)."""
+        sentinels = 0
+        while True:
+            try:
+                message = self._buffer.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:
+                sentinels += 1
+            else:
+                self._give_back(message)
+        for _ in range(sentinels):
+            self._buffer.put(None)
 
     def _handler_thread(self) -> None:
         while True:
