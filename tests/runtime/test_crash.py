@@ -31,6 +31,16 @@ AGENTS = 3
 MAX_RECEIVE_COUNT = 5
 
 
+def drained_after_a_second(queue: SqliteBackend, deadline: float) -> bool:
+    """Wait a second; True once nothing is waiting or in flight (fails past `deadline`)."""
+    time.sleep(1.0)
+    stats = queue.stats()
+    if stats.waiting == 0 and stats.in_flight == 0:
+        return True
+    assert time.monotonic() < deadline, f"not done in time: {stats}"
+    return False
+
+
 def crash_env(tmp_path: Path, handler: str, *, concurrency: int, extra: dict[str, object]) -> dict[str, str]:
     """The agents' environment: the queue and state in `tmp_path`, a 2 s lease, 10 s drain."""
     settings: dict[str, object] = {
@@ -72,12 +82,7 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
     kills = 0
     deadline = time.monotonic() + 85
     try:
-        while True:
-            time.sleep(1.0)
-            stats = queue.stats()
-            if stats.waiting == 0 and stats.in_flight == 0:
-                break
-            assert time.monotonic() < deadline, f"not done in time: {stats}"
+        while not drained_after_a_second(queue, deadline):
             victim = kills % AGENTS
             agents[victim].send_signal(signal.SIGKILL)
             agents[victim].wait(timeout=10)
@@ -150,13 +155,8 @@ def test_a_non_idempotent_effect_guarded_by_ctx_once_runs_again_only_after_its_a
     killed: set[int] = set()
     deadline = time.monotonic() + 120
     try:
-        while True:
-            time.sleep(1.0)
-            stats = queue.stats()
-            if stats.waiting == 0 and stats.in_flight == 0:
-                break
-            assert time.monotonic() < deadline, f"not done in time: {stats}"
-            if stats.in_flight == 0 or len(killed) >= 6:
+        while not drained_after_a_second(queue, deadline):
+            if queue.stats().in_flight == 0 or len(killed) >= 6:
                 continue  # kill only an agent that can be holding work, and not forever
             victim = len(killed) % AGENTS
             agents[victim].send_signal(signal.SIGKILL)
