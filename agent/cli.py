@@ -67,7 +67,9 @@ def build_agent(
             state=open_state(settings),
             bucket=open_bucket(settings),
             cache_url=settings.cache,
-            once_claim_seconds=float(settings.visibility_timeout),
+            # The lease the broker really grants: SQS takes the setting, Service Bus caps it at 300 s
+            # and Pub/Sub at 600 s (each backend clamps its visibility_timeout).
+            once_claim_seconds=float(min(settings.visibility_timeout, backend.visibility_timeout)),
         )
     except Exception as e:
         raise StartupError(
@@ -90,6 +92,7 @@ def build_agent(
         drain_timeout=settings.drain_timeout,
         # A receive in progress finishes before the drain: keep long polls short next to the timeout.
         wait_seconds=max(0.5, min(5.0, settings.drain_timeout / 4)),
+        handler_timeout=settings.handler_timeout,
     )
     state = HealthState(
         backend,
@@ -115,7 +118,13 @@ def build_agent(
 
 def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     """Read the environment contract, start the agent, drain on SIGTERM; the process exit code."""
-    from agentfleet.agent.drain import run_until_drained
+    from agentfleet.agent.drain import StopRequest, install_signal_handlers, run_until_drained
+
+    # First of all: a SIGTERM while the handler is imported or the backend opened is a request
+    # to stop, honoured before the first receive (exit 0), not death by the default handler.
+    stop_request = StopRequest()
+    install_signal_handlers(stop_request.request)
+
     from agentfleet.agent.logging import configure_logging, get_logger
 
     configure_logging()
@@ -137,7 +146,7 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
         pid=os.getpid(),
     )
     try:
-        return run_until_drained(worker, watcher)
+        return run_until_drained(worker, watcher, stop_request)
     finally:
         server.stop()
         worker.backend.close()

@@ -27,8 +27,10 @@ class Resources:
     state: StateStore | None = None
     bucket: Bucket | None = None
     cache_url: str = ""
-    #: The claim an idempotency key holds while its effect runs; a crashed agent's claim is taken
-    #: over after this long. The queue's visibility timeout is the natural value.
+    #: How long a ctx.once claim lasts without renewal (it is renewed every third of that while
+    #: its effect runs); a crashed agent's claim is taken over after this long. The agent sets it
+    #: to the lease the broker really grants (Service Bus caps locks at 300 s, Pub/Sub ack
+    #: deadlines at 600 s), so a claim lapses when the message's lease would.
     once_claim_seconds: float = 300.0
     _cache: Any = field(default=None, repr=False)
 
@@ -80,4 +82,10 @@ class Context:
 
     def once(self, key: str) -> Once:
         """`with ctx.once(key) as first: if first: apply_effect()` — see agent.state.base.Once."""
-        return Once(self.state, key, self.resources.once_claim_seconds)
+        return Once(
+            self.state,
+            key,
+            self.resources.once_claim_seconds,
+            holder=self.message.id,
+            delivery=self.message.delivery_count,
+        )

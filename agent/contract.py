@@ -19,6 +19,7 @@ HANDLER = "AGENTFLEET_HANDLER"  # module:function
 CONCURRENCY = "AGENTFLEET_CONCURRENCY"
 DRAIN_TIMEOUT = "AGENTFLEET_DRAIN_TIMEOUT"
 VISIBILITY_TIMEOUT = "AGENTFLEET_VISIBILITY_TIMEOUT"
+HANDLER_TIMEOUT = "AGENTFLEET_HANDLER_TIMEOUT"  # seconds one handler may run; default 10 x visibility
 PORT = "AGENTFLEET_PORT"
 # The address the health/metrics server binds: 0.0.0.0 by default (the platform's health check
 # and scrapers reach the instance or pod from outside); 127.0.0.1 in the local fleet.

@@ -75,9 +75,12 @@ class Invoker:
 
     def __call__(self, message: Message, ctx: Context) -> Any:
         result = self.handler(message, ctx)
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             coro: Coroutine[Any, Any, Any] = _as_coroutine(result)
-            return asyncio.run_coroutine_threadsafe(coro, self._event_loop()).result()
+            try:
+                return asyncio.run_coroutine_threadsafe(coro, self._event_loop()).result()
+            except _Escaped as escaped:
+                raise escaped.error from None  # now on the handler's thread: that message's failure
         return result
 
     def close(self) -> None:
@@ -87,5 +90,18 @@ class Invoker:
                 self._loop = None
 
 
+class _Escaped(Exception):
+    """Carries a handler's SystemExit / KeyboardInterrupt out of the event loop as an ordinary
+    exception: raised inside a task, either would stop `run_forever` and kill the loop thread, the
+    caller's future would never resolve, and every later async message would wait forever."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
 async def _as_coroutine(awaitable: Any) -> Any:
-    return await awaitable
+    try:
+        return await awaitable
+    except (SystemExit, KeyboardInterrupt) as e:
+        raise _Escaped(e) from e

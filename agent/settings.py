@@ -14,6 +14,18 @@ from dataclasses import dataclass, replace
 
 from agentfleet.agent import contract as c
 
+#: The default handler bound is this many visibility timeouts: the lease is sized for typical work,
+#: so ten of them means the handler is stuck, not slow.
+HANDLER_TIMEOUT_LEASES = 10
+#: ... and at most 12 hours, SQS's limit on a message's visibility from its first receipt, past
+#: which no lease renewal can keep it anyway.
+MAX_HANDLER_TIMEOUT = 43_200
+
+
+def default_handler_timeout(visibility_timeout: int) -> int:
+    """AGENTFLEET_HANDLER_TIMEOUT when unset: ten visibility timeouts, at most 12 hours."""
+    return min(MAX_HANDLER_TIMEOUT, HANDLER_TIMEOUT_LEASES * visibility_timeout)
+
 
 class SettingsError(ValueError):
     """The environment is not a valid agent configuration; one line per problem."""
@@ -38,6 +50,10 @@ class Settings:
     concurrency: int = 1
     drain_timeout: int = 60
     visibility_timeout: int = 300
+    #: Seconds one handler may run before the agent calls it stuck: it stops renewing that
+    #: message's lease (another agent gets it) and /healthz fails, so the platform replaces the
+    #: agent. 0 = no bound.
+    handler_timeout: int = default_handler_timeout(300)
     port: int = 8080
     health_host: str = "0.0.0.0"
     warmup: int = 0
@@ -104,6 +120,7 @@ class Settings:
                 "(0.0.0.0 every interface, 127.0.0.1 loopback)"
             )
         chosen_handler = (handler or "").strip() or text(c.HANDLER) or None
+        visibility = integer(c.VISIBILITY_TIMEOUT, 300, 1)
         settings = cls(
             backend=backend,
             queue=queue,
@@ -115,7 +132,8 @@ class Settings:
             cache=text(c.CACHE),
             concurrency=integer(c.CONCURRENCY, 1, 1),
             drain_timeout=integer(c.DRAIN_TIMEOUT, 60, 0),
-            visibility_timeout=integer(c.VISIBILITY_TIMEOUT, 300, 1),
+            visibility_timeout=visibility,
+            handler_timeout=integer(c.HANDLER_TIMEOUT, default_handler_timeout(visibility), 0),
             port=integer(c.PORT, 8080, 0),
             health_host=health_host,
             warmup=integer(c.WARMUP, 0, 0),

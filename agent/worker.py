@@ -21,11 +21,9 @@ from agentfleet.agent.handler import Invoker
 from agentfleet.agent.logging import get_logger
 from agentfleet.agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
 
-#: The most messages one receive asks for (SQS's batch limit; fine for every backend).
-MAX_BATCH = 10
-#: Adaptive prefetch holds about this many seconds of work, up to MAX_PREFETCH messages.
+#: Adaptive prefetch holds about this many seconds of work, up to two receive batches (the
+#: backend's `max_receive_batch`: 10 on SQS, 50 on SQLite).
 PREFETCH_SECONDS = 0.5
-MAX_PREFETCH = 2 * MAX_BATCH
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,12 @@ class Worker:
         prefetch: int | None = None,
         wait_seconds: float = 5.0,
         drain_timeout: float = 60.0,
+        handler_timeout: float = 0.0,
     ) -> None:
+        """`handler_timeout`: seconds one handler may run (0 = no bound). Past it the worker calls
+        the handler stuck: it tells the layers (the lease keeper stops renewing that message, so
+        the broker hands it to another agent) and stops its heartbeat, so /healthz fails and the
+        platform replaces the agent. A thread cannot be killed; replacing the agent is the cure."""
         self.backend = backend
         self.invoker = invoker
         self.resources = resources
@@ -66,15 +69,21 @@ class Worker:
         #: least `concurrency` (fast handlers get full batches, slow ones are not hoarded by one
         #: agent while a newly scaled-out agent sits idle).
         self.fixed_prefetch = prefetch
+        #: The most messages one receive asks for.
+        self.max_batch = max(1, backend.max_receive_batch)
         self._avg_seconds: float | None = None
         self.wait_seconds = wait_seconds
         self.drain_timeout = drain_timeout
+        self.handler_timeout = handler_timeout
         self.heartbeat = time.monotonic()
         self._buffer: queue.Queue[Message | None] = queue.Queue()
         self._lock = threading.Lock()
         self._slot_freed = threading.Event()
         self._stopping = threading.Event()
-        self._in_flight = 0
+        #: Messages whose handler is running, and since when (monotonic): see _begin / _end.
+        self._running: dict[int, tuple[Message, float]] = {}
+        #: Of those, the ones past handler_timeout.
+        self._overdue: set[int] = set()
         self._settling = 0  # handlers done, acks batched and not yet confirmed by the broker
         self._given_back = 0
         self._stop_requested_at: float | None = None
@@ -90,7 +99,13 @@ class Worker:
     @property
     def in_flight(self) -> int:
         with self._lock:
-            return self._in_flight
+            return len(self._running)
+
+    @property
+    def healthy(self) -> bool:
+        """False while a handler that ran past handler_timeout is still running."""
+        with self._lock:
+            return not self._overdue
 
     @property
     def prefetch(self) -> int:
@@ -100,13 +115,13 @@ class Worker:
         if avg is None:
             return self.concurrency
         wanted = int(self.concurrency * PREFETCH_SECONDS / max(avg, 1e-6))
-        return max(self.concurrency, min(MAX_PREFETCH, wanted))
+        return max(self.concurrency, min(2 * self.max_batch, wanted))
 
     def stop(self) -> None:
-        """Begin the drain: safe to call from a signal handler or any thread, any number of times."""
-        with self._lock:
-            if self._stop_requested_at is None:
-                self._stop_requested_at = time.monotonic()
+        """Begin the drain: safe to call from a signal handler or any thread, any number of times.
+        Takes no lock: a signal handler runs on the main thread, which may hold one right then."""
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
         self._stopping.set()
         self._slot_freed.set()
 
@@ -121,7 +136,7 @@ class Worker:
             t.start()
         failures = 0
         while not self._stopping.is_set():
-            self.heartbeat = time.monotonic()
+            self._check_handlers()
             self._slot_freed.clear()
             room = self._room()
             if room is None:
@@ -129,7 +144,7 @@ class Worker:
                 self._slot_freed.wait(1.0)
                 continue
             try:
-                batch = self.backend.receive(min(MAX_BATCH, max(1, room)), self.wait_seconds)
+                batch = self.backend.receive(min(self.max_batch, max(1, room)), self.wait_seconds)
                 failures = 0
             except Exception as e:  # BackendError, or an SDK error a backend failed to wrap
                 failures += 1
@@ -156,24 +171,84 @@ class Worker:
         buffered: a fast handler's agent then receives 10 per request instead of ~5 (half the
         receive requests, which SQS bills) without running dry while the receive is on its way.
         An idle handler never waits: then any room is worth a receive."""
-        outstanding = self._buffer.qsize() + self.in_flight
-        capacity = self.concurrency + self.prefetch
+        with self._lock:
+            stuck = len(self._overdue)
+            running = len(self._running) - stuck
+        # A handler past its bound is not capacity: the agent receives nothing it cannot run (an
+        # agent whose every handler is stuck receives nothing while the platform replaces it).
+        working = self.concurrency - stuck
+        if working <= 0:
+            return None
+        outstanding = self._buffer.qsize() + running
+        capacity = working + self.prefetch
         room = capacity - outstanding
-        batch = max(min(MAX_BATCH, capacity) // 2, min(MAX_BATCH, self.prefetch - self.concurrency))
-        if outstanding >= self.concurrency and room < max(1, batch):
+        most = self.max_batch
+        batch = max(min(most, capacity) // 2, min(most, self.prefetch - working))
+        if outstanding >= working and room < max(1, batch):
             return None
         return room
+
+    def _begin(self, message: Message) -> bool:
+        """The one place a message's handling starts; False while draining (give it back)."""
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            self._running[id(message)] = (message, time.monotonic())
+            return True
+
+    def _end(self, message: Message) -> None:
+        """The one place a message's handling ends (settled, or its settlement batched)."""
+        with self._lock:
+            self._running.pop(id(message), None)
+            self._overdue.discard(id(message))
+
+    def _check_handlers(self) -> None:
+        """Beat the heartbeat, unless a handler ran past its bound: then tell the layers about it
+        once, and let the heartbeat go stale so /healthz fails."""
+        now = time.monotonic()
+        late: list[tuple[Message, float]] = []
+        with self._lock:
+            if self.handler_timeout > 0:
+                for key, (message, started) in self._running.items():
+                    if key not in self._overdue and now - started > self.handler_timeout:
+                        self._overdue.add(key)
+                        late.append((message, now - started))
+            stuck = bool(self._overdue)
+        for message, seconds in late:
+            self._log.error(
+                "handler ran past its bound; its lease is no longer renewed and the agent reports unhealthy",
+                message_id=message.id,
+                seconds=round(seconds, 1),
+                handler_timeout=self.handler_timeout,
+            )
+            for layer in self.middleware:
+                layer.overdue(message)
+        if late and self.concurrency - len(self._overdue) <= 0:
+            self._give_back_buffered()  # no handler left to run them: let another agent have them
+        if not stuck:
+            self.heartbeat = now
+
+    def _give_back_buffered(self) -> None:
+        """Give back every message waiting in the buffer (a drain's sentinels stay)."""
+        sentinels = 0
+        while True:
+            try:
+                message = self._buffer.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:
+                sentinels += 1
+            else:
+                self._give_back(message)
+        for _ in range(sentinels):
+            self._buffer.put(None)
 
     def _handler_thread(self) -> None:
         while True:
             message = self._buffer.get()
             if message is None:
                 return
-            with self._lock:
-                stopping = self._stopping.is_set()
-                if not stopping:
-                    self._in_flight += 1
-            if stopping:
+            if not self._begin(message):
                 self._give_back(message)
                 continue
             try:
@@ -181,13 +256,12 @@ class Worker:
                 if outcome.settling is not None:
                     with self._lock:
                         self._settling += 1
-                    outcome.settling.add_done_callback(self._settled)
+                    outcome.settling.then(self._settled)
             except Exception as e:  # a bug in a layer (or a broken log pipe) must not kill the thread
                 with contextlib.suppress(Exception):
                     self._log.error("processing crashed", message_id=message.id, error=repr(e))
             finally:
-                with self._lock:
-                    self._in_flight -= 1
+                self._end(message)
                 if self._room() is not None:  # wake the loop only when it has something to do
                     self._slot_freed.set()
 
@@ -213,7 +287,7 @@ class Worker:
             layer.given_back(message)
         for attempt in range(3):
             try:
-                self.backend.release(message, 0)
+                self.backend.give_back(message)
                 break
             except LeaseLost:
                 break
@@ -239,14 +313,14 @@ class Worker:
         deadline = (self._stop_requested_at or start) + self.drain_timeout
         for t in threads:
             while t.is_alive() and time.monotonic() < deadline:
-                self.heartbeat = time.monotonic()  # draining is alive: /healthz stays green
+                self._check_handlers()  # draining is alive: /healthz stays green unless a handler is stuck
                 t.join(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
         # Innermost first: the retries layer sends the acks still waiting for their batch while the
         # lease keeper still holds those messages; only then does the lease keeper stop.
         for layer in reversed(self.middleware):
             layer.close()
         with self._lock:  # still running, or finished with their ack unconfirmed
-            unfinished = self._in_flight + self._settling
+            unfinished = len(self._running) + self._settling
         self.invoker.close()
         report = DrainReport(self._given_back, unfinished, time.monotonic() - start)
         self._log.info(

@@ -11,7 +11,11 @@ Semantics every backend must honour (tests/runtime/contract.py checks each one):
 - `delivery_count` starts at 1 and grows by one on every delivery of the same message.
 - `extend_lease` pushes the lease's end to now + `seconds`.
 - `release` ends the lease early: the message is visible again after `delay_seconds` (0 = now).
-  This is how drain gives back unstarted messages and how retries back off.
+  This is how retries back off; the failed delivery counts.
+- `give_back` returns a message that was not processed (an unstarted message on drain, or one
+  whose `ctx.once` key another delivery holds) after `delay_seconds`. Where the backend keeps the
+  count (SQLite) this is not a delivery; where the broker counts receives itself (SQS, Service
+  Bus, Pub/Sub) it is one, which docs/backends.md says.
 - `dead_letter` moves the message to the dead-letter queue with `reason`, and removes it.
 - `ack` removes the message for good.
 - `stats` reports waiting / in-flight / dead-lettered counts where the broker can tell.
@@ -69,6 +73,8 @@ class QueueBackend(abc.ABC):
     native_dead_letter: bool = False
     #: The lease a receive takes, in seconds.
     visibility_timeout: int = 30
+    #: The most messages the worker asks one receive for (SQS's limit is 10).
+    max_receive_batch: int = 10
 
     @abc.abstractmethod
     def receive(self, max_messages: int, wait_seconds: float) -> list[Message]:
@@ -85,6 +91,11 @@ class QueueBackend(abc.ABC):
     @abc.abstractmethod
     def release(self, message: Message, delay_seconds: int = 0) -> None:
         """Give a message back: visible again after `delay_seconds`."""
+
+    def give_back(self, message: Message, delay_seconds: int = 0) -> None:
+        """Return a message that was not processed: visible again after `delay_seconds`. The
+        default releases it, which the broker counts as a delivery where it counts receives."""
+        self.release(message, delay_seconds)
 
     @abc.abstractmethod
     def dead_letter(self, message: Message, reason: str) -> None:

@@ -17,6 +17,8 @@ streaming `subscribe()` helper, because the worker manages leases itself, like o
   The dead-letter policy (`max_delivery_attempts`, 5-100) also dead-letters natively.
 - `dead_letter()` (a handler's permanent failure) publishes the message to the dead-letter topic
   (AGENTFLEET_DEAD_LETTER_QUEUE) with the reason as an attribute, waits for the publish, then acks.
+- Acks are batched: the runtime's ack batcher sends up to 100 ack ids per `acknowledge` request
+  (`ack_batch`), and reports a success only once that request returned.
 - An ack can fail: with exactly-once delivery an expired ack id is refused (InvalidArgument /
   FailedPrecondition), which we report as LeaseLost; without it Pub/Sub may drop a late ack
   silently, so a handler's own progress record (`ctx.once`) is what prevents a second effect.
@@ -27,7 +29,7 @@ streaming `subscribe()` helper, because the worker manages leases itself, like o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,6 +53,8 @@ T = TypeVar("T")
 class PubSubLease:
     ack_id: str
     lease_ends: float
+    #: The dead-letter copy was published: a retry of `dead_letter` (its ack failed) only acks.
+    dead_letter_sent: bool = False
 
 
 def clamp_deadline(seconds: float) -> int:
@@ -63,6 +67,8 @@ class PubSubBackend(QueueBackend):
 
     name = "pubsub"
     native_dead_letter = True
+    #: Acks the runtime sends per `ack_batch` (one acknowledge request takes up to 1,000 ack ids).
+    max_ack_batch = 100
 
     def __init__(
         self,
@@ -126,6 +132,36 @@ class PubSubBackend(QueueBackend):
             message,
         )
 
+    def ack_batch(self, messages: Sequence[Message]) -> list[BaseException | None]:
+        """Acknowledge many deliveries in one request. Per message: None once Pub/Sub accepted
+        the request; when a request of several is refused (exactly-once delivery refuses an
+        expired ack id) each is acked alone, so only the refused ones come back as LeaseLost.
+        A transient failure of the whole request raises BackendError, as `ack` does."""
+        from google.api_core import exceptions
+
+        results: list[BaseException | None] = [None] * len(messages)
+        for start in range(0, len(messages), MAX_ACK_IDS):
+            chunk = messages[start : start + MAX_ACK_IDS]
+            request = {"subscription": self.subscription, "ack_ids": [self._lease(m).ack_id for m in chunk]}
+
+            def acknowledge(request: dict[str, Any] = request) -> None:
+                self.subscriber.acknowledge(request=request)
+
+            try:
+                self._call(acknowledge)
+            except BackendError as error:
+                refused = isinstance(
+                    error.__cause__, exceptions.InvalidArgument | exceptions.FailedPrecondition
+                )
+                if not refused:
+                    raise
+                for i, message in enumerate(chunk, start):
+                    try:
+                        self.ack(message)
+                    except (LeaseLost, BackendError) as each:
+                        results[i] = each
+        return results
+
     def extend_lease(self, message: Message, seconds: int) -> None:
         lease = self._lease(message)
         if self._clock() >= lease.lease_ends:
@@ -149,10 +185,13 @@ class PubSubBackend(QueueBackend):
                 "AGENTFLEET_DEAD_LETTER_QUEUE is empty: the pubsub backend needs the dead-letter topic "
                 "(projects/PROJECT/topics/NAME) to dead-letter a permanent failure"
             )
-        attributes = dict(message.attributes)
-        attributes[REASON_ATTRIBUTE] = reason[:1024] or "unspecified"
-        attributes[ORIGINAL_ID_ATTRIBUTE] = message.id
-        self._publish(self.dead_letter_topic, message.body, attributes)
+        lease = self._lease(message)
+        if not lease.dead_letter_sent:
+            attributes = dict(message.attributes)
+            attributes[REASON_ATTRIBUTE] = reason[:1024] or "unspecified"
+            attributes[ORIGINAL_ID_ATTRIBUTE] = message.id
+            self._publish(self.dead_letter_topic, message.body, attributes)
+            lease.dead_letter_sent = True
         self.ack(message)
 
     def send(self, body: bytes, attributes: dict[str, str] | None = None) -> str:

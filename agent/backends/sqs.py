@@ -67,6 +67,8 @@ class SqsReceipt:
 
     handle: str
     lease_ends: float
+    #: The dead-letter copy was sent: a retry of `dead_letter` (its delete failed) only deletes.
+    dead_letter_sent: bool = False
 
 
 def clamp_visibility(seconds: float) -> int:
@@ -78,7 +80,8 @@ class SqsBackend(QueueBackend):
     """One SQS queue (and optionally its dead-letter queue) through a boto3 SQS client."""
 
     name = "sqs"
-    native_dead_letter = True
+    #: DeleteMessageBatch takes 10 entries.
+    max_ack_batch = MAX_BATCH
 
     def __init__(
         self,
@@ -96,6 +99,21 @@ class SqsBackend(QueueBackend):
         self._dead_letter_url = dead_letter_url
         self.visibility_timeout = clamp_visibility(visibility_timeout)
         self._clock = clock
+        self._redrive: bool | None = None
+
+    @property
+    def native_dead_letter(self) -> bool:  # type: ignore[override]
+        """True when the queue has a redrive policy (SQS dead-letters after its maxReceiveCount).
+        A queue the user brought may have none: then the runtime enforces
+        AGENTFLEET_MAX_RECEIVE_COUNT itself. Asked once; a failed question is asked again later
+        and meanwhile the runtime enforces the limit."""
+        if self._redrive is None:
+            try:
+                policy = self._attributes(self.queue_url, ["RedrivePolicy"]).get("RedrivePolicy")
+            except Exception:  # the broker is unreachable right now: enforce, ask again later
+                return False
+            self._redrive = bool(policy)
+        return self._redrive
 
     # -- the verbs --------------------------------------------------------------------------
 
@@ -181,6 +199,12 @@ class SqsBackend(QueueBackend):
         receipt.lease_ends = self._clock()
 
     def dead_letter(self, message: Message, reason: str) -> None:
+        """Send a copy with the reason to the dead-letter queue, then delete the original. A retry
+        after a failed delete only deletes: sending again would leave two copies."""
+        receipt = self._receipt(message)
+        if receipt.dead_letter_sent:
+            self.ack(message)
+            return
         target = self.dead_letter_url()
         attributes: dict[str, Any] = {
             key: {"DataType": "String", "StringValue": value}
@@ -195,6 +219,7 @@ class SqsBackend(QueueBackend):
             MessageBody=message.body.decode("utf-8", errors="replace"),
             MessageAttributes=dict(list(attributes.items())[-10:]),  # SQS allows 10 attributes
         )
+        receipt.dead_letter_sent = True
         self.ack(message)
 
     def send(self, body: bytes, attributes: dict[str, str] | None = None) -> str:

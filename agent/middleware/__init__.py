@@ -37,10 +37,17 @@ def default_layers(
     # ack deadline at 600 s, so a longer configured visibility is served by renewing more often,
     # not by renewing after the lock is already gone.
     lease = min(visibility_timeout, backend.visibility_timeout)
+    outcome_log = OutcomeLog()
     layers: list[Middleware] = [
-        OutcomeLog(),
+        outcome_log,
         metrics,
         LeaseKeeper(backend, lease, on_extended=metrics.extended),
-        Retries(backend, max_receive_count, min_backoff=min_backoff, max_backoff=max_backoff),
+        Retries(
+            backend,
+            max_receive_count,
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            settle_together=outcome_log.together,
+        ),
     ]
     return layers, metrics

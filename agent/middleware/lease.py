@@ -52,6 +52,10 @@ class LeaseKeeper(Middleware):
     def given_back(self, message: Message) -> None:
         self._untrack(message)
 
+    def overdue(self, message: Message) -> None:
+        """A stuck handler's message is let go: its lease runs out and another agent gets it."""
+        self._untrack(message)
+
     def process(self, message: Message, call_next: Call) -> Outcome:
         try:
             outcome = call_next(message)

@@ -1,4 +1,5 @@
-"""Settling a delivery: ack on success, release with bounded exponential backoff on failure,
+"""Settling a delivery: ack on success, release with bounded exponential backoff on failure (a
+delivery that only found its ctx.once key held elsewhere is given back, not counted),
 dead-letter on PermanentError, on a handler that cannot import its code, or after
 `max_receive_count` deliveries when the broker does not dead-letter natively (SQLite).
 
@@ -6,18 +7,20 @@ Broker calls that fail transiently (BackendError) are retried a few times, so a 
 ack does not turn finished work into a redelivery.
 
 Where the backend can delete in batches (SQS), successful deliveries are acked through an
-`AckBatcher`: the outcome is SETTLING until the broker confirmed the batch (agent/middleware/acks.py).
+`AckBatcher`: the outcome is SETTLING until the broker confirmed the batch (agent/ack_batcher.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
+from agentfleet.agent.ack_batcher import AckBatcher, BatchAcks
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
 from agentfleet.agent.handler import PermanentError
-from agentfleet.agent.middleware.acks import AckBatcher, BatchAcks
 from agentfleet.agent.middleware.base import (
     DEAD_LETTERED,
     LEASE_LOST,
@@ -29,6 +32,7 @@ from agentfleet.agent.middleware.base import (
     Middleware,
     Outcome,
 )
+from agentfleet.agent.state.base import InProgressElsewhere
 
 
 def describe(error: BaseException) -> str:
@@ -49,9 +53,11 @@ class Retries(Middleware):
         settle_pause: float = 0.05,
         batch_acks: bool = True,
         ack_delay: float = 0.05,
+        settle_together: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         """`batch_acks`: ack through an AckBatcher when the backend can (`ack_batch`); an ack then
-        waits at most `ack_delay` seconds for its batch to fill."""
+        waits at most `ack_delay` seconds for its batch to fill; `settle_together` is entered around
+        settling each batch (the outcome log's one write per batch)."""
         self.backend = backend
         self.max_receive_count = max_receive_count
         self.min_backoff = min_backoff
@@ -60,7 +66,14 @@ class Retries(Middleware):
         self.settle_pause = settle_pause
         self.acks: AckBatcher | None = None
         if batch_acks and isinstance(backend, BatchAcks):
-            self.acks = AckBatcher(backend, max_delay=ack_delay, attempts=settle_attempts, pause=settle_pause)
+            self.acks = AckBatcher(
+                backend,
+                max_batch=getattr(backend, "max_ack_batch", 10),
+                max_delay=ack_delay,
+                attempts=settle_attempts,
+                pause=settle_pause,
+                together=settle_together,
+            )
 
     def backoff(self, delivery_count: int) -> int:
         """Seconds before the next delivery: min_backoff · 2^(n-1), capped at max_backoff, with
@@ -76,15 +89,17 @@ class Retries(Middleware):
                 action()
                 return done
             except LeaseLost as e:
-                return done.but(result=LEASE_LOST, reason=f"{done.result} but {e}")
+                return done.copy_with(result=LEASE_LOST, reason=f"{done.result} but {e}")
             except BackendError as e:
                 if attempt == self.settle_attempts - 1:
-                    return done.but(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
+                    return done.copy_with(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
                 time.sleep(self.settle_pause * 2**attempt)
+            except Exception as e:  # a refusal retrying cannot fix (a missing or denied DLQ …)
+                return done.copy_with(result=SETTLE_FAILED, reason=f"{done.result} but {describe(e)}")
         return done  # unreachable: the loop returns
 
     def _dead_letter(self, message: Message, reason: str, outcome: Outcome) -> Outcome:
-        done = outcome.but(result=DEAD_LETTERED, reason=reason)
+        done = outcome.copy_with(result=DEAD_LETTERED, reason=reason)
         return self._settle(lambda: self.backend.dead_letter(message, reason), done)
 
     def process(self, message: Message, call_next: Call) -> Outcome:
@@ -98,13 +113,22 @@ class Retries(Middleware):
         outcome = call_next(message)
         error = outcome.error
         if error is None:
-            done = outcome.but(result=SUCCEEDED)
+            done = outcome.copy_with(result=SUCCEEDED)
             pending = self.acks.submit(message, done) if self.acks is not None else None
             if pending is not None:
-                return outcome.but(result=SETTLING, settling=pending)
+                return outcome.copy_with(result=SETTLING, settling=pending)
             return self._settle(lambda: self.backend.ack(message), done)
         if isinstance(error, PermanentError):
             return self._dead_letter(message, f"PermanentError: {error}"[:1000], outcome)
+        if isinstance(error, InProgressElsewhere):
+            # Another delivery holds this message's ctx.once key (a producer's duplicate): waiting
+            # for it is not a failed delivery, so it is given back, not counted where the backend
+            # keeps the count, and never dead-lettered for it by the runtime.
+            delay = self.backoff(message.delivery_count)
+            return self._settle(
+                lambda: self.backend.give_back(message, delay),
+                outcome.copy_with(result=RETRIED, retry_delay=delay),
+            )
         if isinstance(error, ImportError):
             reason = f"the handler cannot import its code: {describe(error)}"
             return self._dead_letter(message, reason, outcome)
@@ -116,7 +140,7 @@ class Retries(Middleware):
             return self._dead_letter(message, reason, outcome)
         delay = self.backoff(message.delivery_count)
         return self._settle(
-            lambda: self.backend.release(message, delay), outcome.but(result=RETRIED, retry_delay=delay)
+            lambda: self.backend.release(message, delay), outcome.copy_with(result=RETRIED, retry_delay=delay)
         )
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ import abc
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -139,40 +140,81 @@ def _owner() -> str:
 
 
 class Once:
-    """`with ctx.once(key) as first:` — run an effect at most once per key across the fleet.
+    """`with ctx.once(key) as first:` runs an effect at most once per key across the fleet.
 
     On enter it claims `key` with put-if-absent (status `pending`, expiring after `claim_seconds`):
     `first` is True when this delivery must apply the effect, False when an earlier delivery
-    already did (status `done`). On a clean exit the claim becomes `done`; on an exception it is
-    deleted so the retry applies the effect. If the process dies mid-effect the claim expires and
-    the next delivery takes it over (compare-and-set), so the effect is never lost; an effect that
-    is itself a conditional write into `ctx.state` is then applied exactly once. A claim that ends
-    within `wait_for_expiry` seconds is waited out; one held longer by a live delivery elsewhere
-    raises `InProgressElsewhere`, a retryable error.
+    already did (status `done`). While the effect runs, a background thread renews the claim every
+    third of `claim_seconds` (compare-and-set), as the lease keeper renews the message's lease, so
+    a live holder keeps its claim however long the effect takes. On a clean exit the claim becomes
+    `done` (a transient error on that write is retried); on an exception it is deleted so the
+    retry applies the effect.
+
+    If the process dies mid-effect, renewal stops, the claim expires and the next delivery takes
+    it over (compare-and-set), so the effect is never lost; an effect that is itself a conditional
+    write into `ctx.state` is then applied exactly once. A claim that ends within
+    `wait_for_expiry` seconds is waited out; one held longer by a live delivery elsewhere raises
+    `InProgressElsewhere`, a retryable error. A later delivery of the same message (`holder`, the
+    message id, with a higher `delivery`) takes its own pending claim over at once: that claim was
+    left by an earlier delivery whose "done" write failed, and the broker leases a message to one
+    consumer at a time. A holder whose claim was taken over (its renewals failed for longer than
+    the claim lasts) does not mark it done: its exit raises `ConflictError`, and the retry finds
+    the other holder's claim.
     """
 
     def __init__(
-        self, store: StateStore, key: str, claim_seconds: float = 300.0, wait_for_expiry: float = 5.0
+        self,
+        store: StateStore,
+        key: str,
+        claim_seconds: float = 300.0,
+        wait_for_expiry: float = 5.0,
+        *,
+        holder: str = "",
+        delivery: int = 0,
+        commit_attempts: int = 5,
+        commit_pause: float = 0.05,
+        renew: bool = True,
     ) -> None:
         self.store = store
         self.key = f"once:{key}"
         self.claim_seconds = claim_seconds
         #: A live claim that ends within this many seconds is waited out instead of raising.
         self.wait_for_expiry = min(wait_for_expiry, claim_seconds / 2)
+        #: The message this claim is for, and which delivery of it holds the claim.
+        self.holder = holder
+        self.delivery = delivery
+        self.commit_attempts = commit_attempts
+        self.commit_pause = commit_pause
+        #: Renew the claim while held (False only models a holder that died, in tests).
+        self.renew = renew
         self.owner = _owner()
         self.first = False
         self._claim: Item | None = None
+        self._lock = threading.Lock()  # the renewer and commit/abandon both move `_claim`
+        self._released = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     def _pending(self) -> dict[str, Any]:
-        return {"status": "pending", "owner": self.owner, "expires": time.time() + self.claim_seconds}
+        return {
+            "status": "pending",
+            "owner": self.owner,
+            "holder": self.holder,
+            "delivery": self.delivery,
+            "expires": time.time() + self.claim_seconds,
+        }
+
+    def _own_earlier_claim(self, value: dict[str, Any]) -> bool:
+        """A pending claim an earlier delivery of this very message left behind."""
+        return bool(self.holder) and value.get("holder") == self.holder and (
+            int(value.get("delivery", 0)) < self.delivery
+        )
 
     def acquire(self) -> bool:
         """Claim the key; True if this delivery must apply the effect."""
         for _ in range(5):
             try:
                 pending = self._pending()
-                self._claim = self.store.put(self.key, pending, if_absent=True, expires_at=pending["expires"])
-                self.first = True
+                self._hold(self.store.put(self.key, pending, if_absent=True, expires_at=pending["expires"]))
                 return True
             except ConflictError:
                 pass
@@ -183,6 +225,8 @@ class Once:
                 self.first = False
                 return False
             left = float(current.value.get("expires", 0)) - time.time()
+            if self._own_earlier_claim(current.value):
+                left = 0.0
             if left > self.wait_for_expiry:
                 raise InProgressElsewhere(f"{self.key} is being applied by {current.value.get('owner')}")
             if left > 0:
@@ -197,35 +241,89 @@ class Once:
                     return False
                 if float(current.value.get("expires", 0)) > time.time():
                     continue
-            try:  # an expired claim: its owner died mid-effect; take it over
+            try:  # an expired claim (its owner died mid-effect) or our own earlier one: take it over
                 pending = self._pending()
-                self._claim = self.store.put(
-                    self.key, pending, if_version=current.version, expires_at=pending["expires"]
-                )
-                self.first = True
+                expires = pending["expires"]
+                self._hold(self.store.put(self.key, pending, if_version=current.version, expires_at=expires))
                 return True
             except ConflictError:
                 continue
         raise InProgressElsewhere(f"{self.key} is contended; retry later")
 
-    def commit(self) -> None:
-        """Mark the effect applied."""
-        if self._claim is None:
+    def _hold(self, claim: Item) -> None:
+        self._claim = claim
+        self.first = True
+        self._released.clear()
+        if not self.renew:
             return
+        self._renewer = threading.Thread(target=self._renew, name="agentfleet-once", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        """Push the claim's expiry forward every third of its life until released or lost."""
+        every = max(0.05, self.claim_seconds / 3)
+        wait = every
+        while not self._released.wait(wait):
+            with self._lock:
+                claim = self._claim
+                if claim is None:
+                    return
+                try:
+                    pending = self._pending()
+                    self._claim = self.store.put(
+                        self.key, pending, if_version=claim.version, expires_at=pending["expires"]
+                    )
+                    wait = every
+                except ConflictError:
+                    self._claim = None  # taken over: the effect is someone else's now
+                    return
+                except StateError:
+                    wait = min(1.0, every / 4)  # try again soon; the claim still has 2/3 of its life
+
+    def _release(self) -> Item | None:
+        """Stop renewing; the claim as last written, or None if it was lost."""
+        self._released.set()
+        with self._lock:
+            claim, self._claim = self._claim, None
+        if self._renewer is not None and self._renewer is not threading.current_thread():
+            self._renewer.join(timeout=5)
+        return claim
+
+    def commit(self) -> None:
+        """Mark the effect applied, retrying a transient failure of that write."""
+        if not self.first:
+            return
+        claim = self._release()
+        if claim is None:
+            raise ConflictError(self.key, "the claim was taken over while the effect ran")
         now = time.time()
-        done = {"status": "done", "owner": self.owner, "at": now}
-        self.store.put(self.key, done, if_version=self._claim.version, expires_at=now + DONE_KEPT_SECONDS)
-        self._claim = None
+        done = {"status": "done", "owner": self.owner, "holder": self.holder, "at": now}
+        for attempt in range(self.commit_attempts):
+            try:
+                self.store.put(self.key, done, if_version=claim.version, expires_at=now + DONE_KEPT_SECONDS)
+                return
+            except ConflictError:
+                current = self.store.get(self.key)  # an earlier try may have landed after all
+                if current is not None and current.value.get("owner") == self.owner:
+                    if current.value.get("status") == "done":
+                        return
+                raise
+            except StateError:
+                if attempt == self.commit_attempts - 1:
+                    raise
+                time.sleep(self.commit_pause * 2**attempt)
 
     def abandon(self) -> None:
         """Give the claim back so a retry applies the effect."""
-        if self._claim is None:
+        if not self.first:
             return
+        claim = self._release()
+        if claim is None:
+            return  # someone took over: theirs now
         try:
-            self.store.delete(self.key, if_version=self._claim.version)
+            self.store.delete(self.key, if_version=claim.version)
         except ConflictError:
             pass  # someone took over an expired claim: theirs now
-        self._claim = None
 
     def __enter__(self) -> bool:
         return self.acquire()

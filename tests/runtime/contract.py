@@ -331,7 +331,7 @@ class StateStoreContract:
             assert again, "a failed effect must be applied by the retry"
 
     def test_once_takes_over_an_expired_claim_of_a_dead_agent(self, store: StateStore, key: str) -> None:
-        dead = Once(store, key, claim_seconds=0.5)
+        dead = Once(store, key, claim_seconds=0.5, renew=False)  # a dead agent renews nothing
         assert dead.acquire()  # ... and the agent dies before commit()
         with pytest.raises(InProgressElsewhere):
             Once(store, key, wait_for_expiry=0).acquire()
@@ -342,7 +342,8 @@ class StateStoreContract:
             assert not later
 
     def test_once_waits_out_a_claim_about_to_expire(self, store: StateStore, key: str) -> None:
-        assert Once(store, key, claim_seconds=1.0).acquire()  # a dead agent's claim, 1 s left
+        dead = Once(store, key, claim_seconds=1.0, renew=False)
+        assert dead.acquire()  # a dead agent's claim, 1 s left
         start = time.monotonic()
         with Once(store, key, wait_for_expiry=5) as first:
             assert first, "the redelivery takes the claim over once it expires"
@@ -356,3 +357,13 @@ class StateStoreContract:
         owner.commit()
         with Once(store, key) as first:
             assert not first
+
+    def test_once_renews_its_claim_while_the_effect_runs(self, store: StateStore, key: str) -> None:
+        owner = Once(store, key, claim_seconds=0.6)
+        assert owner.acquire()
+        time.sleep(1.5)  # 2.5 claims long: renewal keeps it
+        with pytest.raises(InProgressElsewhere):
+            Once(store, key, wait_for_expiry=0).acquire()
+        owner.commit()
+        item = store.get(f"once:{key}")
+        assert item is not None and item.value["status"] == "done"

@@ -19,6 +19,7 @@ from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.agent.context import Resources
 from agentfleet.agent.handler import Handler, Invoker
 from agentfleet.agent.middleware import Metrics, default_layers
+from agentfleet.agent.state.base import StateStore
 from agentfleet.agent.state.sqlite import SqliteStateStore
 from agentfleet.agent.worker import DrainReport, Worker
 
@@ -38,6 +39,7 @@ def make_worker(
     handler: Handler,
     *,
     state_path: Path | None = None,
+    state: StateStore | None = None,
     visibility_timeout: int = 2,
     max_receive_count: int = 3,
     concurrency: int = 1,
@@ -45,6 +47,7 @@ def make_worker(
     max_backoff: float = 2.0,
     drain_timeout: float = 10.0,
     wait_seconds: float = 0.5,
+    handler_timeout: float = 0.0,
 ) -> Running:
     layers, metrics = default_layers(
         backend,
@@ -53,7 +56,11 @@ def make_worker(
         min_backoff=min_backoff,
         max_backoff=max_backoff,
     )
-    resources = Resources(state=SqliteStateStore(state_path) if state_path else None)
+    if state is None and state_path is not None:
+        state = SqliteStateStore(state_path)
+    # As the agent does: a ctx.once claim lives as long as the lease the broker grants.
+    claim = min(visibility_timeout, backend.visibility_timeout)
+    resources = Resources(state=state, once_claim_seconds=float(claim))
     worker = Worker(
         backend,
         Invoker(handler),
@@ -62,6 +69,7 @@ def make_worker(
         concurrency=concurrency,
         wait_seconds=wait_seconds,
         drain_timeout=drain_timeout,
+        handler_timeout=handler_timeout,
     )
     return Running(worker, backend, metrics)
 

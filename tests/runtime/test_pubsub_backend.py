@@ -235,3 +235,39 @@ def test_the_fake_takes_the_sdk_calls() -> None:
     subscriber_calls = ["pull", "acknowledge", "modify_ack_deadline", "get_subscription", "close"]
     assert surface_mismatches(FakeSubscriberClient, SubscriberClient, subscriber_calls) == []
     assert surface_mismatches(FakePublisherClient, PublisherClient, ["publish"]) == []
+
+
+def test_ack_batch_acknowledges_many_ack_ids_in_one_request() -> None:
+    backend, _, _ = make(visibility_timeout=30)
+    for i in range(5):
+        backend.send(str(i).encode())
+    got = []
+    while len(got) < 5:
+        got.extend(backend.receive(10, 1))
+    calls: list[int] = []
+    acknowledge = backend.subscriber.acknowledge
+
+    def recording(request: dict, **kwargs: object) -> None:
+        calls.append(len(request["ack_ids"]))
+        acknowledge(request=request, **kwargs)
+
+    backend.subscriber.acknowledge = recording
+    assert backend.ack_batch(got) == [None] * 5
+    assert calls == [5], "one request for the batch"
+    assert backend.receive(10, 0.5) == []
+
+
+def test_ack_batch_reports_a_refused_ack_id_as_lease_lost_for_that_message_only() -> None:
+    backend, _, _ = make(visibility_timeout=1)  # exactly-once: an expired ack id is refused
+    backend.send(b"stale")
+    stale = receive_one(backend, 2)
+    assert stale is not None
+    time.sleep(1.1)
+    backend.send(b"fresh")
+    fresh = None
+    while fresh is None or fresh.body != b"fresh":
+        fresh = receive_one(backend, 2)
+        if fresh is not None and fresh.body != b"fresh":
+            backend.release(fresh, 30)  # the redelivered stale one: out of the way
+    results = backend.ack_batch([stale, fresh])
+    assert isinstance(results[0], LeaseLost) and results[1] is None

@@ -5,6 +5,7 @@ whose consumers died."""
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,72 @@ def test_dead_letter_keeps_the_reason(tmp_path: Path) -> None:
     (message,) = backend.receive(1, 1)
     backend.dead_letter(message, "PermanentError: not json")
     assert [(d.body, d.reason) for d in backend.dead_letters()] == [(b"bad", "PermanentError: not json")]
+
+
+class _SettleDuringClaimRead:
+    """Wraps a backend's connection: when the claim's rows are read, another thread first
+    dead-letters a message. That is the gap of finding 1 (issue 15): a claim read outside the
+    backend's lock keeps its write transaction open, so the other thread's COMMIT fails and its
+    ROLLBACK undoes the claim."""
+
+    def __init__(self, backend: SqliteBackend, victim: Any) -> None:
+        self.conn = backend._conn
+        self.backend = backend
+        self.victim = victim
+        self.errors: list[BaseException] = []
+        self.thread: threading.Thread | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        cursor = self.conn.execute(sql, params)
+        if "RETURNING" in sql and "UPDATE messages" in sql and self.thread is None:
+            return _HookedCursor(cursor, self._settle_elsewhere)
+        return cursor
+
+    def _settle_elsewhere(self) -> None:
+        def settle() -> None:
+            try:
+                self.backend.dead_letter(self.victim, "PermanentError: bad")
+            except BaseException as e:  # noqa: BLE001 - recorded for the assertion
+                self.errors.append(e)
+
+        self.thread = threading.Thread(target=settle)
+        self.thread.start()
+        # Old code: the settle runs right now, inside the gap. Fixed code: it waits for the lock,
+        # so this join gives up and the claim finishes first.
+        self.thread.join(timeout=1.0)
+
+
+class _HookedCursor:
+    def __init__(self, cursor: Any, before_read: Any) -> None:
+        self.cursor = cursor
+        self.before_read = before_read
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+    def fetchall(self) -> list[Any]:
+        self.before_read()
+        return self.cursor.fetchall()
+
+
+def test_a_settle_from_another_thread_during_a_claim_loses_neither(tmp_path: Path) -> None:
+    backend = SqliteBackend(tmp_path / "queue.db", visibility_timeout=60)
+    backend.send_many([b"victim", b"a", b"b"])
+    (victim,) = backend.receive(1, 1)
+    hook = _SettleDuringClaimRead(backend, victim)
+    backend._conn = hook  # type: ignore[assignment]
+    claimed = backend.receive(2, 1)
+    assert hook.thread is not None
+    hook.thread.join(timeout=10)
+    backend._conn = hook.conn
+    assert hook.errors == [], "the dead-letter must commit"
+    assert sorted(m.body for m in claimed) == [b"a", b"b"]
+    assert [d.body for d in backend.dead_letters()] == [b"victim"]
+    assert backend.stats().in_flight == 2, "the claim must hold"
+    assert backend.receive(10, 0.2) == [], "claimed messages must not be handed out again"
+    for m in claimed:
+        backend.ack(m)
+    assert backend.stats().waiting == 0 and backend.stats().in_flight == 0

@@ -391,3 +391,101 @@ def test_sigterm_to_an_agent_over_sqs_loses_nothing_and_logs_no_success_before_t
     assert left, "the SIGTERM landed mid-work: some messages were given back"
     assert not done & left, "a message logged as succeeded was not deleted"
     assert len(done) + len(left) == len(bodies), "nothing lost"
+
+
+# -- settling failures (issue 15, finding 5) ----------------------------------------------------
+
+
+class _FailsDeleteOnce(_Recorder):
+    """The first DeleteMessage hits a server error after SQS did nothing."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        call = super().__getattr__(name)
+        if name != "delete_message":
+            return call
+
+        def delete(**kwargs: Any) -> Any:
+            if not self.failed:
+                self.failed = True
+                from botocore.exceptions import ClientError
+
+                error = {"Error": {"Code": "InternalError", "Message": "try again"}}
+                raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 500}}, "DeleteMessage")
+            return call(**kwargs)
+
+        return delete
+
+
+def _dead_letter_through_retries(backend: SqsBackend) -> Any:
+    from agentfleet.agent.handler import PermanentError
+    from agentfleet.agent.middleware.base import RAISED, Outcome
+    from agentfleet.agent.middleware.retries import Retries
+
+    (message,) = backend.receive(1, 0)
+    retries = Retries(backend, 3, settle_pause=0.0, batch_acks=False)
+    return retries.process(message, lambda m: Outcome(RAISED, error=PermanentError("bad input")))
+
+
+def test_a_failed_delete_after_the_dead_letter_send_retries_only_the_delete(moto_server: MotoServer) -> None:
+    sqs, queue_url, dlq_url = make_queues(moto_server)
+    client = _FailsDeleteOnce(sqs)
+    backend = SqsBackend(client, queue_url, dead_letter_url=dlq_url, visibility_timeout=30)
+    backend.send(b"poison")
+    outcome = _dead_letter_through_retries(backend)
+    assert client.failed and outcome.result == "dead_lettered"
+    answer = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    dead = answer.get("Messages", [])
+    assert [d["Body"] for d in dead] == ["poison"], "one copy in the dead-letter queue, not two"
+    assert backend.stats().waiting == 0 and backend.stats().in_flight == 0
+
+
+def test_a_dead_letter_queue_that_does_not_exist_is_a_settle_failure_with_its_reason(
+    moto_server: MotoServer,
+) -> None:
+    sqs, queue_url, _ = make_queues(moto_server)
+    missing = queue_url.rsplit("/", 1)[0] + "/no-such-dlq"
+    backend = SqsBackend(sqs, queue_url, dead_letter_url=missing, visibility_timeout=30)
+    backend.send(b"poison")
+    outcome = _dead_letter_through_retries(backend)
+    assert outcome.result == "settle_failed"
+    assert outcome.reason and "dead_lettered but" in outcome.reason and "NonExistentQueue" in outcome.reason
+
+
+def test_max_receive_count_is_enforced_on_a_queue_without_a_redrive_policy(moto_server: MotoServer) -> None:
+    """A queue the user brought, with no redrive policy: the runtime dead-letters at
+    AGENTFLEET_MAX_RECEIVE_COUNT itself (issue 15, finding 7)."""
+    from tests.runtime.harness import make_worker, running, wait_until
+
+    sqs: Any = moto_server.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    queue_url = sqs.create_queue(QueueName=f"bare-{suffix}")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"bare-dlq-{suffix}")["QueueUrl"]
+    backend = SqsBackend(sqs, queue_url, dead_letter_url=dlq_url, visibility_timeout=2)
+    assert backend.native_dead_letter is False
+    backend.send(b"always fails")
+    deliveries: list[int] = []
+
+    def fails(message: Message, ctx: Any) -> None:
+        deliveries.append(message.delivery_count)
+        raise ValueError("upstream said no")
+
+    def dead() -> list[Any]:
+        answer = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        return list(answer.get("Messages", []))
+
+    found: list[Any] = []
+    run = make_worker(backend, fails, visibility_timeout=2, max_receive_count=2, min_backoff=1, max_backoff=1)
+    with running(run):
+        wait_until(lambda: bool(found.extend(dead()) or found), 30, "the dead letter")
+    assert deliveries == [1, 2]
+    reason = found[0]["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
+    assert "failed 2 deliveries (max_receive_count=2)" in reason
+
+
+def test_a_queue_with_a_redrive_policy_dead_letters_natively(moto_server: MotoServer) -> None:
+    backend, _, _ = make_backend(moto_server)
+    assert backend.native_dead_letter is True

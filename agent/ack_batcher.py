@@ -1,5 +1,7 @@
-"""Batched acks: successful deliveries are deleted ten at a time (SQS DeleteMessageBatch) instead
-of one call each, without ever reporting an ack before the broker has confirmed it.
+"""The ack batcher: successful deliveries are deleted many per broker call (SQS
+DeleteMessageBatch, ten at a time; SQLite, one transaction for up to 200) instead of one call
+each, without ever reporting an ack before the broker has confirmed it. Not a middleware: the
+retries layer hands it the acks of the deliveries it settles.
 
 A handler thread hands its finished message to the `AckBatcher` and moves on to the next one; the
 batcher's thread sends a batch as soon as `max_batch` acks are waiting, or when the oldest has
@@ -18,16 +20,18 @@ logged, the success counted and the lease keeper told to let go:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections import deque
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message
 from agentfleet.agent.logging import get_logger
-from agentfleet.agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome
+from agentfleet.agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome, Settlement
 
 
 @runtime_checkable
@@ -44,7 +48,7 @@ class BatchAcks(Protocol):
 class _Pending:
     message: Message
     done: Outcome
-    future: Future[Outcome]
+    future: Settlement
     #: When it starts waiting for its batch (monotonic): sent at the latest max_delay later.
     since: float
     attempt: int = 0
@@ -67,8 +71,12 @@ class AckBatcher:
         max_delay: float = 0.05,
         attempts: int = 6,
         pause: float = 0.05,
+        together: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
+        """`together`: entered around settling each batch (the outcome log writes the batch's
+        lines in one write)."""
         self.backend = backend
+        self.together = together
         #: Acks per call (SQS's batch limit is 10).
         self.max_batch = max_batch
         #: Seconds the oldest waiting ack may wait for its batch to fill.
@@ -77,7 +85,9 @@ class AckBatcher:
         self.attempts = attempts
         #: First retry pause, seconds; doubles per retry.
         self.pause = pause
-        self._pending: list[_Pending] = []
+        #: New acks in submission order (so the oldest is first), and acks waiting out a retry pause.
+        self._fresh: deque[_Pending] = deque()
+        self._retrying: list[_Pending] = []
         self._unsettled = 0
         self._cond = threading.Condition()
         self._closing = False
@@ -91,16 +101,16 @@ class AckBatcher:
         with self._cond:
             return self._unsettled
 
-    def submit(self, message: Message, done: Outcome) -> Future[Outcome] | None:
+    def submit(self, message: Message, done: Outcome) -> Settlement | None:
         """Queue an ack; the future resolves to `done` once the broker confirmed it (or to
         LEASE_LOST / SETTLE_FAILED). None once the batcher is closed: ack synchronously then."""
-        future: Future[Outcome] = Future()
+        future = Settlement()
         with self._cond:
             if self._closing:
                 return None
-            self._pending.append(_Pending(message, done, future, since=time.monotonic()))
+            self._fresh.append(_Pending(message, done, future, since=time.monotonic()))
             self._unsettled += 1
-            if len(self._pending) == 1 or len(self._pending) >= self.max_batch:
+            if len(self._fresh) == 1 or len(self._fresh) == self.max_batch:
                 self._cond.notify()  # start the first ack's timer, or send a full batch now
         return future
 
@@ -114,22 +124,30 @@ class AckBatcher:
     # -- the batcher's thread ------------------------------------------------------------------
 
     def _next_batch(self) -> list[_Pending] | None:
-        """Wait for a batch that is due; None when closed and nothing is left."""
+        """Wait for a batch that is due; None when closed and nothing is left. Retries whose
+        pause is over go first; a batcher that fell behind takes up to max_batch at once."""
         with self._cond:
             while True:
                 now = time.monotonic()
-                ready = [p for p in self._pending if p.not_before <= now]
-                oldest = min((p.since for p in ready), default=None)
-                if oldest is not None and (
-                    len(ready) >= self.max_batch or now - oldest >= self.max_delay or self._closing
+                due = [p for p in self._retrying if p.not_before <= now]
+                waiting = len(self._fresh) + len(due)
+                oldest = self._fresh[0].since if self._fresh else None
+                if waiting and (
+                    due
+                    or waiting >= self.max_batch
+                    or self._closing
+                    or (oldest is not None and now - oldest >= self.max_delay)
                 ):
-                    batch = ready[: self.max_batch]
-                    taken = {id(p) for p in batch}
-                    self._pending = [p for p in self._pending if id(p) not in taken]
+                    batch = due[: self.max_batch]
+                    if batch:
+                        taken = {id(p) for p in batch}
+                        self._retrying = [p for p in self._retrying if id(p) not in taken]
+                    while self._fresh and len(batch) < self.max_batch:
+                        batch.append(self._fresh.popleft())
                     return batch
-                if self._closing and not self._pending:
+                if self._closing and not self._retrying:
                     return None
-                wake = [p.not_before for p in self._pending if p.not_before > now]
+                wake = [p.not_before for p in self._retrying]
                 if oldest is not None:
                     wake.append(oldest + self.max_delay)
                 self._cond.wait(max(0.001, min(wake) - now) if wake else None)
@@ -137,13 +155,14 @@ class AckBatcher:
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             try:
-                self._send(batch)
+                with self.together():
+                    self._send(batch)
             except Exception as e:  # a broken backend answer must not stop every later ack
                 self._log.error("ack batch crashed", error=_describe(e))
                 for pending in batch:
                     if not pending.future.done():
                         reason = f"{pending.done.result} but {_describe(e)}"
-                        self._finish(pending, pending.done.but(result=SETTLE_FAILED, reason=reason))
+                        self._finish(pending, pending.done.copy_with(result=SETTLE_FAILED, reason=reason))
 
     def _send(self, batch: list[_Pending]) -> None:
         try:
@@ -159,24 +178,23 @@ class AckBatcher:
                 self._finish(pending, pending.done)
             elif isinstance(error, LeaseLost):
                 reason = f"{pending.done.result} but {error}"
-                self._finish(pending, pending.done.but(result=LEASE_LOST, reason=reason))
+                self._finish(pending, pending.done.copy_with(result=LEASE_LOST, reason=reason))
             elif isinstance(error, BackendError) and pending.attempt + 1 < self.attempts:
                 pending.not_before = time.monotonic() + self.pause * 2**pending.attempt
-                pending.since = pending.not_before - self.max_delay  # due the moment its pause ends
                 pending.attempt += 1
                 retry.append(pending)
                 last_error = error
             else:
                 reason = f"{pending.done.result} but {_describe(error)}"
-                self._finish(pending, pending.done.but(result=SETTLE_FAILED, reason=reason))
+                self._finish(pending, pending.done.copy_with(result=SETTLE_FAILED, reason=reason))
         if retry:
             error_text = _describe(last_error) if last_error else ""
             self._log.warning("ack failed, retrying", messages=len(retry), error=error_text)
             with self._cond:
-                self._pending.extend(retry)
+                self._retrying.extend(retry)
                 self._cond.notify()
 
     def _finish(self, pending: _Pending, outcome: Outcome) -> None:
         with self._cond:
             self._unsettled -= 1
-        pending.future.set_result(outcome)  # runs the layers' callbacks: log, metrics, lease
+        pending.future.settle(outcome)  # runs the layers' callbacks: log, metrics, lease
