@@ -26,6 +26,17 @@ agent_app = typer.Typer(
 )
 
 
+#: SQS lets a receive wait (long-poll) at most 20 s (ReceiveMessage WaitTimeSeconds); the longer
+#: the wait, the fewer empty receives an idle queue costs.
+LONGEST_RECEIVE_WAIT_SECONDS = 20.0
+
+
+def receive_wait_seconds(drain_timeout: float) -> float:
+    """How long one receive may wait for a message: the broker's longest long poll, but at most a
+    quarter of the drain, since a drain waits for the receive in progress to return."""
+    return max(0.5, min(LONGEST_RECEIVE_WAIT_SECONDS, drain_timeout / 4))
+
+
 @agent_app.callback()
 def agent_group() -> None:
     """The agent runtime that runs inside every agent container (configured by AGENTFLEET_* variables)."""
@@ -91,7 +102,7 @@ def build_agent(
         concurrency=settings.concurrency,
         drain_timeout=settings.drain_timeout,
         # A receive in progress finishes before the drain: keep long polls short next to the timeout.
-        wait_seconds=max(0.5, min(5.0, settings.drain_timeout / 4)),
+        wait_seconds=receive_wait_seconds(settings.drain_timeout),
         handler_timeout=settings.handler_timeout,
     )
     state = HealthState(

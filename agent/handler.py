@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import os
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,11 @@ def load_handler(spec: str | None) -> Handler:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise HandlerLoadError(f"agentfleet: {var}={spec!r} must be module:function, e.g. myapp.agent:handle")
+    # Like `python -m`: a handler module in the folder the agent was started from imports
+    # (`agentfleet agent run --handler mymod:handle` next to mymod.py), as `local up` allows.
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
     except Exception as e:  # ImportError, or the module itself failing at import time

@@ -4,6 +4,7 @@ queue."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from agentfleet.agent import contract
 from agentfleet.agent.backends.sqlite import SqliteBackend
-from agentfleet.agent.cli import run_agent
+from agentfleet.agent.cli import receive_wait_seconds, run_agent
+from agentfleet.agent.handler import load_handler
 from agentfleet.agent.settings import Settings, SettingsError
 
 
@@ -67,3 +69,23 @@ def test_unimportable_handler_is_a_startup_error_naming_agentfleet_handler(
     err = capsys.readouterr().err
     assert contract.HANDLER in err and handler in err
     assert queue.stats().waiting == 1, "an agent that cannot start must not touch the queue"
+
+
+def test_agent_run_imports_a_handler_module_from_the_folder_it_was_started_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `agentfleet agent run --handler mymod:handle` next to mymod.py once failed: the console
+    # script, unlike `python -m`, does not put the current folder on sys.path.
+    (tmp_path / "agentfleet_cwd_handler.py").write_text("def handle(message, ctx):\n    return 'ok'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "agentfleet_cwd_handler", raising=False)
+    handler = load_handler("agentfleet_cwd_handler:handle")
+    assert handler(None, None) == "ok"
+
+
+@pytest.mark.parametrize(("drain", "wait"), [(120, 20.0), (60, 15.0), (8, 2.0), (1, 0.5)])
+def test_a_receive_long_polls_up_to_sqs_s_20_s_but_within_a_quarter_of_the_drain(
+    drain: int, wait: float
+) -> None:
+    assert receive_wait_seconds(drain) == wait
