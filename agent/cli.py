@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from agentfleet.agent.worker import Worker
 
 agent_app = typer.Typer(
+    # Click's own help layout: a flag stands bare (`--json`), a value shows its metavar
+    # (`--stack STACK`), where typer's rich panels print Python types (`<bool>`, `<str>`).
+    rich_markup_mode=None,
     name="agent",
     help="The agent runtime that runs inside every agent container (configured by AGENTFLEET_* variables).",
     no_args_is_help=True,
@@ -171,6 +174,7 @@ def run(
         "--handler",
         help=f"the handler as module:function; overrides {contract.HANDLER}",
         show_default=False,
+        metavar="MODULE:FUNCTION",
     ),
 ) -> None:
     """Consume the queue named by AGENTFLEET_BACKEND / AGENTFLEET_QUEUE with the handler, serving

@@ -22,6 +22,9 @@ from agentfleet.plan import plan
 from agentfleet.simulate.cli import simulate
 
 app = typer.Typer(
+    # Click's own help layout: a flag stands bare (`--json`), a value shows its metavar
+    # (`--stack STACK`), where typer's rich panels print Python types (`<bool>`, `<str>`).
+    rich_markup_mode=None,
     name="agentfleet",
     help="Elastic, queue-driven agent fleets on AWS, Azure or GCP from one config, and on one machine.",
     no_args_is_help=True,

@@ -243,10 +243,13 @@ def as_tree(synthesis: Synthesis, stack: str, cloud: str | None, source: Path | 
 
 def plan(
     stack: Annotated[
-        str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml")
+        str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml", metavar="STACK")
     ] = "dev",
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="a stack config file to plan instead of --stack")
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="a stack config file to plan instead of --stack", metavar="CONFIG"
+        ),
     ] = None,
     as_json_output: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     preview: Annotated[

@@ -45,7 +45,8 @@ def stop_process(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeo
 
 def bench(
     only: Annotated[
-        list[str] | None, typer.Option("--only", help=f"run only these benchmarks: {', '.join(BENCHMARKS)}")
+        list[str] | None,
+        typer.Option("--only", help=f"run only these benchmarks: {', '.join(BENCHMARKS)}", metavar="ONLY"),
     ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="smaller workloads: a smoke run, not figures to record")

@@ -33,6 +33,9 @@ from agentfleet.ops.send import JsonLinesError, parse_json_lines
 from agentfleet.ops.status import collect
 
 local_app = typer.Typer(
+    # Click's own help layout: a flag stands bare (`--json`), a value shows its metavar
+    # (`--stack STACK`), where typer's rich panels print Python types (`<bool>`, `<str>`).
+    rich_markup_mode=None,
     help="Run a fleet on this machine: SQLite queue and state, real agents, the clouds' scaling policy.",
     no_args_is_help=True,
 )
@@ -52,9 +55,11 @@ def send_hint(handler: str | None, state_dir: Path) -> str:
 
 CONFIG_HELP = "a stack-style YAML file with config: agentfleet:fleet (instead of --stack)"
 STATE_HELP = "directory holding the fleet's queue, state store, bucket and agent logs"
-StackOpt = Annotated[str | None, typer.Option("--stack", help=STACK_HELP)]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, exists=True, dir_okay=False)]
-StateDirOpt = Annotated[Path, typer.Option("--state-dir", help=STATE_HELP)]
+StackOpt = Annotated[str | None, typer.Option("--stack", help=STACK_HELP, metavar="STACK")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help=CONFIG_HELP, exists=True, dir_okay=False, metavar="CONFIG")
+]
+StateDirOpt = Annotated[Path, typer.Option("--state-dir", help=STATE_HELP, metavar="STATE_DIR")]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -95,7 +100,11 @@ def up(
     config_file: ConfigOpt = None,
     handler: Annotated[
         str | None,
-        typer.Option("--handler", help="module:function of the handler (default: fleet.agent.handler)"),
+        typer.Option(
+            "--handler",
+            help="module:function of the handler (default: fleet.agent.handler)",
+            metavar="HANDLER",
+        ),
     ] = None,
     chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL a random agent every few seconds")] = False,
     no_protection: Annotated[
@@ -157,7 +166,9 @@ def send(
     ] = 0,
     file: Annotated[
         Path | None,
-        typer.Option("--file", help="send one message per line of this JSON-lines file", exists=True),
+        typer.Option(
+            "--file", help="send one message per line of this JSON-lines file", exists=True, metavar="FILE"
+        ),
     ] = None,
     stack: StackOpt = None,
     config_file: ConfigOpt = None,
@@ -265,6 +276,7 @@ def demo(
             "--scenario",
             help="burst: a spike of short tasks, 0 -> max -> 0 agents; long-tasks: tasks 4x the drain "
             "timeout, scaled in while agents are busy (interrupted by scale-in must stay 0)",
+            metavar="SCENARIO",
         ),
     ] = "burst",
     no_protection: Annotated[
@@ -275,14 +287,22 @@ def demo(
     ] = False,
     chaos: Annotated[bool, typer.Option("--chaos", help="SIGKILL random agents during the burst")] = False,
     tasks: Annotated[
-        int | None, typer.Option("--tasks", min=1, help="tasks in the burst (burst: 3000; long-tasks: 16)")
+        int | None,
+        typer.Option(
+            "--tasks", min=1, help="tasks in the burst (burst: 3000; long-tasks: 16)", metavar="TASKS"
+        ),
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", help="where the chart, the JSON report and the state go")
+        Path, typer.Option("--out", help="where the chart, the JSON report and the state go", metavar="OUT")
     ] = Path("out"),
     period: Annotated[
         float | None,
-        typer.Option("--period", min=1.0, help="seconds observed: one period of bursty traffic (burst: 90)"),
+        typer.Option(
+            "--period",
+            min=1.0,
+            help="seconds observed: one period of bursty traffic (burst: 90)",
+            metavar="PERIOD",
+        ),
     ] = None,
     config_file: Annotated[
         Path | None,
@@ -290,6 +310,7 @@ def demo(
             "--config",
             help="a stack-style YAML file with config: agentfleet:fleet (default: the built-in demo stack)",
             exists=True,
+            metavar="CONFIG",
         ),
     ] = None,
 ) -> None:

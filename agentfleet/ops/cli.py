@@ -28,17 +28,28 @@ from agentfleet.ops.send import JsonLinesError, parse_json_lines, send_batched
 from agentfleet.ops.status import collect
 
 OUTPUTS_HELP = "the stack's outputs: a file holding `pulumi stack output --json`, or - for stdin"
-OutputsOpt = Annotated[str, typer.Option("--outputs", help=OUTPUTS_HELP)]
-FleetOpt = Annotated[str | None, typer.Option("--fleet", help="which fleet, when the outputs hold several")]
-IdsOpt = Annotated[list[str] | None, typer.Option("--id", help="only this dead letter (repeat for more)")]
-ReasonOpt = Annotated[str, typer.Option("--reason", help="only dead letters whose reason contains this")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="at most this many dead letters")]
+OutputsOpt = Annotated[str, typer.Option("--outputs", help=OUTPUTS_HELP, metavar="OUTPUTS")]
+FleetOpt = Annotated[
+    str | None, typer.Option("--fleet", help="which fleet, when the outputs hold several", metavar="FLEET")
+]
+IdsOpt = Annotated[
+    list[str] | None, typer.Option("--id", help="only this dead letter (repeat for more)", metavar="ID")
+]
+ReasonOpt = Annotated[
+    str, typer.Option("--reason", help="only dead letters whose reason contains this", metavar="REASON")
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="at most this many dead letters", metavar="LIMIT")
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="say what would be done, do nothing")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 #: How many dead letters `show` and a dry run look through.
 SCAN = 1000
 
-dlq_app = typer.Typer(help="The fleet's dead letters: list, show, redrive to the work queue, purge.")
+dlq_app = typer.Typer(
+    rich_markup_mode=None,  # click's help layout, as every agentfleet command (agentfleet/cli.py)
+    help="The fleet's dead letters: list, show, redrive to the work queue, purge.",
+)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -91,7 +102,9 @@ def status(
     fleet: FleetOpt = None,
     as_json: JsonOpt = False,
     watch: Annotated[bool, typer.Option("--watch", help="refresh until Ctrl-C")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=1.0, help="seconds between refreshes")] = 5.0,
+    interval: Annotated[
+        float, typer.Option("--interval", min=1.0, help="seconds between refreshes", metavar="INTERVAL")
+    ] = 5.0,
 ) -> None:
     """Waiting, in flight, dead-lettered, oldest message age, agents, the last dead-letter reasons."""
     with opened(outputs, fleet) as (chosen, admin):
@@ -135,7 +148,9 @@ def _letter_json(letter: DeadLetter, with_body: bool) -> dict[str, Any]:
 def dlq_list(
     outputs: OutputsOpt,
     fleet: FleetOpt = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="show at most this many")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="show at most this many", metavar="LIMIT")
+    ] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Dead letters with their reason and delivery count (left in place)."""
@@ -176,7 +191,12 @@ def dlq_redrive(
     limit: LimitOpt = None,
     dry_run: DryRunOpt = False,
     journal_dir: Annotated[
-        Path, typer.Option("--journal-dir", help="where an interrupted redrive remembers what it confirmed")
+        Path,
+        typer.Option(
+            "--journal-dir",
+            help="where an interrupted redrive remembers what it confirmed",
+            metavar="JOURNAL_DIR",
+        ),
     ] = moves.DEFAULT_JOURNAL_DIR,
 ) -> None:
     """Move dead letters (all, or those --id / --reason / --limit pick) back to the work queue.
@@ -236,7 +256,9 @@ def send(
     outputs: OutputsOpt,
     source: Annotated[str, typer.Argument(help="a JSON-lines file, or - for stdin")] = "-",
     fleet: FleetOpt = None,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="messages per send call")] = 10,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="messages per send call", metavar="BATCH")
+    ] = 10,
 ) -> None:
     """Enqueue one message per line of JSON lines (a file or stdin), in batches."""
     if source == "-" and outputs == "-":

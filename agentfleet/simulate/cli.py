@@ -17,28 +17,47 @@ SCENARIOS = "viral-burst (default), daily-spike, steady, trickle; local: demo, l
 
 
 def simulate(
-    stack: Annotated[str | None, typer.Option("--stack", help="stack whose config to simulate")] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="stack-style YAML file")] = None,
+    stack: Annotated[
+        str | None, typer.Option("--stack", help="stack whose config to simulate", metavar="STACK")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="stack-style YAML file", metavar="CONFIG")
+    ] = None,
     target: Annotated[
-        str | None, typer.Option("--target", help="aws | azure | gcp | local (default: the stack's cloud)")
+        str | None,
+        typer.Option(
+            "--target", help="aws | azure | gcp | local (default: the stack's cloud)", metavar="TARGET"
+        ),
     ] = None,
-    scenario: Annotated[str, typer.Option("--scenario", help=SCENARIOS)] = "viral-burst",
+    scenario: Annotated[str, typer.Option("--scenario", help=SCENARIOS, metavar="SCENARIO")] = "viral-burst",
     trace: Annotated[
-        Path | None, typer.Option("--trace", help="CSV of arrivals per second or per minute, instead")
+        Path | None,
+        typer.Option("--trace", help="CSV of arrivals per second or per minute, instead", metavar="TRACE"),
     ] = None,
-    duration: Annotated[float, typer.Option("--duration", help="median handler seconds per message")] = 20.0,
-    sigma: Annotated[float, typer.Option("--sigma", help="lognormal spread of durations (0 = fixed)")] = 0.5,
+    duration: Annotated[
+        float, typer.Option("--duration", help="median handler seconds per message", metavar="DURATION")
+    ] = 20.0,
+    sigma: Annotated[
+        float, typer.Option("--sigma", help="lognormal spread of durations (0 = fixed)", metavar="SIGMA")
+    ] = 0.5,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
-    chart: Annotated[Path | None, typer.Option("--chart", help="write a PNG chart here")] = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="write a PNG chart here", metavar="CHART")
+    ] = None,
     do_compare: Annotated[bool, typer.Option("--compare", help="also run the alternative policies")] = False,
     sweep_spec: Annotated[
-        str | None, typer.Option("--sweep", help="KEY=start:stop:step over a numeric fleet key")
+        str | None,
+        typer.Option("--sweep", help="KEY=start:stop:step over a numeric fleet key", metavar="SWEEP"),
     ] = None,
-    slo: Annotated[float, typer.Option("--slo", help="p95 message age the sweep must keep (s)")] = 300.0,
-    seed: Annotated[int, typer.Option("--seed")] = 1,
+    slo: Annotated[
+        float, typer.Option("--slo", help="p95 message age the sweep must keep (s)", metavar="SLO")
+    ] = 300.0,
+    seed: Annotated[int, typer.Option("--seed", metavar="SEED")] = 1,
     timing: Annotated[
         list[str] | None,
-        typer.Option("--timing", help="NAME=VALUE: set one of the model's timings (docs/simulate.md)"),
+        typer.Option(
+            "--timing", help="NAME=VALUE: set one of the model's timings (docs/simulate.md)", metavar="TIMING"
+        ),
     ] = None,
 ) -> None:
     """Replay traffic against a model of the target's autoscaling loop, configured like `pulumi up`."""
