@@ -139,8 +139,7 @@ def settings_of(resource: Recorded, key_settings: Mapping[str, list[str]]) -> di
 
 
 def show(value: Any) -> str:
-    if value == UNKNOWN:
-        return "(known after apply)"
+    """A value for the tree, after `_marked` has spelled out unknowns and labelled mocks."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = value if isinstance(value, str) else json.dumps(_integral(value), separators=(",", ":"))

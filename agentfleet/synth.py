@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc as pulumi_rpc
 from pulumi.runtime import settings as pulumi_settings
 
 from agentfleet.providers import TARGETS, target
@@ -158,8 +159,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 #: How a recorded secret reads: `agentfleet plan` never shows a secret's value.
 SECRET = "[secret]"
-#: How a recorded value the cloud computes reads in a dry run (the engine's own sentinel).
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: How a recorded value the cloud computes reads in a dry run: the SDK's own sentinel.
+UNKNOWN = pulumi_rpc.UNKNOWN
 
 
 def _holds_unknown(value: Any) -> bool:
