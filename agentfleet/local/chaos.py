@@ -16,11 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from agentfleet.local.supervisor import Agent, AgentState, Supervisor, metrics_text
-
-IN_FLIGHT_METRIC = "agentfleet_messages_in_flight"
+from agentfleet.local.supervisor import Agent, AgentState, Supervisor, scrape
 
 
 @dataclass
@@ -39,7 +35,7 @@ class Chaos:
         if now < self._next_at:
             return None
         ready = [a for a in self.supervisor.agents.values() if a.state is AgentState.READY]
-        working = [a for a in ready if (in_flight(a, self.scrape_timeout) or 0) > 0]
+        working = [a for a in ready if _holds_work(a, self.scrape_timeout)]
         if not working:
             return None
         victim = self.rng.choice(working)
@@ -49,12 +45,7 @@ class Chaos:
         return victim.id
 
 
-def in_flight(agent: Agent, timeout: float) -> float | None:
-    """The handlers `agent` reports running on its /metrics, or None if it cannot be read."""
-    text = metrics_text(agent.port, timeout)
-    if text is None:
-        return None
-    for family in text_string_to_metric_families(text):
-        if family.name == IN_FLIGHT_METRIC:
-            return sum(s.value for s in family.samples)
-    return None
+def _holds_work(agent: Agent, timeout: float) -> bool:
+    """Whether `agent`'s /metrics shows handlers running (the supervisor's own reading of it)."""
+    metrics = scrape(agent.port, timeout)
+    return metrics is not None and metrics.in_flight > 0

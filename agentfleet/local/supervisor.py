@@ -198,12 +198,6 @@ def scrape(port: int, timeout: float) -> AgentMetrics | None:
     )
 
 
-def scrape_succeeded(port: int, timeout: float) -> float | None:
-    """The agent's succeeded-messages counter from /metrics, or None if it cannot be read."""
-    metrics = scrape(port, timeout)
-    return None if metrics is None else metrics.succeeded
-
-
 def unfinished_at_drain_timeout(log: Path) -> int | None:
     """`unfinished` from the agent's "drain timed out" log line (its own count of handlers it cut
     short), or None if the log has no such line (the agent was killed before it could write it)."""
