@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message
+from agentfleet.agent.errors import describe
 from agentfleet.agent.logging import get_logger
 from agentfleet.agent.middleware.base import LEASE_LOST, SETTLE_FAILED, Outcome, Settlement
 
@@ -54,10 +55,6 @@ class _Pending:
     attempt: int = 0
     #: No earlier than this (a retry's backoff).
     not_before: float = 0.0
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:1000]
 
 
 class AckBatcher:
@@ -158,10 +155,10 @@ class AckBatcher:
                 with self.together():
                     self._send(batch)
             except Exception as e:  # a broken backend answer must not stop every later ack
-                self._log.error("ack batch crashed", error=_describe(e))
+                self._log.error("ack batch crashed", error=describe(e))
                 for pending in batch:
                     if not pending.future.done():
-                        reason = f"{pending.done.result} but {_describe(e)}"
+                        reason = f"{pending.done.result} but {describe(e)}"
                         self._finish(pending, pending.done.copy_with(result=SETTLE_FAILED, reason=reason))
 
     def _send(self, batch: list[_Pending]) -> None:
@@ -185,10 +182,10 @@ class AckBatcher:
                 retry.append(pending)
                 last_error = error
             else:
-                reason = f"{pending.done.result} but {_describe(error)}"
+                reason = f"{pending.done.result} but {describe(error)}"
                 self._finish(pending, pending.done.copy_with(result=SETTLE_FAILED, reason=reason))
         if retry:
-            error_text = _describe(last_error) if last_error else ""
+            error_text = describe(last_error) if last_error else ""
             self._log.warning("ack failed, retrying", messages=len(retry), error=error_text)
             with self._cond:
                 self._retrying.extend(retry)

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 
 from agentfleet.agent.ack_batcher import AckBatcher, BatchAcks
 from agentfleet.agent.backends.base import BackendError, LeaseLost, Message, QueueBackend
+from agentfleet.agent.errors import describe
 from agentfleet.agent.handler import PermanentError
 from agentfleet.agent.middleware.base import (
     DEAD_LETTERED,
@@ -33,10 +34,6 @@ from agentfleet.agent.middleware.base import (
     Outcome,
 )
 from agentfleet.agent.state.base import InProgressElsewhere
-
-
-def describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:1000]
 
 
 class Retries(Middleware):
