@@ -285,7 +285,7 @@ class Once:
         self._released.set()
         with self._lock:
             claim, self._claim = self._claim, None
-        if self._renewer is not None and self._renewer is not threading.current_thread():
+        if self._renewer is not None:  # the renewer never releases: this is the holder's thread
             self._renewer.join(timeout=5)
         return claim
 
