@@ -85,7 +85,6 @@ class AwsModel(LifecycleBoot):
         tm = self.timings = timings or AwsTimings()
         self.policy = policy
         self.backlog = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="last")
-        self.visible = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="last")
         # GroupInServiceInstances: one-minute Average, published with the same delay.
         self.in_service = MetricSeries(tm.metric_period_seconds, tm.metric_delay_seconds, stat="mean")
         # The from-zero alarm's inputs: one-minute Maximum of visible and of GroupDesiredCapacity.
@@ -122,7 +121,6 @@ class AwsModel(LifecycleBoot):
         else:
             waiting, in_flight = view.waiting, view.in_flight
         self.backlog.record(view.t, waiting + in_flight)
-        self.visible.record(view.t, waiting)
         self.visible_max.record(view.t, waiting)
         # GroupDesiredCapacity: what the model set, published like the queue's metrics.
         self.desired.record(view.t, view.capacity)
