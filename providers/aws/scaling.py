@@ -51,16 +51,13 @@ from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.aws.names import FleetNames
 
 # The from-zero arithmetic is pure, so it lives in settings.py, shared with `agentfleet simulate`
-# (providers/aws/simulation.py); the names stay importable from here.
+# (providers/aws/simulation.py).
 from agentfleet.providers.aws.settings import (
     FROM_ZERO_ALARM_M,
     FROM_ZERO_ALARM_N,
     from_zero_steps,
     from_zero_warmup_seconds,
 )
-from agentfleet.providers.aws.settings import FROM_ZERO_STEPS as FROM_ZERO_STEPS
-from agentfleet.providers.aws.settings import Step as Step
-from agentfleet.providers.aws.settings import capacity_from_zero as capacity_from_zero
 
 VISIBLE = "ApproximateNumberOfMessagesVisible"
 IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"

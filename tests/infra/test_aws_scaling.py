@@ -9,12 +9,8 @@ from hypothesis import strategies as st
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.validation import parse_fleet
-from agentfleet.providers.aws.scaling import (
-    BACKLOG_PER_AGENT,
-    FROM_ZERO_STEPS,
-    capacity_from_zero,
-    from_zero_steps,
-)
+from agentfleet.providers.aws.scaling import BACKLOG_PER_AGENT
+from agentfleet.providers.aws.settings import FROM_ZERO_STEPS, capacity_from_zero, from_zero_steps
 from tests.infra.aws_helpers import aws_synth
 from tests.infra.helpers import BASE_FLEET, deep_merge
 
