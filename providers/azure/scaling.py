@@ -40,11 +40,10 @@ from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure.names import FleetNames, Site
 from agentfleet.providers.azure.queue import Queue
 from agentfleet.providers.azure.settings import (
-    AUTOSCALE_COOLDOWN_MIN_SECONDS,
     FEWEST_AGENTS,
+    cooldown_seconds,
     fewest_agents,
     iso_duration,
-    whole_minutes,
 )
 
 METRIC = "ActiveMessages"
@@ -101,7 +100,7 @@ def _trigger(
 
 def _cooldown(seconds: int) -> str:
     """A scale action's cooldown: whole minutes, at least Azure's 1-minute minimum."""
-    return iso_duration(max(AUTOSCALE_COOLDOWN_MIN_SECONDS, whole_minutes(seconds)))
+    return iso_duration(cooldown_seconds(seconds))
 
 
 def rules(

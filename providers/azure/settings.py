@@ -58,7 +58,6 @@ REPAIR_GRACE_MIN_SECONDS = 600
 REPAIR_GRACE_MAX_SECONDS = 5_400
 #: Autoscale scale action cooldown: "between 1 week and 1 minute in ISO 8601 format".
 AUTOSCALE_COOLDOWN_MIN_SECONDS = 60
-AUTOSCALE_COOLDOWN_MAX_SECONDS = 604_800
 #: The fewest agents a scale set keeps, whatever min_agents says: autoscale has no rule that
 #: starts an agent from zero for a small backlog without also firing on a trickle (scaling.py).
 FEWEST_AGENTS = 1
@@ -209,3 +208,8 @@ def lock_duration_seconds(config: FleetConfig) -> int:
 def fewest_agents(policy: ScalingPolicy) -> int:
     """The scale set's minimum and first count: min_agents, but never below FEWEST_AGENTS."""
     return max(policy.min_agents, FEWEST_AGENTS)
+
+
+def cooldown_seconds(seconds: int) -> int:
+    """An autoscale cooldown as Azure takes it: whole minutes, at least its 1-minute minimum."""
+    return max(AUTOSCALE_COOLDOWN_MIN_SECONDS, whole_minutes(seconds))

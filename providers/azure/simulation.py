@@ -70,12 +70,9 @@ class AzureModel(LifecycleBoot):
         self.active_messages = MetricSeries(tm.grain_seconds, tm.metric_delay_seconds, stat="mean")
         self.next_eval = 0.0
         self.blocked_until = -math.inf
-        # scaling.py: out cooldown max(1 minute, whole minutes of scale_out_cooldown); in from the config.
-        self.out_cooldown = max(
-            settings.AUTOSCALE_COOLDOWN_MIN_SECONDS, settings.whole_minutes(policy.scale_out_cooldown_seconds)
-        )
-        in_seconds = settings.whole_minutes(config.scaling.scale_in_cooldown_seconds)
-        self.in_cooldown = max(settings.AUTOSCALE_COOLDOWN_MIN_SECONDS, in_seconds)
+        # The cooldowns scaling.py configures: the policy's scale-out one, the config's scale-in one.
+        self.out_cooldown = settings.cooldown_seconds(policy.scale_out_cooldown_seconds)
+        self.in_cooldown = settings.cooldown_seconds(config.scaling.scale_in_cooldown_seconds)
         self.actions = {
             "backlog-high": 0,
             "backlog-burst": 0,
