@@ -21,9 +21,21 @@ from agentfleet.agent.handler import Invoker
 from agentfleet.agent.logging import get_logger
 from agentfleet.agent.middleware.base import RAISED, SUCCEEDED, Middleware, Outcome, chain
 
-#: Adaptive prefetch holds about this many seconds of work, up to two receive batches (the
-#: backend's `max_receive_batch`: 10 on SQS, 50 on SQLite).
+#: Adaptive prefetch holds about this many seconds of work beyond the running handlers...
 PREFETCH_SECONDS = 0.5
+#: ...and at most this many messages (two SQS receive batches), whatever the backend's claim size:
+#: an agent that dies (SIGKILL, a lost VM) costs every message it holds a delivery, so a deeper
+#: buffer would bring a message nearer the dead-letter queue with each crash, while the agent
+#: already has work for `concurrency` handlers plus this many without waiting for the broker.
+PREFETCH_MAX = 20
+
+
+def adaptive_prefetch(concurrency: int, mean_seconds: float) -> int:
+    """Messages an agent holds beyond its running handlers once it knows the handler's average
+    time: about PREFETCH_SECONDS of work, at least `concurrency`, at most PREFETCH_MAX (unless
+    `concurrency` is larger). The simulator uses the same rule."""
+    wanted = int(concurrency * PREFETCH_SECONDS / max(mean_seconds, 1e-6))
+    return max(concurrency, min(PREFETCH_MAX, wanted))
 
 
 @dataclass(frozen=True)
@@ -112,10 +124,7 @@ class Worker:
         if self.fixed_prefetch is not None:
             return self.fixed_prefetch
         avg = self._avg_seconds
-        if avg is None:
-            return self.concurrency
-        wanted = int(self.concurrency * PREFETCH_SECONDS / max(avg, 1e-6))
-        return max(self.concurrency, min(2 * self.max_batch, wanted))
+        return self.concurrency if avg is None else adaptive_prefetch(self.concurrency, avg)
 
     def stop(self) -> None:
         """Begin the drain: safe to call from a signal handler or any thread, any number of times.

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agentfleet.agent.worker import PREFETCH_SECONDS
+from agentfleet.agent.worker import adaptive_prefetch
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.simulation import AutoscalerModel, FleetView
 from agentfleet.simulate.scenarios import Scenario
@@ -142,18 +142,6 @@ class _Agents:
         return free
 
 
-#: The receive batch the models assume: SQS's 10 (the local SQLite queue takes 50, which only
-#: handlers far faster than PREFETCH_SECONDS / 20 would reach).
-RECEIVE_BATCH = 10
-
-
-def prefetch(concurrency: int, mean_seconds: float, receive_batch: int = RECEIVE_BATCH) -> int:
-    """Messages an agent leases beyond its running handlers (agent/worker.py `Worker.prefetch`,
-    once it knows the handler's average time): up to two receive batches."""
-    wanted = int(concurrency * PREFETCH_SECONDS / max(mean_seconds, 1e-6))
-    return max(concurrency, min(2 * receive_batch, wanted))
-
-
 def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, seed: int = 1) -> Run:
     """Replay `scenario` against `model` for the fleet `config`.
 
@@ -201,7 +189,7 @@ def simulate(config: FleetConfig, model: AutoscalerModel, scenario: Scenario, se
     next_finish = INF
     overhead = life.message_overhead_seconds
     dur = scenario.durations
-    held_per_agent = prefetch(c, dur.mean_seconds + overhead)
+    held_per_agent = adaptive_prefetch(c, dur.mean_seconds + overhead)
     i = 0
     for i in range(limit):
         t = i * dt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -148,3 +149,16 @@ def agent_env(
 def start_agent(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - the child owns it
     return subprocess.Popen(agent_command(), env=dict(env), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def terminate_when_started(agent: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    """SIGTERM `agent` once it has logged "agent started" (or exited). A SIGTERM that arrives while
+    the interpreter itself is still starting, before any of the agent's code runs, meets the default
+    handler and kills the process (-15): no program can catch a signal before it starts. A test
+    that just respawned an agent must wait for it, however slowly a loaded machine starts it."""
+    wait_until(
+        lambda: agent.poll() is not None or (log.exists() and b"agent started" in log.read_bytes()),
+        timeout,
+        f"the agent logging to {log.name} to start",
+    )
+    agent.send_signal(signal.SIGTERM)

@@ -22,7 +22,7 @@ import pytest
 from agentfleet.agent import contract
 from agentfleet.agent.backends.sqlite import SqliteBackend
 from agentfleet.agent.state.sqlite import SqliteStateStore
-from tests.runtime.harness import agent_env, start_agent
+from tests.runtime.harness import agent_env, start_agent, terminate_when_started
 
 pytestmark = pytest.mark.slow
 
@@ -73,10 +73,11 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
     logs.mkdir()
     started = 0
 
-    def spawn() -> subprocess.Popen[bytes]:
+    def spawn() -> tuple[subprocess.Popen[bytes], Path]:
         nonlocal started
         started += 1
-        return start_agent(env, logs / f"agent-{started}.log")
+        log = logs / f"agent-{started}.log"
+        return start_agent(env, log), log
 
     agents = [spawn() for _ in range(AGENTS)]
     kills = 0
@@ -84,14 +85,14 @@ def test_sigkill_every_second_loses_nothing_and_applies_every_effect_once(tmp_pa
     try:
         while not drained_after_a_second(queue, deadline):
             victim = kills % AGENTS
-            agents[victim].send_signal(signal.SIGKILL)
-            agents[victim].wait(timeout=10)
+            agents[victim][0].send_signal(signal.SIGKILL)
+            agents[victim][0].wait(timeout=10)
             kills += 1
             agents[victim] = spawn()
     finally:
-        for agent in agents:
-            agent.send_signal(signal.SIGTERM)
-        codes = [agent.wait(timeout=20) for agent in agents]
+        for agent, agent_log in agents:
+            terminate_when_started(agent, agent_log)
+        codes = [agent.wait(timeout=20) for agent, _ in agents]
     assert codes == [0] * AGENTS, "the survivors drain cleanly"
     assert kills >= 5, "the test must actually kill agents"
 
@@ -151,7 +152,8 @@ def test_a_non_idempotent_effect_guarded_by_ctx_once_runs_again_only_after_its_a
     )
     logs = tmp_path / "logs"
     logs.mkdir()
-    agents = [start_agent(env, logs / f"agent-{i}.log") for i in range(AGENTS)]
+    paths = [logs / f"agent-{i}.log" for i in range(AGENTS)]
+    agents = [start_agent(env, path) for path in paths]
     killed: set[int] = set()
     deadline = time.monotonic() + 120
     try:
@@ -162,10 +164,11 @@ def test_a_non_idempotent_effect_guarded_by_ctx_once_runs_again_only_after_its_a
             agents[victim].send_signal(signal.SIGKILL)
             agents[victim].wait(timeout=10)
             killed.add(agents[victim].pid)
-            agents[victim] = start_agent(env, logs / f"agent-{len(killed) + AGENTS}.log")
+            paths[victim] = logs / f"agent-{len(killed) + AGENTS}.log"
+            agents[victim] = start_agent(env, paths[victim])
     finally:
-        for agent in agents:
-            agent.send_signal(signal.SIGTERM)
+        for agent, path in zip(agents, paths, strict=True):
+            terminate_when_started(agent, path)
         codes = [agent.wait(timeout=30) for agent in agents]
     assert codes == [0] * AGENTS, "the survivors drain cleanly"
     assert len(killed) >= 3, "the test must actually kill agents"

@@ -318,3 +318,30 @@ def test_a_message_given_back_by_a_drain_keeps_its_deliveries(tmp_path: Path) ->
     (again,) = queue.receive(1, 1)
     assert again.body == b"buffered" and again.delivery_count == 1
     assert queue.dead_letters() == []
+
+
+def test_a_fast_handlers_agent_never_holds_more_than_prefetch_max_beyond_its_handlers(
+    tmp_path: Path,
+) -> None:
+    """Issue 15: an agent that dies costs every message it holds a delivery. SQLite claims up to
+    50 per receive; the agent must still hold at most `concurrency + PREFETCH_MAX`, or a few
+    SIGKILLs in a row dead-letter good messages (seen under load: 30 in the crash test)."""
+    from agentfleet.agent.worker import PREFETCH_MAX
+
+    queue = SqliteBackend(tmp_path / "queue.db", visibility_timeout=30)
+    assert queue.max_receive_batch > PREFETCH_MAX, "the attack needs claims larger than the cap"
+    queue.send_many(str(i).encode() for i in range(3000))
+    run = make_worker(queue, lambda m, ctx: None, visibility_timeout=30, concurrency=2)
+    held: list[int] = []
+    original = queue.receive
+
+    def receive(max_messages: int, wait_seconds: float) -> list[Message]:
+        got = original(max_messages, wait_seconds)
+        held.append(run.worker._buffer.qsize() + run.worker.in_flight + len(got))
+        return got
+
+    queue.receive = receive  # type: ignore[method-assign]
+    with running(run):
+        wait_until(lambda: settled(queue), 60, "all messages")
+    assert len(held) > 10
+    assert max(held) <= 2 + PREFETCH_MAX, f"held up to {max(held)} messages"
