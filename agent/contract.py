@@ -47,6 +47,12 @@ SECRET_REFERENCES = {
     "azure": r"^https://[^/]+\.vault\.azure\.net/secrets/[^/]+(/[^/]+)?/?$",
     "gcp": r"^projects/[^/]+/secrets/[^/]+(/versions/[^/]+)?$",
 }
+#: The same, as a user writes them (for error messages).
+SECRET_REFERENCE_FORMS = {
+    "aws": "a Secrets Manager ARN, an SSM parameter ARN, or /parameter/name",
+    "azure": "a Key Vault secret URI, https://VAULT.vault.azure.net/secrets/NAME[/VERSION]",
+    "gcp": "a Secret Manager name, projects/PROJECT/secrets/NAME[/versions/VERSION]",
+}
 POD_NAME = "AGENTFLEET_POD_NAME"  # GKE only, from the downward API (metadata.name)
 POD_NAMESPACE = "AGENTFLEET_POD_NAMESPACE"  # GKE only, from the downward API (metadata.namespace)
 

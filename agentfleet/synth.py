@@ -238,8 +238,8 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
         def program() -> Any:
             # Stack exports are not observable under mocks (pulumi/pulumi#8342), so the
             # component's outputs (the very values __main__ exports) are resolved here.
-            fleet = main()
-            return pulumi.Output.all(**fleet.outputs()).apply(lambda resolved: outputs.update(resolved))
+            built = main()
+            return pulumi.Output.all(**built.exports).apply(lambda resolved: outputs.update(resolved))
 
         pulumi.runtime.test(program)()
     finally:

@@ -8,26 +8,38 @@ the cloud (docs/DESIGN.md, "Stack outputs").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
+from agentfleet.components.network import FleetNetwork
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.validation import check_cloud, validate_for_cloud
 from agentfleet.providers import Target
+from agentfleet.providers.base import FleetInputs
 
 TYPE_TOKEN = "agentfleet:index:ScalableAgentFleet"
 
 
 @dataclass(frozen=True)
 class FleetArgs:
-    """The component's one typed input."""
+    """The component's one typed input.
+
+    cloud:    the name of a registered target (providers/__init__.py)
+    config:   the validated fleet config (`agentfleet:fleet`, or one item of `agentfleet:fleets`)
+    network:  a `FleetNetwork` shared with other fleets of the stack; None builds the fleet's own
+    inputs:   values that come from other resources (an image built in the same stack, a VPC),
+              each in place of its config key (providers/base.py `FleetInputs`)
+    """
 
     cloud: str
     config: FleetConfig
+    network: FleetNetwork | None = None
+    inputs: FleetInputs = field(default_factory=FleetInputs)
 
 
 class ScalableAgentFleet(pulumi.ComponentResource):
@@ -47,10 +59,25 @@ class ScalableAgentFleet(pulumi.ComponentResource):
         validate_for_cloud(args.cloud, args.config)
         chosen = check_cloud(args.cloud)
         _check_required_settings(chosen)
+        if args.network is not None and args.network.cloud != args.cloud:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "cloud", args.cloud, f"must be the cloud of the shared network ({args.network.cloud})"
+                    )
+                ]
+            )
+        _claim_fleet_name(args.config.name)
         super().__init__(TYPE_TOKEN, name, None, opts)
 
         self.policy = ScalingPolicy.from_config(args.config)
-        built = chosen.build(self, args.config, self.policy)
+        built = chosen.build(
+            self,
+            args.config,
+            self.policy,
+            shared=args.network.resources if args.network else None,
+            inputs=args.inputs,
+        )
 
         self.cloud = pulumi.Output.from_input(args.cloud)
         self.queue = pulumi.Output.from_input(built.queue)
@@ -72,6 +99,29 @@ class ScalableAgentFleet(pulumi.ComponentResource):
             "agent_group": self.agent_group,
             **self.send_work,
         }
+
+
+#: Fleet names registered by this program, per engine connection (the resource monitor: one per
+#: `pulumi up`, and a new one for each mocked program a test runs).
+_NAMES_IN_USE: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _claim_fleet_name(fleet: str) -> None:
+    """A second fleet of the same name would register the same resource names (`orders-queue`,
+    `orders-agent-role`, ...): a one-line error before anything of it registers."""
+    taken = _NAMES_IN_USE.setdefault(pulumi.runtime.settings.SETTINGS.monitor, set())
+    if fleet in taken:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "name",
+                    fleet,
+                    "is already the name of another fleet in this stack: resource names derive from "
+                    "it, so every fleet needs its own",
+                )
+            ]
+        )
+    taken.add(fleet)
 
 
 def _check_required_settings(chosen: Target) -> None:

@@ -6,13 +6,18 @@ runtime, so the program they check is the program `pulumi up` runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from pulumi.runtime.config import get_config_env
 
 from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
-from agentfleet.components.validation import load_fleet_config, read_stack_keys
+from agentfleet.components.network import FleetNetwork
+from agentfleet.components.validation import load_stack_fleets
+
+#: The name of the network the fleets of a stack share (`agentfleet:fleets`).
+SHARED_NETWORK = "shared"
 
 
 def stack_config() -> dict[str, Any]:
@@ -20,11 +25,32 @@ def stack_config() -> dict[str, Any]:
     return {**get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
-def main() -> ScalableAgentFleet:
-    cloud, raw = read_stack_keys(stack_config())
-    config = load_fleet_config(cloud, raw)  # raises ConfigError naming every bad field
-    assert cloud is not None
-    fleet = ScalableAgentFleet(config.name, FleetArgs(cloud=cloud, config=config))
-    for key, value in fleet.outputs().items():
+@dataclass(frozen=True)
+class Program:
+    """What `main` built: the fleets, and the stack outputs it exported."""
+
+    fleets: list[ScalableAgentFleet]
+    exports: dict[str, Any]
+
+
+def main() -> Program:
+    """One fleet (`agentfleet:fleet`): its outputs at the top level, its own network. Several
+    (`agentfleet:fleets`): one shared `FleetNetwork`, built from the first fleet's network
+    settings, and the outputs under `fleets.<name>` (agentfleet/ops reads both shapes)."""
+    config = stack_config()
+    cloud, configs = load_stack_fleets(config)  # ConfigError naming every bad field
+    if "agentfleet:fleets" not in config:
+        fleet = ScalableAgentFleet(configs[0].name, FleetArgs(cloud=cloud, config=configs[0]))
+        fleets, exports = [fleet], fleet.outputs()
+    else:
+        network = FleetNetwork(SHARED_NETWORK, cloud, configs[0])
+        fleets = [
+            ScalableAgentFleet(c.name, FleetArgs(cloud=cloud, config=c, network=network)) for c in configs
+        ]
+        exports = {
+            "cloud": cloud,
+            "fleets": {c.name: f.outputs() for c, f in zip(configs, fleets, strict=True)},
+        }
+    for key, value in exports.items():
         pulumi.export(key, value)
-    return fleet
+    return Program(fleets, exports)

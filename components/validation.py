@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
+from agentfleet.agent.contract import SECRET_REFERENCE_FORMS, SECRET_REFERENCES
 from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem, problems_from
-from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.components.schema import FleetConfig, SecretReference, TargetSettings
 from agentfleet.providers import TARGETS, Target, target
 
 #: Stand-ins for required keys, used only to check the target's limits of an otherwise broken config.
@@ -26,7 +28,7 @@ _PLACEHOLDERS: dict[str, Any] = {"name": "placeholder", "agent": {"image": "plac
 
 NAMESPACE = "agentfleet"
 #: The keys of the `agentfleet` config namespace the program reads.
-STACK_KEYS = ("cloud", "fleet")
+STACK_KEYS = ("cloud", "fleet", "fleets")
 
 
 def read_stack_keys(config: Mapping[str, Any]) -> tuple[str | None, Any]:
@@ -82,9 +84,7 @@ def parse_fleet(raw: Any, prefix: str = "fleet") -> FleetConfig:
     problems: list[ConfigProblem] = []
     neutral = {k: v for k, v in raw.items() if k not in TARGETS}
     if "targets" in neutral:
-        problems.append(
-            ConfigProblem(f"{prefix}.targets", neutral.pop("targets"), _unknown_key())
-        )
+        problems.append(ConfigProblem(f"{prefix}.targets", neutral.pop("targets"), _unknown_key()))
     sections, section_problems = _target_sections(raw, prefix)
     problems += section_problems
     try:
@@ -103,26 +103,38 @@ def check_cloud(cloud: str | None) -> Target:
     return target(cloud)
 
 
-#: Keys the schema accepts that no target deploys yet: an error, never silently dropped.
-UNFINISHED = {
-    "agent.secrets": (
-        "is not deployed by any target yet: the runtime reads AGENTFLEET_SECRETS (agent/secrets/), "
-        "but no provider stores the values or grants the reads (README, What is unfinished)"
-    ),
-}
-
-
 def validate_for_cloud(cloud: str | None, fleet: FleetConfig) -> None:
     """Apply the chosen target's limits (no SDK is imported for this)."""
-    problems = check_cloud(cloud).validate(fleet)
-    if fleet.agent.secrets:
-        problems.append(ConfigProblem("fleet.agent.secrets", None, UNFINISHED["agent.secrets"]))
+    problems = check_cloud(cloud).validate(fleet) + _reference_problems(cloud, fleet)
     if problems:
         raise ConfigError(problems)
 
 
-def load_fleet_config(cloud: str | None, raw: Any) -> FleetConfig:
-    """Neutral rules, every section, then the chosen target's limits: one ConfigError for all."""
+def _reference_problems(cloud: str | None, fleet: FleetConfig) -> list[ConfigProblem]:
+    """A `{ref: ...}` the chosen cloud's agents could not read (another cloud's reference)."""
+    shape = SECRET_REFERENCES.get(cloud or "")
+    if shape is None:
+        return []
+    return [
+        ConfigProblem(
+            f"fleet.agent.secrets.{name}.ref",
+            ref,
+            f"must be a reference to this cloud's secret store: {SECRET_REFERENCE_FORMS[cloud or '']}",
+        )
+        for name, source in fleet.agent.secrets.items()
+        if isinstance(source, SecretReference) and not re.match(shape, ref := source.ref)
+    ]
+
+
+def load_fleet_config(cloud: str | None, raw: Any, where: str = "fleet") -> FleetConfig:
+    """Neutral rules, every section, then the chosen target's limits: one ConfigError for all.
+
+    `where` is the config path the problems name (`fleets[1]` for an item of `agentfleet:fleets`)."""
+    if where != "fleet":
+        try:
+            return load_fleet_config(cloud, raw)
+        except ConfigError as exc:
+            raise ConfigError(_moved(exc.problems, where)) from None
     problems: list[ConfigProblem] = []
     if cloud not in TARGETS:
         problems.append(_cloud_problem(cloud))
@@ -137,6 +149,77 @@ def load_fleet_config(cloud: str | None, raw: Any) -> FleetConfig:
         raise ConfigError(problems)
     validate_for_cloud(cloud, fleet)
     return fleet
+
+
+def load_stack_fleets(config: Mapping[str, Any]) -> tuple[str, list[FleetConfig]]:
+    """`agentfleet:cloud` and every fleet of the stack: `agentfleet:fleet` (one) or
+    `agentfleet:fleets` (a list of the same objects), each validated; one ConfigError for all."""
+    fleets_raw = config.get(f"{NAMESPACE}:fleets")
+    if fleets_raw is None:
+        cloud, raw = read_stack_keys(config)
+        fleet = load_fleet_config(cloud, raw)
+        assert cloud is not None  # load_fleet_config refuses a missing cloud
+        return cloud, [fleet]
+    if isinstance(fleets_raw, str):
+        try:
+            fleets_raw = json.loads(fleets_raw)
+        except ValueError:
+            pass
+    rest = {k: v for k, v in config.items() if k != f"{NAMESPACE}:fleets"}
+    problems: list[ConfigProblem] = []
+    if f"{NAMESPACE}:fleet" in rest:
+        problems.append(
+            ConfigProblem(
+                f"{NAMESPACE}:fleet",
+                None,
+                f"is set together with {NAMESPACE}:fleets: move that fleet into the list, or keep one key",
+            )
+        )
+    rest[f"{NAMESPACE}:fleet"] = {}  # read the other keys with a stand-in for the fleet
+    try:
+        cloud, _ = read_stack_keys(rest)
+    except ConfigError as exc:
+        problems += [p for p in exc.problems if not p.field.startswith("fleet")]
+        cloud = rest.get(f"{NAMESPACE}:cloud")
+    if not isinstance(fleets_raw, list) or not fleets_raw:
+        problems.append(
+            ConfigProblem(
+                "fleets", fleets_raw, "must be a non-empty list of fleet objects (each like agentfleet:fleet)"
+            )
+        )
+        raise ConfigError(problems)
+    fleets: list[FleetConfig] = []
+    for i, raw in enumerate(fleets_raw):
+        try:
+            fleets.append(load_fleet_config(cloud, raw, f"fleets[{i}]"))
+        except ConfigError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    seen: dict[str, int] = {}
+    for i, fleet in enumerate(fleets):
+        if fleet.name in seen:
+            problems.append(
+                ConfigProblem(
+                    f"fleets[{i}].name",
+                    fleet.name,
+                    f"is also the name of fleets[{seen[fleet.name]}]: resource names derive from it, "
+                    "so every fleet needs its own",
+                )
+            )
+        seen.setdefault(fleet.name, i)
+    if problems:
+        raise ConfigError(problems)
+    assert cloud is not None
+    return cloud, fleets
+
+
+def _moved(problems: list[ConfigProblem], where: str) -> list[ConfigProblem]:
+    """Problems of a `fleet.…` path, named at `where` instead (`fleets[1].…`); others unchanged."""
+    out = []
+    for p in problems:
+        if p.field == "fleet" or p.field.startswith("fleet."):
+            p = ConfigProblem(where + p.field.removeprefix("fleet"), p.value, p.allowed)
+        out.append(p)
+    return out
 
 
 def _cloud_problem(cloud: str | None) -> ConfigProblem:

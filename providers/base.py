@@ -12,7 +12,7 @@ The record is read before any resource exists (validation, required settings, mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,11 +40,51 @@ class FleetResources:
     send_work: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FleetInputs:
+    """Values that come from other resources of the user's program, as `pulumi.Input`s.
+
+    Each takes the place of the config key named beside it (which then stays unset); a target
+    that has no such thing ignores the field and says so in its docs:
+
+        image       agent.image: the container image, built in the same stack
+        network_id  the network to join: AWS VPC id (fleet.aws.vpc_id), GCP network
+                    (fleet.gcp.network); Azure takes its subnet only
+        subnet_ids  the subnets agents run in: AWS private subnet ids (fleet.aws.subnet_ids),
+                    Azure `[subnet id]` (fleet.azure.subnet_id), GCP `[subnetwork]`
+                    (fleet.gcp.subnetwork)
+        cluster_id  an existing cluster to run in (GCP: fleet.gcp.cluster)
+    """
+
+    image: pulumi.Input[str] | None = None
+    network_id: pulumi.Input[str] | None = None
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    cluster_id: pulumi.Input[str] | None = None
+
+
+class BuildShared(Protocol):
+    """Creates what the fleets of one stack share (the network, NAT, cluster and node pools, log
+    workspace) as children of `parent` (a `FleetNetwork`), from the network settings of `config`;
+    returns the target's own record of it, which its `build` takes back as `shared=`."""
+
+    def __call__(self, parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any: ...
+
+
 class BuildFleet(Protocol):
-    """Creates every resource of one fleet as a child of `parent` (the `ScalableAgentFleet`)."""
+    """Creates every resource of one fleet as a child of `parent` (the `ScalableAgentFleet`).
+
+    `shared` is what the target's `build_shared` returned for the network the fleet shares with
+    others, or None: then the fleet builds its own, as children of `parent` (one fleet per stack:
+    the same resources, names and parents as before fleets could share)."""
 
     def __call__(
-        self, parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy
+        self,
+        parent: pulumi.ComponentResource,
+        config: FleetConfig,
+        policy: ScalingPolicy,
+        *,
+        shared: Any | None,
+        inputs: FleetInputs,
     ) -> FleetResources: ...
 
 
@@ -83,7 +123,10 @@ class Target:
                        returning every problem at once; imports no SDK
     required_settings: provider config keys the target cannot do without (`gcp:project`), with
                        the message shown when one is missing
-    build:             creates the resources; the only field that imports the cloud's SDK
+    build:             creates one fleet's resources; with `build_shared`, the only fields
+                       that import the cloud's SDK
+    build_shared:      creates what several fleets of one stack share (docs/DESIGN.md,
+                       "Several fleets")
     plan_settings:     for `agentfleet plan`, the inputs worth showing per resource type
                        (dotted paths, `[*]` for every list item)
     mocks:             answers for Pulumi's mock runtime
@@ -97,6 +140,7 @@ class Target:
     validate: Callable[[FleetConfig], list[ConfigProblem]]
     required_settings: Mapping[str, str]
     build: BuildFleet
+    build_shared: BuildShared
     plan_settings: Mapping[str, list[str]]
     mocks: TargetMocks
     simulation: str

@@ -27,6 +27,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "agentfleet"
 COMPONENT_MODULES = {
     "agentfleet.components.validation",
     "agentfleet.components.fleet",
+    "agentfleet.components.network",
     "agentfleet.components.program",
 }
 
@@ -164,8 +165,10 @@ def test_every_registered_target_supplies_the_whole_interface(name: str) -> None
     assert isinstance(fleet, FleetConfig)
     assert isinstance(record.validate(fleet), list)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in record.required_settings.items())
-    # Its builder takes (parent, config, policy), the same for every target.
-    assert list(inspect.signature(record.build).parameters) == ["parent", "config", "policy"]
+    # Its builders take the same parameters on every target.
+    build_parameters = ["parent", "config", "policy", "shared", "inputs"]
+    assert list(inspect.signature(record.build).parameters) == build_parameters
+    assert list(inspect.signature(record.build_shared).parameters) == ["parent", "config", "inputs"]
     assert all(isinstance(paths, list) for paths in record.plan_settings.values())
     assert callable(record.mocks.resource_outputs) and callable(record.mocks.invoke)
     assert isinstance(ScalingPolicy.from_config(fleet), ScalingPolicy)

@@ -26,6 +26,8 @@ returns a small record of the resources later builders refer to, or the one reso
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -42,14 +44,27 @@ from agentfleet.providers.aws import (
     state,
     userdata,
 )
-from agentfleet.providers.base import FleetResources
+from agentfleet.providers.base import FleetInputs, FleetResources
 
 
 def region_name() -> str:
     return aws.get_region().region
 
 
-def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
+def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
+    raise NotImplementedError("several fleets sharing one network are not built on AWS yet")
+
+
+def build(
+    parent: pulumi.ComponentResource,
+    config: FleetConfig,
+    policy: ScalingPolicy,
+    *,
+    shared: Any | None,
+    inputs: FleetInputs,
+) -> FleetResources:
+    if shared is not None or inputs != FleetInputs():
+        raise NotImplementedError("a shared network and pulumi.Input values are not taken on AWS yet")
     region = region_name()
     net = network.build_network(parent, config, region=region)
     work = queue.build_queue(parent, config)

@@ -40,7 +40,7 @@ from agentfleet.providers.azure.network import build_network
 from agentfleet.providers.azure.queue import build_queue
 from agentfleet.providers.azure.scaling import build_autoscale
 from agentfleet.providers.azure.state import build_state
-from agentfleet.providers.base import FleetResources
+from agentfleet.providers.base import FleetInputs, FleetResources
 from agentfleet.providers.cloudinit import agent_cloud_config
 
 LIFECYCLE = "azure-scheduled-events"
@@ -77,7 +77,20 @@ def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> d
     return env
 
 
-def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
+def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
+    raise NotImplementedError("several fleets sharing one network are not built on Azure yet")
+
+
+def build(
+    parent: pulumi.ComponentResource,
+    config: FleetConfig,
+    policy: ScalingPolicy,
+    *,
+    shared: Any | None,
+    inputs: FleetInputs,
+) -> FleetResources:
+    if shared is not None or inputs != FleetInputs():
+        raise NotImplementedError("a shared network and pulumi.Input values are not taken on Azure yet")
     location = location_setting()
     group = resources.ResourceGroup(
         FleetNames(config.name).resource_group, location=location, opts=pulumi.ResourceOptions(parent=parent)
@@ -98,8 +111,8 @@ def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: Scaling
         "bucket": state.container_url,
         "cache": state.cache_url,
     }
-    inputs = {k: v for k, v in resolved.items() if v is not None}
-    release = pulumi.Output.all(**inputs).apply(
+    known = {k: v for k, v in resolved.items() if v is not None}
+    release = pulumi.Output.all(**known).apply(
         lambda values: agent_cloud_config(
             image=config.agent.image,
             env=container_environment(config, values),

@@ -22,12 +22,14 @@ numbers are needed. Each derives its names from `config.name` with `names.Names`
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.base import FleetResources
+from agentfleet.providers.base import FleetInputs, FleetResources
 from agentfleet.providers.gcp.apis import build_apis
 from agentfleet.providers.gcp.cluster import build_cluster
 from agentfleet.providers.gcp.compute import build_workload
@@ -48,7 +50,22 @@ def placement_setting() -> Placement:
     return Placement(project=gcp.require("project"), region=gcp.require("region"))
 
 
-def build(parent: pulumi.ComponentResource, config: FleetConfig, policy: ScalingPolicy) -> FleetResources:
+def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
+    raise NotImplementedError("several fleets sharing one network are not built on Google Cloud yet")
+
+
+def build(
+    parent: pulumi.ComponentResource,
+    config: FleetConfig,
+    policy: ScalingPolicy,
+    *,
+    shared: Any | None,
+    inputs: FleetInputs,
+) -> FleetResources:
+    if shared is not None or inputs != FleetInputs():
+        raise NotImplementedError(
+            "a shared network and pulumi.Input values are not taken on Google Cloud yet"
+        )
     placement = placement_setting()
     names = Names(config.name)
     # Before any resource: what a Shared VPC network needs can only be checked against gcp:project.

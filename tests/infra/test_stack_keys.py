@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agentfleet.components.problems import ConfigError
-from agentfleet.components.validation import UNFINISHED, load_fleet_config, parse_fleet, read_stack_keys
+from agentfleet.components.validation import load_fleet_config, parse_fleet, read_stack_keys
 from tests.infra.helpers import BASE_FLEET, deep_merge
 
 
@@ -45,7 +45,7 @@ def test_a_misspelt_top_level_key_is_named_with_the_closest_known_one_and_no_non
     messages = problems_of(engine(agentfleet__cloud="aws", agentfleet__fleett=BASE_FLEET))
     assert messages[0] == (
         "agentfleet: agentfleet:fleett is not a known key; did you mean agentfleet:fleet? "
-        "(agentfleet:cloud, agentfleet:fleet are)"
+        "(agentfleet:cloud, agentfleet:fleet, agentfleet:fleets are)"
     )
     assert messages[1:] == ["agentfleet: fleet must be set: add an agentfleet:fleet object to the config"]
     assert not any("None" in m for m in messages)
@@ -55,7 +55,7 @@ def test_a_misspelt_cloud_key_is_named_too() -> None:
     messages = problems_of(engine(agentfleet__clod="aws", agentfleet__fleet=BASE_FLEET))
     assert messages == [
         "agentfleet: agentfleet:clod is not a known key; did you mean agentfleet:cloud? "
-        "(agentfleet:cloud, agentfleet:fleet are)",
+        "(agentfleet:cloud, agentfleet:fleet, agentfleet:fleets are)",
         "agentfleet: cloud must be set to one of aws, azure, gcp: pulumi config set agentfleet:cloud aws",
     ]
 
@@ -105,7 +105,14 @@ def test_a_variable_is_plain_or_secret_not_both() -> None:
     )
 
 
-def test_secrets_are_refused_until_a_target_deploys_them_rather_than_dropped() -> None:
-    with_secret = deep_merge(BASE_FLEET, {"agent": {"secrets": {"K": "v"}}})
-    messages = problems_of(engine(agentfleet__cloud="aws", agentfleet__fleet=with_secret))
-    assert messages == [f"agentfleet: fleet.agent.secrets {UNFINISHED['agent.secrets']}"]
+def test_a_secret_reference_must_be_one_the_chosen_clouds_agents_can_read() -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+    on_gcp = deep_merge(BASE_FLEET, {"agent": {"secrets": {"DB": {"ref": arn}, "K": "value"}}})
+    messages = problems_of(engine(agentfleet__cloud="gcp", agentfleet__fleet=on_gcp))
+    assert messages == [
+        f"agentfleet: fleet.agent.secrets.DB.ref='{arn}' must be a reference to this cloud's secret store: "
+        "a Secret Manager name, projects/PROJECT/secrets/NAME[/versions/VERSION]"
+    ]
+    on_aws = engine(agentfleet__cloud="aws", agentfleet__fleet=on_gcp)
+    cloud, raw = read_stack_keys(on_aws)
+    assert load_fleet_config(cloud, raw).agent.secrets["DB"].ref == arn  # type: ignore[union-attr]

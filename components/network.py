@@ -1,0 +1,43 @@
+"""`FleetNetwork`: what the fleets of one stack share, built once.
+
+Two fleets of a team (orders, emails) run in one network (and cluster, where the target has
+one) with one NAT and one log workspace, and keep apart what must be apart: queue, dead-letter
+queue, identity, state and scaling, each in its own `ScalableAgentFleet` (docs/DESIGN.md,
+"Several fleets"). The network's settings are those of the config it is built from (the first
+fleet's `fleet.<cloud>` network keys); the target's `build_shared` says which those are.
+
+One fleet alone needs no `FleetNetwork`: it builds its own network as its children.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from agentfleet.components.schema import FleetConfig
+from agentfleet.components.validation import check_cloud, validate_for_cloud
+from agentfleet.providers.base import FleetInputs
+
+TYPE_TOKEN = "agentfleet:index:FleetNetwork"
+
+
+class FleetNetwork(pulumi.ComponentResource):
+    """The shared network of several `ScalableAgentFleet`s on one cloud."""
+
+    cloud: str
+    #: The target's own record of what it built (its `build` takes it back as `shared=`).
+    resources: object
+
+    def __init__(
+        self,
+        name: str,
+        cloud: str,
+        config: FleetConfig,
+        inputs: FleetInputs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        validate_for_cloud(cloud, config)
+        chosen = check_cloud(cloud)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self.cloud = cloud
+        self.resources = chosen.build_shared(self, config, inputs or FleetInputs())
+        self.register_outputs({})
