@@ -42,3 +42,32 @@ def synth(
     cloud: str, fleet: dict[str, Any] | None = None, *, preview: bool = False, **extra: str
 ) -> Synthesis:
     return synthesize(stack_config(cloud, fleet, **extra), preview=preview)
+
+
+def fleets_stack_config(cloud: str, fleets: list[dict[str, Any]], **extra: str) -> dict[str, str]:
+    """Engine-form config with `agentfleet:fleets`: each item BASE_FLEET deep-merged with it."""
+    items = [deep_merge(BASE_FLEET, fleet) for fleet in fleets]
+    config = {"agentfleet:cloud": cloud, "agentfleet:fleets": json.dumps(items), **REGION_KEYS.get(cloud, {})}
+    config.update(extra)
+    return config
+
+
+def synth_fleets(
+    cloud: str, fleets: list[dict[str, Any]], *, preview: bool = False, **extra: str
+) -> Synthesis:
+    return synthesize(fleets_stack_config(cloud, fleets, **extra), preview=preview)
+
+
+def plaintext_holders(synthesis: Synthesis, value: str) -> list[str]:
+    """Where `value` appears in plain text: every registered resource's inputs (a Pulumi secret is
+    recorded as `[secret]`, so only an unmarked copy shows), every invoke's arguments and the stack
+    outputs. A secret's value must appear nowhere."""
+    holders = [
+        f"{r.type} {r.name}" for r in synthesis.resources if value in json.dumps(r.inputs, default=str)
+    ]
+    holders += [
+        f"invoke {token}" for token, args in synthesis.invokes if value in json.dumps(args, default=str)
+    ]
+    if value in json.dumps(synthesis.outputs, default=str):
+        holders.append("stack outputs")
+    return holders
