@@ -130,6 +130,22 @@ def build_agent(
     return worker, server, open_watcher(settings)
 
 
+def load_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """Read every secret `AGENTFLEET_SECRETS` names, with the agent's own identity, into this
+    process's environment before the handler is imported (a handler may read its API key at import,
+    as it reads any variable); returns name -> reference. A secret that cannot be read stops the
+    start: an agent without its credentials would fail every message into the dead-letter queue."""
+    from agentfleet.agent.secrets import SecretError, parse_references, resolve
+
+    try:
+        references = parse_references(env.get(contract.SECRETS))
+        values = resolve(references)
+    except SecretError as e:
+        raise StartupError(f"agentfleet: cannot read the secrets in {contract.SECRETS}: {e}") from None
+    os.environ.update(values)
+    return references
+
+
 def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     """Read the environment contract, start the agent, drain on SIGTERM; the process exit code."""
     from agentfleet.agent.drain import StopRequest, install_signal_handlers, run_until_drained
@@ -145,10 +161,19 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     log = get_logger(component="agent")
     try:
         settings = Settings.from_env(env, handler)
+        secret_references = load_secrets(env)
         worker, server, watcher = build_agent(settings, env)
     except (SettingsError, StartupError) as e:
         print(str(e), file=sys.stderr)
         return 2
+    refresher = None
+    if secret_references:
+        log.info("secrets read", names=sorted(secret_references))  # names only, never a value
+        if settings.secrets_refresh:
+            from agentfleet.agent.secrets.refresh import SecretRefresher
+
+            refresher = SecretRefresher(secret_references, settings.secrets_refresh)
+            refresher.start()
     server.start()
     log.info(
         "agent started",
@@ -162,6 +187,8 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     try:
         return run_until_drained(worker, watcher, stop_request)
     finally:
+        if refresher is not None:
+            refresher.stop()
         server.stop()
         worker.backend.close()
         worker.resources.close()

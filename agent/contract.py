@@ -40,6 +40,9 @@ PROTECTION = "AGENTFLEET_PROTECTION"
 # JSON object: environment variable name -> secret store reference (AWS Secrets Manager / SSM ARN,
 # Key Vault secret URI, Secret Manager name); the agent reads each at start (agent/secrets/).
 SECRETS = "AGENTFLEET_SECRETS"
+# Seconds between re-reads of those secrets, so a rotated value reaches running agents (default
+# 300; 0 = read at start only).
+SECRETS_REFRESH = "AGENTFLEET_SECRETS_REFRESH"
 #: The reference each cloud's secret store uses, by target (shared by the config checks and the
 #: runtime's readers in agent/secrets/).
 SECRET_REFERENCES = {

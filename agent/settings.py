@@ -62,6 +62,8 @@ class Settings:
     lifecycle_hook: str = ""
     group: str = ""
     region: str = ""
+    #: Seconds between re-reads of AGENTFLEET_SECRETS (a rotation reaches running agents); 0 = never.
+    secrets_refresh: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], handler: str | None = None) -> Settings:
@@ -142,6 +144,7 @@ class Settings:
             lifecycle_hook=text(c.LIFECYCLE_HOOK),
             group=text(c.GROUP),
             region=text(c.REGION),
+            secrets_refresh=integer(c.SECRETS_REFRESH, 300, 0),
         )
         if settings.port > 65535:
             problems.append(f"agentfleet: {c.PORT}={settings.port} must be a TCP port 0-65535 (0 = any free)")

@@ -60,3 +60,9 @@ def slow_handler(message: Message, ctx: Context) -> None:
     _record("attempts", message)
     time.sleep(float(os.environ.get("DRAIN_TEST_SECONDS", "0.5")))
     _record("finished", message)
+
+
+def secret_reading_handler(message: Message, ctx: Context) -> None:
+    """Writes the API_KEY it sees in its environment to SECRET_TEST_OUT (the secrets test)."""
+    with open(os.environ["SECRET_TEST_OUT"], "a") as out:
+        out.write(os.environ.get("API_KEY", "<unset>") + "\n")

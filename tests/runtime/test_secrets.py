@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -185,3 +186,103 @@ def test_secret_manager_reads_a_named_version_and_rejects_binary_data() -> None:
         store = SecretManagerSecrets(token=lambda: "token-1", endpoint=f"{url}/v1")
         with pytest.raises(SecretError, match="not UTF-8 text"):
             store.read("projects/acme/secrets/db/versions/2")
+
+
+# -- the agent at start ------------------------------------------------------------------------
+
+
+def _secret_agent_env(tmp_path: Path, moto_server: MotoServer, reference: str) -> dict[str, str]:
+    from agentfleet.agent import contract
+    from tests.runtime.harness import agent_env
+
+    return agent_env(
+        tmp_path / "queue.db",
+        extra={
+            contract.HANDLER: "tests.runtime.handlers:secret_reading_handler",
+            contract.SECRETS: json.dumps({"API_KEY": reference}),
+            contract.REGION: moto_server.region,
+            "SECRET_TEST_OUT": tmp_path / "seen.txt",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        },
+    )
+
+
+@pytest.mark.peer
+def test_a_real_agent_reads_its_secrets_at_start_into_the_handlers_environment_and_never_logs_them(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    from agentfleet.agent.backends.sqlite import SqliteBackend
+    from tests.runtime.harness import start_agent, terminate_when_started, wait_until
+
+    secrets: Any = moto_server.client("secretsmanager")
+    arn = secrets.create_secret(Name=f"agent-start-{tmp_path.name}", SecretString=VALUE)["ARN"]
+    queue = SqliteBackend(tmp_path / "queue.db")
+    queue.send(b"job")
+    log = tmp_path / "agent.log"
+    env = _secret_agent_env(tmp_path, moto_server, arn)
+    env["AGENTFLEET_SECRETS_REFRESH"] = "1"
+    agent = start_agent(env, log)
+    seen = tmp_path / "seen.txt"
+    rotated = "r0tated-value-never-shown"
+    try:
+        wait_until(lambda: seen.exists() and seen.read_text() != "", 60, "the handler to run")
+        assert seen.read_text() == VALUE + "\n"
+        # A rotation reaches the running agent at its next re-read.
+        secrets.put_secret_value(SecretId=arn, SecretString=rotated)
+        wait_until(lambda: '"secrets rotated"' in log.read_text(), 60, "the agent to re-read the secret")
+        queue.send(b"after the rotation")
+        wait_until(lambda: rotated in seen.read_text(), 60, "the handler to see the rotated value")
+    finally:
+        terminate_when_started(agent, log)
+    assert agent.wait(timeout=30) == 0, log.read_text()[-2000:]
+    assert seen.read_text() == f"{VALUE}\n{rotated}\n"
+    text = log.read_text()
+    assert VALUE not in text and rotated not in text, "a secret's value reached the agent's log"
+    (line,) = [json.loads(x) for x in text.splitlines() if '"secrets read"' in x]
+    assert line["names"] == ["API_KEY"]
+
+
+@pytest.mark.peer
+def test_an_agent_whose_secret_cannot_be_read_exits_2_with_one_line_naming_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    from tests.runtime.harness import start_agent
+
+    missing = f"arn:aws:secretsmanager:{moto_server.region}:123456789012:secret:absent-AbCdEf"
+    log = tmp_path / "agent.log"
+    agent = start_agent(_secret_agent_env(tmp_path, moto_server, missing), log)
+    assert agent.wait(timeout=60) == 2
+    lines = log.read_text().strip().splitlines()
+    assert lines[-1] == (
+        f"agentfleet: cannot read the secrets in AGENTFLEET_SECRETS: API_KEY: {missing} could not be read: "
+        "ResourceNotFoundException"
+    )
+    assert "Traceback" not in log.read_text()
+    assert not (tmp_path / "seen.txt").exists(), "the handler never ran without its secret"
+
+
+def test_a_failed_re_read_keeps_the_value_the_agent_has_and_logs_no_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agentfleet.agent.secrets.refresh import SecretRefresher
+
+    class Flaky:
+        answers: list[str | Exception] = ["v2", SecretError("projects/p/secrets/k could not be read: 503")]
+
+        def read(self, reference: str) -> str:
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    monkeypatch.setenv("API_KEY", "v1")
+    refresher = SecretRefresher({"API_KEY": "projects/p/secrets/k"}, 300, {"gcp": Flaky()})
+    assert refresher.refresh_once() == ["API_KEY"]
+    assert refresher.refresh_once() == []
+    import os
+
+    assert os.environ["API_KEY"] == "v2"
+    out = capsys.readouterr()
+    assert "v2" not in out.out + out.err and "could not be read: 503" in out.out + out.err
