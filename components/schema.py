@@ -151,6 +151,17 @@ class AgentConfig(_Section):
         # `pulumi config set --path agentfleet:fleet.agent.env.WORKERS 4` stores the number 4
         # (Pulumi keeps integers and booleans typed); the environment holds strings.
         if isinstance(v, dict):
+            for key, value in v.items():
+                if isinstance(value, dict) and set(value) == {"secure"}:
+                    # `pulumi config set --secret --path ...agent.env.KEY`: agent.env is plain text in
+                    # user data and manifests, so a secret there would be published, not kept.
+                    raise CrossFieldError(
+                        str(key),
+                        None,
+                        "is a Pulumi secret: agent.env is plain text on every agent; set it under "
+                        f"agent.secrets instead (pulumi config set --secret --path "
+                        f"'agentfleet:fleet.agent.secrets.{key}' VALUE)",
+                    )
             return {k: _env_string(value) for k, value in v.items()}
         return v
 

@@ -116,3 +116,64 @@ def test_a_secret_reference_must_be_one_the_chosen_clouds_agents_can_read() -> N
     on_aws = engine(agentfleet__cloud="aws", agentfleet__fleet=on_gcp)
     cloud, raw = read_stack_keys(on_aws)
     assert load_fleet_config(cloud, raw).agent.secrets["DB"].ref == arn  # type: ignore[union-attr]
+
+
+def test_a_pulumi_secret_under_agent_env_is_refused_and_pointed_at_agent_secrets() -> None:
+    """The issue's first wall: `pulumi config set --secret --path ...agent.env.API_KEY` gave
+    "must be a string"; agent.env is plain text on every agent, so the message says where it goes."""
+    with pytest.raises(ConfigError) as err:
+        parse_fleet(deep_merge(BASE_FLEET, {"agent": {"env": {"API_KEY": {"secure": "v1:abc"}}}}))
+    assert str(err.value) == (
+        "agentfleet: fleet.agent.env.API_KEY is a Pulumi secret: agent.env is plain text on every agent; "
+        "set it under agent.secrets instead (pulumi config set --secret --path "
+        "'agentfleet:fleet.agent.secrets.API_KEY' VALUE)"
+    )
+    assert "v1:abc" not in str(err.value)
+
+
+def fleets_problems(config: dict[str, Any]) -> list[str]:
+    from agentfleet.components.validation import load_stack_fleets
+
+    with pytest.raises(ConfigError) as err:
+        load_stack_fleets(config)
+    return [str(p) for p in err.value.problems]
+
+
+def test_several_fleets_load_each_validated_and_problems_name_the_list_item() -> None:
+    from agentfleet.components.validation import load_stack_fleets
+
+    orders = deep_merge(BASE_FLEET, {"name": "orders"})
+    emails = deep_merge(BASE_FLEET, {"name": "emails", "scaling": {"max_agents": 3}})
+    cloud, fleets = load_stack_fleets(
+        {"agentfleet:cloud": "aws", "agentfleet:fleets": json.dumps([orders, emails])}
+    )
+    assert cloud == "aws"
+    assert [(f.name, f.scaling.max_agents) for f in fleets] == [("orders", 10), ("emails", 3)]
+
+    broken = deep_merge(
+        BASE_FLEET, {"name": "emails", "scaling": {"max_agents": 0}, "aws": {"instance_typo": 1}}
+    )
+    assert fleets_problems(
+        {"agentfleet:cloud": "aws", "agentfleet:fleets": json.dumps([orders, broken])}
+    ) == [
+        "agentfleet: fleets[1].scaling.max_agents=0 must be >= 1",
+        "agentfleet: fleets[1].aws.instance_typo=1 is not a known key (check its spelling against "
+        "docs/configuration.md)",
+    ]
+
+
+def test_two_fleets_of_one_name_and_both_keys_at_once_are_errors_before_anything_registers() -> None:
+    orders = deep_merge(BASE_FLEET, {"name": "orders"})
+    twice = {"agentfleet:cloud": "gcp", "agentfleet:fleets": json.dumps([orders, orders])}
+    assert fleets_problems(twice) == [
+        "agentfleet: fleets[1].name='orders' is also the name of fleets[0]: resource names derive from it, "
+        "so every fleet needs its own"
+    ]
+    both = {**twice, "agentfleet:fleets": json.dumps([orders]), "agentfleet:fleet": json.dumps(orders)}
+    assert fleets_problems(both) == [
+        "agentfleet: agentfleet:fleet is set together with agentfleet:fleets: move that fleet into the list, "
+        "or keep one key"
+    ]
+    assert fleets_problems({"agentfleet:cloud": "gcp", "agentfleet:fleets": "[]"}) == [
+        "agentfleet: fleets=[] must be a non-empty list of fleet objects (each like agentfleet:fleet)"
+    ]
