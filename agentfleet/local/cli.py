@@ -60,6 +60,8 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help=CONFIG_HELP, exists=True, dir_okay=False, metavar="CONFIG")
 ]
 StateDirOpt = Annotated[Path, typer.Option("--state-dir", help=STATE_HELP, metavar="STATE_DIR")]
+FLEET_HELP = "which fleet of a config with agentfleet:fleets (the only one when it has one)"
+FleetOpt = Annotated[str | None, typer.Option("--fleet", help=FLEET_HELP, metavar="FLEET")]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -68,10 +70,10 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _config(stack: str | None, config_file: Path | None) -> FleetConfig:
+def _config(stack: str | None, config_file: Path | None, fleet: str | None = None) -> FleetConfig:
     """Load and validate; a bad config prints one line per problem and exits 2, like `plan`."""
     try:
-        return load_fleet(stack, config_file)
+        return load_fleet(stack, config_file, fleet)
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -98,6 +100,7 @@ def _status_record(paths: LocalPaths, config: FleetConfig, sample: Sample, super
 def up(
     stack: StackOpt = None,
     config_file: ConfigOpt = None,
+    fleet: FleetOpt = None,
     handler: Annotated[
         str | None,
         typer.Option(
@@ -113,7 +116,7 @@ def up(
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
 ) -> None:
     """Run the fleet until Ctrl-C: agents follow the queue's backlog; Ctrl-C drains them and exits."""
-    config = _config(stack, config_file)
+    config = _config(stack, config_file, fleet)
     paths = LocalPaths(state_dir).create()
     console = Console()
     try:
@@ -172,6 +175,7 @@ def send(
     ] = None,
     stack: StackOpt = None,
     config_file: ConfigOpt = None,
+    fleet: FleetOpt = None,
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
 ) -> None:
     """Enqueue work: N generated tasks for the sample agent (their vendor files go to the bucket),
@@ -179,7 +183,7 @@ def send(
     if (count > 0) == (file is not None):
         _fail("agentfleet: give either a number of tasks N > 0 or --file tasks.jsonl, not both or neither")
     paths = LocalPaths(state_dir).create()
-    config = _running_or_given_config(paths, stack, config_file)
+    config = _running_or_given_config(paths, stack, config_file, fleet)
     queue = open_queue(config, paths)
     try:
         if file is not None:
@@ -210,6 +214,7 @@ def read_jsonl(path: Path) -> list[bytes]:
 def status(
     stack: StackOpt = None,
     config_file: ConfigOpt = None,
+    fleet: FleetOpt = None,
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
 ) -> None:
@@ -221,7 +226,7 @@ def status(
         )
         raise typer.Exit(1)
     record = _live_record(paths)
-    config = _running_or_given_config(paths, stack, config_file)
+    config = _running_or_given_config(paths, stack, config_file, fleet)
     queue = open_queue(config, paths)
     admin = SqliteAdmin(queue)
     try:
@@ -248,14 +253,16 @@ def status(
     Console().print(table)
 
 
-def _running_or_given_config(paths: LocalPaths, stack: str | None, config_file: Path | None) -> FleetConfig:
+def _running_or_given_config(
+    paths: LocalPaths, stack: str | None, config_file: Path | None, fleet: str | None
+) -> FleetConfig:
     """--stack / --config when given; else the config of the `local up` running on this state
     directory; else the default stack."""
     if stack is None and config_file is None:
         record = _live_record(paths)
         if record is not None:
             return FleetConfig.model_validate(record["config"])
-    return _config(stack, config_file)
+    return _config(stack, config_file, fleet)
 
 
 def _live_record(paths: LocalPaths) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ Everything the fleet keeps lives under one state directory, so two fleets never 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,11 @@ import yaml
 from agentfleet.agent import contract
 from agentfleet.components.environment import agent_environment
 from agentfleet.components.problems import ConfigError, ConfigProblem
-from agentfleet.components.schema import FleetConfig
+from agentfleet.components.schema import FleetConfig, SecretReference
 from agentfleet.components.validation import parse_fleet
 
 FLEET_KEY = "agentfleet:fleet"
+FLEETS_KEY = "agentfleet:fleets"
 #: Where `local up`, `send` and `status` meet unless told otherwise.
 DEFAULT_STATE_DIR = Path(".agentfleet") / "local"
 #: Stacks that ship with the package (the demo's), found when the current directory has none.
@@ -50,8 +52,9 @@ def stack_file(stack: str, search: list[Path] | None = None) -> Path:
     )
 
 
-def load_config_file(path: Path) -> FleetConfig:
-    """Read `agentfleet:fleet` from a stack-style YAML file and validate it (ConfigError names the field)."""
+def load_config_file(path: Path, fleet: str | None = None) -> FleetConfig:
+    """Read `agentfleet:fleet`, or the item of `agentfleet:fleets` named `fleet` (the only one when
+    there is one), from a stack-style YAML file and validate it (ConfigError names the field)."""
     try:
         doc: Any = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -59,16 +62,52 @@ def load_config_file(path: Path) -> FleetConfig:
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem("config", str(path), f"is not valid YAML: {exc}")]) from None
     section = doc.get("config") if isinstance(doc, dict) else None
+    if isinstance(section, dict) and isinstance(section.get(FLEETS_KEY), list):
+        return _one_of(section[FLEETS_KEY], fleet, path)
     if not isinstance(section, dict) or FLEET_KEY not in section:
-        raise ConfigError([ConfigProblem("config", str(path), f"must have config: {FLEET_KEY}: {{...}}")])
-    return parse_fleet(section[FLEET_KEY])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "config", str(path), f"must have config: {FLEET_KEY}: {{...}} (or {FLEETS_KEY}: [...])"
+                )
+            ]
+        )
+    config = parse_fleet(section[FLEET_KEY])
+    if fleet is not None and fleet != config.name:
+        raise ConfigError(
+            [ConfigProblem("--fleet", fleet, f"is not in {path}: its one fleet is {config.name!r}")]
+        )
+    return config
 
 
-def load_fleet(stack: str | None, config_file: Path | None) -> FleetConfig:
-    """The fleet config from `--config FILE`, else `--stack NAME` (default stack: `dev`)."""
+def _one_of(items: list[Any], fleet: str | None, path: Path) -> FleetConfig:
+    """The local fleet runs one fleet at a time: the one named, or the only one."""
+    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    if fleet is None:
+        if len(items) != 1:
+            listed = ", ".join(str(n) for n in names)
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "--fleet", None, f"must name one of the {len(items)} fleets in {path} ({listed})"
+                    )
+                ]
+            )
+        index = 0
+    elif fleet in names:
+        index = names.index(fleet)
+    else:
+        listed = ", ".join(str(n) for n in names)
+        raise ConfigError([ConfigProblem("--fleet", fleet, f"is not in {path} (its fleets: {listed})")])
+    return parse_fleet(items[index], f"fleets[{index}]")
+
+
+def load_fleet(stack: str | None, config_file: Path | None, fleet: str | None = None) -> FleetConfig:
+    """The fleet config from `--config FILE`, else `--stack NAME` (default stack: `dev`); `fleet`
+    picks one of several (`agentfleet:fleets`)."""
     if config_file is not None:
-        return load_config_file(config_file)
-    return load_config_file(stack_file(stack or "dev"))
+        return load_config_file(config_file, fleet)
+    return load_config_file(stack_file(stack or "dev"), fleet)
 
 
 @dataclass(frozen=True)
@@ -121,6 +160,7 @@ def local_environment(
             contract.LIFECYCLE: "none",
         }
     )
+    env.update(local_secrets(config, os.environ))
     chosen = handler or config.agent.handler
     if not chosen:
         raise ConfigError(
@@ -128,6 +168,35 @@ def local_environment(
         )
     env[contract.HANDLER] = chosen
     return env
+
+
+def local_secrets(config: FleetConfig, operator_env: Mapping[str, str]) -> dict[str, str]:
+    """`agent.secrets` for agents on this machine, which has no cloud secret store to read from:
+    a value written in a local stack file goes to the agent as it is; one the local fleet cannot
+    read (encrypted in a Pulumi stack file, or a `{ref}` to a cloud's store) is taken from the
+    operator's own environment, and is otherwise a one-line error naming it."""
+    values: dict[str, str] = {}
+    missing: list[ConfigProblem] = []
+    for name, source in config.agent.secrets.items():
+        if isinstance(source, str):
+            values[name] = source
+        elif name in operator_env:
+            values[name] = operator_env[name]
+        else:
+            what = (
+                "a reference to a cloud secret store" if isinstance(source, SecretReference) else "encrypted"
+            )
+            missing.append(
+                ConfigProblem(
+                    f"fleet.agent.secrets.{name}",
+                    None,
+                    f"is {what}, which the local fleet cannot read: export {name}=... in the shell "
+                    "that runs agentfleet local",
+                )
+            )
+    if missing:
+        raise ConfigError(missing)
+    return values
 
 
 def python_path_with(*dirs: Path) -> str:

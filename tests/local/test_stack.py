@@ -112,3 +112,53 @@ def test_the_live_view_shows_backlog_agents_by_state_throughput_and_dead_letters
     for expected in ("1,800 waiting · 48 in flight", "4 ready · 1 warming · 1 draining", "6 agents",
                      "121.3 msg/s", "1,152 done", "dead letters  3"):  # fmt: skip
         assert expected in text, (expected, text)
+
+
+def test_a_fleets_file_runs_the_fleet_named_with_fleet_or_its_only_one(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    fleets = [
+        {"name": "orders", "agent": {"image": "ghcr.io/acme/orders:1.0", "handler": "m:f"}},
+        {
+            "name": "emails",
+            "agent": {"image": "ghcr.io/acme/emails:1.0", "handler": "m:f"},
+            "scaling": {"max_agents": 3},
+        },
+    ]
+    path.write_text(yaml.safe_dump({"config": {"agentfleet:cloud": "aws", "agentfleet:fleets": fleets}}))
+    assert load_fleet(None, path, "emails").scaling.max_agents == 3
+    with pytest.raises(ConfigError) as err:
+        load_fleet(None, path)
+    assert str(err.value) == f"agentfleet: --fleet must name one of the 2 fleets in {path} (orders, emails)"
+    with pytest.raises(ConfigError, match=r"--fleet='billing' is not in .* \(its fleets: orders, emails\)"):
+        load_fleet(None, path, "billing")
+    path.write_text(yaml.safe_dump({"config": {"agentfleet:fleets": fleets[:1]}}))
+    assert load_fleet(None, path).name == "orders"
+
+
+def test_local_agents_get_plain_secrets_and_take_unreadable_ones_from_the_operators_environment(
+    tmp_path: Path,
+) -> None:
+    from agentfleet.local.stack import local_secrets
+
+    config = tiny_config(
+        agent={
+            "secrets": {
+                "PLAIN": "local-value",
+                "REF": {"ref": "projects/p/secrets/s"},
+                "ENC": {"secure": "v1:x"},
+            }
+        }
+    )
+    assert local_secrets(config, {"REF": "from-shell", "ENC": "also"}) == {
+        "PLAIN": "local-value",
+        "REF": "from-shell",
+        "ENC": "also",
+    }
+    with pytest.raises(ConfigError) as err:
+        local_secrets(config, {})
+    assert str(err.value).splitlines() == [
+        "agentfleet: fleet.agent.secrets.REF is a reference to a cloud secret store, which the local fleet "
+        "cannot read: export REF=... in the shell that runs agentfleet local",
+        "agentfleet: fleet.agent.secrets.ENC is encrypted, which the local fleet cannot read: export ENC=... "
+        "in the shell that runs agentfleet local",
+    ]
