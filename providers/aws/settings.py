@@ -17,9 +17,11 @@ from typing import ClassVar
 
 from pydantic import field_validator, model_validator
 
+from agentfleet.agent.contract import SECRET_REFERENCES
 from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS, ScalingPolicy
 from agentfleet.components.problems import ConfigProblem, CrossFieldError
-from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.components.schema import FleetConfig, SecretReference, TargetSettings
+from agentfleet.providers.aws import references
 from agentfleet.providers.aws.names import FleetNames
 
 #: A mixed instances policy takes at most 40 launch template overrides (Auto Scaling quota).
@@ -172,6 +174,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
         )
     problems += _instance_problems(config)
     problems += _name_problems(config)
+    problems += _reference_problems(config)
     size = env_bytes(agent.env)
     if size > USER_ENV_MAX_BYTES:
         problems.append(
@@ -184,6 +187,18 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
             )
         )
     return problems
+
+
+def _reference_problems(config: FleetConfig) -> list[ConfigProblem]:
+    """A `{ref: ...}` that has the AWS shape the loader checks (agent/contract.py) but names no
+    secret or parameter the agents could be granted (`arn:aws:ssm:...:document/x`, a bare `/`)."""
+    return [
+        ConfigProblem(f"fleet.agent.secrets.{name}.ref", ref, f"must be {references.FORMS}")
+        for name, source in config.agent.secrets.items()
+        if isinstance(source, SecretReference)
+        and re.match(SECRET_REFERENCES["aws"], ref := source.ref)
+        and references.grant_for(ref) is None
+    ]
 
 
 def _unsupported_family(instance_type: str) -> str | None:
