@@ -11,6 +11,7 @@ hyphen or contain two in a row; S3 reserves the bucket name prefixes `xn--`, `st
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import ClassVar
@@ -132,6 +133,24 @@ def env_bytes(env: dict[str, str]) -> int:
     return sum(len(f"{k}={v}\n".encode()) for k, v in env.items())
 
 
+#: The longest ARN Secrets Manager gives a stored value, less the fleet and variable names:
+#: `arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:agentfleet/F/V-AbCdEf`.
+STORED_SECRET_ARN_BYTES = len("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:agentfleet//-AbCdEf")
+
+
+def secrets_bytes(config: FleetConfig) -> int:
+    """At most the size of the AGENTFLEET_SECRETS line (name -> reference, one-line JSON)."""
+    if not config.agent.secrets:
+        return 0
+    refs = {
+        name: source.ref
+        if isinstance(source, SecretReference)
+        else "x" * (STORED_SECRET_ARN_BYTES + len(config.name) + len(name))
+        for name, source in config.agent.secrets.items()
+    }
+    return env_bytes({"AGENTFLEET_SECRETS": json.dumps(refs, separators=(",", ":"))})
+
+
 def validate(config: FleetConfig) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     queue, agent = config.queue, config.agent
@@ -184,6 +203,16 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 f"(bytes of KEY=VALUE lines) must be <= {USER_ENV_MAX_BYTES} on AWS: "
                 f"EC2 user data is limited to {USER_DATA_MAX_BYTES} bytes "
                 "and the agent's own setup uses the rest",
+            )
+        )
+    elif size + (references_size := secrets_bytes(config)) > USER_ENV_MAX_BYTES:
+        problems.append(
+            ConfigProblem(
+                "fleet.agent.secrets",
+                f"{len(config.agent.secrets)} variables",
+                f"must fit with agent.env in {USER_ENV_MAX_BYTES} bytes on AWS: their references take "
+                f"up to {references_size} bytes of EC2 user data (at most {USER_DATA_MAX_BYTES}), "
+                f"agent.env {size}",
             )
         )
     return problems

@@ -14,10 +14,12 @@ import pytest
 
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import SecretReference
+from agentfleet.components.validation import load_fleet_config
 from agentfleet.providers.aws import references
+from agentfleet.providers.aws.settings import secrets_bytes
 from agentfleet.synth import SECRET
 from tests.infra.aws_helpers import ACCOUNT, REGION, agent_env, aws_synth, statements
-from tests.infra.helpers import plaintext_holders
+from tests.infra.helpers import BASE_FLEET, deep_merge, plaintext_holders
 
 VALUE = "sk-live-7Hq2vV9pXe4LmN0a"
 STORED_REF = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-password-AbCdEf"
@@ -202,3 +204,17 @@ def test_the_plaintext_check_finds_a_value_that_leaks() -> None:
     s = aws_synth({"agent": {"env": {"LEAKED": VALUE}}})
     assert plaintext_holders(s, VALUE) == []
     assert holders(s, VALUE) == ["user data of moodring-agent-template"]
+
+
+def test_references_count_against_the_user_data_budget() -> None:
+    # agent.env alone fits; with twenty stored secrets' ARNs the agent's environment would not.
+    fleet = {"agent": {"env": {"BIG": "x" * 7000}, "secrets": {f"KEY_{i}": "v" for i in range(20)}}}
+    with pytest.raises(ConfigError) as raised:
+        aws_synth(fleet)
+    [problem] = raised.value.problems
+    assert problem.field == "fleet.agent.secrets"
+    assert "must fit with agent.env in 8192 bytes on AWS" in problem.allowed
+    # The estimate is an upper bound of what the program really writes.
+    fits = {"agent": {"secrets": {f"KEY_{i}": "v" for i in range(20)}}}
+    written = "AGENTFLEET_SECRETS=" + agent_env(aws_synth(fits))["AGENTFLEET_SECRETS"] + "\n"
+    assert len(written.encode()) <= secrets_bytes(load_fleet_config("aws", deep_merge(BASE_FLEET, fits)))
