@@ -133,9 +133,11 @@ def env_bytes(env: dict[str, str]) -> int:
     return sum(len(f"{k}={v}\n".encode()) for k, v in env.items())
 
 
-#: The longest ARN Secrets Manager gives a stored value, less the fleet and variable names:
-#: `arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:agentfleet/F/V-AbCdEf`.
-STORED_SECRET_ARN_BYTES = len("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:agentfleet//-AbCdEf")
+#: The longest ARN Secrets Manager gives a stored value, less the fleet and variable names
+#: (`agentfleet/F/V`, secrets.py), in the longest partition and region.
+STORED_SECRET_ARN_BYTES = len(
+    "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:" + "agentfleet//" + "-AbCdEf"
+)
 
 
 def secrets_bytes(config: FleetConfig) -> int:
