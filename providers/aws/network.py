@@ -12,6 +12,12 @@ New VPC (no `aws.vpc_id`):
 Existing VPC (`aws.vpc_id` + `aws.subnet_ids`): nothing is created but the agents' security
 group; the subnets are used as given and their egress is the user's business.
 
+Several fleets (`build_shared_network`, children of the `FleetNetwork` and named after it): the
+new VPC above (or the user's) is built once; each fleet joins it with `join_network`, which gives
+it its own agents' security group and its own rule into the shared SQS endpoint. A group per
+fleet is what keeps fleets apart inside one VPC: a fleet's cache admits only its own agents'
+group (state.py).
+
 Either way agents get no public IP (launch template) and their security group has no ingress
 rule at all: nothing from the internet, nothing from the VPC.
 

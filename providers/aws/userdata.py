@@ -9,7 +9,11 @@ Container logs go to the fleet's CloudWatch log group through Docker's `awslogs`
 failing is marked Unhealthy in its Auto Scaling group (`aws autoscaling set-instance-health`),
 which terminates and replaces it through the termination lifecycle hook. An image in Amazon ECR
 is pulled after `aws ecr get-login-password | docker login` (identity.py grants the pull on exactly that
-repository); any other registry must be reachable without credentials.
+repository); any other registry must be reachable without credentials. The image may come from
+another resource (`FleetInputs.image`): everything derived from it waits for its string.
+
+`agent.secrets` reach the agent as `AGENTFLEET_SECRETS`, a JSON object of variable name to
+reference (secrets.py): ARNs and parameter names only, never a value.
 """
 
 from __future__ import annotations
