@@ -17,8 +17,6 @@ a customer managed key needs `kms:Decrypt` on that key for the agents' role, whi
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -66,7 +64,9 @@ def build_secrets(parent: pulumi.Resource, config: FleetConfig, *, region: str) 
     names = FleetNames(fleet)
     opts = pulumi.ResourceOptions(parent=parent)
     told: dict[str, pulumi.Input[str]] = dict(refs)
-    out = FleetSecrets(references=pulumi.Output.from_input({}))
+    secret_arns: list[pulumi.Input[str]] = []
+    parameter_arns: list[pulumi.Input[str]] = []
+    versions: list[pulumi.Resource] = []
     for variable, value in sorted(values.items()):
         secret = aws.secretsmanager.Secret(
             names.prefixed(f"secret-{variable}"),
@@ -76,7 +76,7 @@ def build_secrets(parent: pulumi.Resource, config: FleetConfig, *, region: str) 
             tags=tags(fleet),
             opts=opts,
         )
-        out.versions.append(
+        versions.append(
             aws.secretsmanager.SecretVersion(
                 names.prefixed(f"secret-{variable}-value"),
                 secret_id=secret.id,
@@ -85,18 +85,23 @@ def build_secrets(parent: pulumi.Resource, config: FleetConfig, *, region: str) 
             )
         )
         told[variable] = secret.arn
-        out.secret_arns.append(secret.arn)
+        secret_arns.append(secret.arn)
     grants = [_grant(variable, ref) for variable, ref in sorted(refs.items())]
-    account = _account(parent) if any(g.by_name for g in grants) else None
+    # A parameter by name is in the fleet's region and the deploying account (asked only then).
+    partition, account = _account(parent) if any(g.by_name for g in grants) else ("", "")
     for g in grants:
-        if g.by_name and account is not None:
-            partition, account_id = account
-            arn = references.parameter_arn(g.resource, partition=partition, region=region, account=account_id)
-            out.parameter_arns.append(arn)
+        if g.by_name:
+            parameter_arns.append(
+                references.parameter_arn(g.resource, partition=partition, region=region, account=account)
+            )
         else:
-            (out.parameter_arns if g.store == "ssm" else out.secret_arns).append(g.resource)
-    out.references = pulumi.Output.all(**told).apply(lambda resolved: dict(sorted(resolved.items())))
-    return out
+            (parameter_arns if g.store == "ssm" else secret_arns).append(g.resource)
+    return FleetSecrets(
+        references=pulumi.Output.all(**told).apply(lambda resolved: dict(sorted(resolved.items()))),
+        secret_arns=secret_arns,
+        parameter_arns=parameter_arns,
+        versions=versions,
+    )
 
 
 def _grant(variable: str, reference: str) -> references.Grant:
@@ -112,8 +117,3 @@ def _account(parent: pulumi.Resource) -> tuple[str, str]:
     """(partition, account id) of the deploying identity, through the component's provider."""
     caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=parent))
     return caller.arn.split(":")[1], caller.account_id
-
-
-def secrets_variable(resolved: Mapping[str, str]) -> str:
-    """AGENTFLEET_SECRETS's value: the references as one-line JSON, in a stable order."""
-    return json.dumps(dict(sorted(resolved.items())), separators=(",", ":"))

@@ -142,3 +142,17 @@ def test_a_later_fleet_with_another_network_is_a_config_error() -> None:
         fleets([{"name": "orders"}, {"name": "emails", "aws": EXISTING}])
     assert "fleets[emails].aws.vpc_id" in str(raised.value)
     assert "must equal the shared network's" in str(raised.value)
+
+
+def test_each_fleet_reads_only_its_own_secrets() -> None:
+    s = fleets([{"name": "orders", "agent": {"secrets": {"API_KEY": "orders-value-1"}}}, {"name": "emails"}])
+    stored = s.one("aws:secretsmanager/secret:Secret")
+    assert stored.name == "orders-secret-API_KEY" and stored.parent == s.named("orders").urn
+    orders_policy = s.named("orders-agent-data").inputs["policy"]
+    assert stored.outputs["arn"] in orders_policy
+    assert "secretsmanager" not in s.named("emails-agent-data").inputs["policy"]
+
+
+def test_a_preview_of_two_new_fleets_registers_the_same_resources() -> None:
+    preview = synth_fleets("aws", TWO, preview=True)
+    assert sorted(r.urn for r in preview.resources) == sorted(r.urn for r in fleets().resources)
