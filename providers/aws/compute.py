@@ -38,6 +38,7 @@ Auto Scaling group
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -128,8 +129,9 @@ def build_compute(
     user_data: pulumi.Input[str],
     instance_profile_arn: pulumi.Input[str],
     security_group_id: pulumi.Input[str],
-    subnet_ids: list[pulumi.Input[str]],
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     depends_on: list[pulumi.Resource],
+    image: pulumi.Input[str],
 ) -> Compute:
     names = FleetNames(config.name)
     settings = config.settings_for(AwsSettings)
@@ -138,7 +140,7 @@ def build_compute(
     template = aws.ec2.LaunchTemplate(
         names.prefixed("agent-template"),
         name=names.launch_template,
-        description=template_description(config.name, config.agent.image),
+        description=pulumi.Output.from_input(image).apply(lambda i: template_description(config.name, i)),
         image_id=agent_image_id(settings),
         instance_type=instance_type,
         iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=instance_profile_arn),

@@ -3,10 +3,12 @@
 `build` wires the modules of this package in dependency order; each module's docstring says why
 its resources look the way they do:
 
-    network.py        VPC + private subnets + endpoints, or the user's subnets; agents' SG
+    network.py        VPC + private subnets + endpoints, or the user's subnets, or the network
+                      several fleets share (`build_shared`); the fleet's own agents' SG
     queue.py          queue + DLQ (redrive, SSE, long polling)
     state.py          DynamoDB table, S3 bucket, optional ElastiCache
     monitoring.py     log group, alarm topic, alarms, dashboard
+    secrets.py        agent.secrets: values into Secrets Manager, references granted
     identity.py       the instance role: exactly this fleet's ARNs
     userdata.py       the agent's environment and cloud-init
     compute.py        launch template + Auto Scaling group (health, warm-up, refresh, Spot)
@@ -41,18 +43,24 @@ from agentfleet.providers.aws import (
     network,
     queue,
     scaling,
+    secrets,
     state,
     userdata,
 )
+from agentfleet.providers.aws.network import SharedNetwork
 from agentfleet.providers.base import FleetInputs, FleetResources
 
 
-def region_name() -> str:
-    return aws.get_region().region
+def region_name(parent: pulumi.Resource) -> str:
+    """The region of the component's AWS provider: an explicit one passed to the component
+    (`providers={"aws": ...}`) when given, else the stack's `aws:region`."""
+    return aws.get_region(opts=pulumi.InvokeOptions(parent=parent)).region
 
 
-def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
-    raise NotImplementedError("several fleets sharing one network are not built on AWS yet")
+def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> SharedNetwork:
+    """The VPC, subnets, NAT and endpoints the fleets of a stack share, as children of the
+    `FleetNetwork` `parent`; or the user's VPC (`aws.vpc_id` / `inputs.network_id`), recorded."""
+    return network.build_shared_network(parent, config, region=region_name(parent), inputs=inputs)
 
 
 def build(
@@ -63,10 +71,15 @@ def build(
     shared: Any | None,
     inputs: FleetInputs,
 ) -> FleetResources:
-    if shared is not None or inputs != FleetInputs():
-        raise NotImplementedError("a shared network and pulumi.Input values are not taken on AWS yet")
-    region = region_name()
-    net = network.build_network(parent, config, region=region)
+    if shared is not None and not isinstance(shared, SharedNetwork):
+        raise TypeError(f"agentfleet: an AWS fleet joins an AWS network, not {type(shared).__name__}")
+    region = region_name(parent)
+    net = (
+        network.build_network(parent, config, region=region, inputs=inputs)
+        if shared is None
+        else network.join_network(parent, config, shared, inputs)
+    )
+    image = inputs.image if inputs.image is not None else config.agent.image
     work = queue.build_queue(parent, config)
     stores = state.build_state(
         parent,
@@ -76,7 +89,7 @@ def build(
         agents_security_group_id=net.agents_security_group.id,
     )
     destinations = monitoring.build_destinations(parent, config)
-    ecr = userdata.ecr_image(config.agent.image)
+    fleet_secrets = secrets.build_secrets(parent, config, region=region)
     agent_identity = identity.build_identity(
         parent,
         config,
@@ -86,7 +99,9 @@ def build(
         table_arn=stores.table.arn if stores.table else None,
         bucket_arn=stores.bucket.arn if stores.bucket else None,
         log_group_arn=destinations.log_group.arn,
-        ecr_repository_arn=ecr.repository_arn if ecr else None,
+        ecr_repository_arn=userdata.ecr_repository_arn(image),
+        secret_arns=fleet_secrets.secret_arns if fleet_secrets else (),
+        parameter_arns=fleet_secrets.parameter_arns if fleet_secrets else (),
     )
     table_name = stores.table.name if stores.table else None
     bucket_name = stores.bucket.bucket if stores.bucket else None
@@ -103,12 +118,19 @@ def build(
             bucket=bucket_name,
             cache_url=stores.cache_url,
             region=region,
+            image=image,
+            secrets=fleet_secrets.references if fleet_secrets else None,
         ),
         instance_profile_arn=agent_identity.instance_profile.arn,
         security_group_id=net.agents_security_group.id,
         subnet_ids=net.private_subnet_ids,
-        # The first agent must find its permissions, and its subnet's routes, in place.
-        depends_on=[agent_identity.data_policy, *net.ready],
+        # The first agent must find its permissions, its subnet's routes and its secrets in place.
+        depends_on=[
+            agent_identity.data_policy,
+            *net.ready,
+            *(fleet_secrets.versions if fleet_secrets else []),
+        ],
+        image=image,
     )
     group = agents.group
     identity.build_group_policy(parent, config, role=agent_identity.role, group_arn=group.arn)

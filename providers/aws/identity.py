@@ -8,7 +8,7 @@ Two inline policies, split by when their resources exist:
   metrics, but only into the fleet's own CloudWatch namespace (PutMetricData supports no
   resource, so a condition on `cloudwatch:namespace` scopes it instead of a resource ARN); for an
   image in ECR, pull from exactly that repository (plus GetAuthorizationToken, which has no
-  resource);
+  resource); read exactly the secrets and parameters of `agent.secrets` (secrets.py);
 - `{fleet}-lifecycle`: complete (and extend) *this* group's termination lifecycle action, mark
   an instance of *this* group unhealthy (the /healthz watcher, see compute.py), and set scale-in
   protection on an instance of *this* group (a busy agent protects itself, docs/aws.md
@@ -23,6 +23,7 @@ functions of resolved ARNs, so tests run parliament on exactly what `pulumi up` 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,9 @@ OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 BUCKET_ACTIONS = ["s3:ListBucket"]
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+#: agent/secrets/aws.py reads each secret with GetSecretValue and each parameter with GetParameter.
+SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
+PARAMETER_ACTIONS = ["ssm:GetParameter"]
 LIFECYCLE_ACTIONS = [
     "autoscaling:CompleteLifecycleAction",
     "autoscaling:RecordLifecycleActionHeartbeat",
@@ -85,6 +89,10 @@ class DataArns:
     bucket: str | None
     log_group: str
     ecr_repository: str | None = None
+    #: Secrets Manager secrets (ARNs, or `-??????` patterns for partial ARNs) of `agent.secrets`.
+    secrets: tuple[str, ...] = ()
+    #: SSM parameters (ARNs) of `agent.secrets`.
+    parameters: tuple[str, ...] = ()
 
 
 def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
@@ -122,6 +130,24 @@ def data_policy(arns: DataArns, metric_namespace: str) -> dict[str, Any]:
                 "Resource": "*",
             },
         ]
+    if arns.secrets:
+        statements.append(
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": SECRET_ACTIONS,
+                "Resource": list(arns.secrets),
+            }
+        )
+    if arns.parameters:
+        statements.append(
+            {
+                "Sid": "ReadParameters",
+                "Effect": "Allow",
+                "Action": PARAMETER_ACTIONS,
+                "Resource": list(arns.parameters),
+            }
+        )
     statements += [
         {
             "Sid": "Logs",
@@ -168,7 +194,9 @@ def build_identity(
     table_arn: pulumi.Input[str] | None,
     bucket_arn: pulumi.Input[str] | None,
     log_group_arn: pulumi.Input[str],
-    ecr_repository_arn: str | None = None,
+    ecr_repository_arn: pulumi.Input[str | None] = None,
+    secret_arns: Sequence[pulumi.Input[str]] = (),
+    parameter_arns: Sequence[pulumi.Input[str]] = (),
 ) -> Identity:
     fleet = config.name
     names = FleetNames(fleet)
@@ -184,7 +212,16 @@ def build_identity(
     profile = aws.iam.InstanceProfile(
         names.prefixed("agent-profile"), name=names.role(region), role=role.name, opts=opts
     )
-    document = pulumi.Output.all(queue_arn, dead_letter_arn, table_arn, bucket_arn, log_group_arn).apply(
+    document = pulumi.Output.all(
+        queue_arn,
+        dead_letter_arn,
+        table_arn,
+        bucket_arn,
+        log_group_arn,
+        ecr_repository_arn,
+        pulumi.Output.all(*secret_arns),
+        pulumi.Output.all(*parameter_arns),
+    ).apply(
         lambda a: json.dumps(
             data_policy(
                 DataArns(
@@ -193,7 +230,9 @@ def build_identity(
                     table=a[2],
                     bucket=a[3],
                     log_group=a[4],
-                    ecr_repository=ecr_repository_arn,
+                    ecr_repository=a[5],
+                    secrets=tuple(a[6]),
+                    parameters=tuple(a[7]),
                 ),
                 names.metric_namespace,
             )

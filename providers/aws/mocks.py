@@ -41,6 +41,13 @@ def _hex(name: str, n: int = 17) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:n]
 
 
+def _suffix(name: str) -> str:
+    """Six letters and digits, as Secrets Manager appends to a secret's name in its ARN."""
+    digest = hashlib.sha256(name.encode()).digest()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:6])
+
+
 def resource_outputs(
     typ: str, name: str, inputs: dict[str, Any], config: Mapping[str, str]
 ) -> tuple[str, dict[str, Any]]:
@@ -49,6 +56,26 @@ def resource_outputs(
     arn = f"arn:aws:{{service}}:{region}:{ACCOUNT}:{{resource}}"
     physical = str(inputs.get("name") or f"{name}-{_hex(name, 7)}")
 
+    if typ == "aws:secretsmanager/secret:Secret":
+        # "Secrets Manager constructs the last part of the secret ARN by appending a dash and six
+        # random alphanumeric characters at the end of the secret name" (Secrets Manager user guide).
+        secret_arn = arn.format(service="secretsmanager", resource=f"secret:{physical}-{_suffix(name)}")
+        return secret_arn, {"name": physical, "arn": secret_arn}
+    if typ == "aws:secretsmanager/secretVersion:SecretVersion":
+        version = _hex(name, 32)
+        version_id = f"{version[:8]}-{version[8:12]}-{version[12:16]}-{version[16:20]}-{version[20:]}"
+        return f"{inputs.get('secretId')}|{version_id}", {
+            "arn": inputs.get("secretId"),
+            "versionId": version_id,
+            "versionStages": ["AWSCURRENT"],
+        }
+    if typ == "aws:ecr/repository:Repository":
+        return physical, {
+            "name": physical,
+            "arn": arn.format(service="ecr", resource=f"repository/{physical}"),
+            "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{physical}",
+            "registryId": ACCOUNT,
+        }
     if typ == "aws:sqs/queue:Queue":
         url = f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{physical}"
         return url, {"name": physical, "url": url, "arn": arn.format(service="sqs", resource=physical)}
@@ -205,6 +232,32 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
             "reverseDnsPrefix": "com.amazonaws",
         }
     raise NotImplementedError(f"agentfleet AWS mocks: no answer for invoke {token}")
+
+
+class ExplicitProviders:
+    """The explicit `aws.Provider`s a program creates, so that an invoke or a resource that goes
+    through one is answered for that provider's region, not the stack's `aws:region`.
+
+    A mock runtime's `call` and `new_resource` carry the provider reference (`urn::id`) they were
+    made with; `register` every `pulumi:providers:aws` resource as it is created, then pass
+    `config_for(reference, config)` to `invoke` / `resource_outputs` in place of `config`.
+    """
+
+    TYPE = "pulumi:providers:aws"
+
+    def __init__(self) -> None:
+        self._regions: dict[str, str] = {}
+
+    def register(self, provider_id: str, inputs: Mapping[str, Any]) -> None:
+        region = inputs.get("region")
+        if isinstance(region, str) and region:
+            self._regions[provider_id] = region
+
+    def config_for(self, reference: str | None, config: Mapping[str, str]) -> dict[str, str]:
+        """`config` as seen through the provider `reference` (`urn::id`; "" for the default one)."""
+        provider_id = (reference or "").rpartition("::")[2]
+        region = self._regions.get(provider_id)
+        return {**config, "aws:region": region} if region else dict(config)
 
 
 #: Made-up values that look real, labelled by `agentfleet plan`.

@@ -78,3 +78,9 @@ class FleetNames:
 def tags(fleet: str, **extra: str) -> dict[str, str]:
     """Tags on every taggable resource: find a fleet's resources (and its bill) by its name."""
     return {"agentfleet:fleet": fleet, "ManagedBy": "agentfleet", **extra}
+
+
+def network_tags(network: str, **extra: str) -> dict[str, str]:
+    """Tags on the resources of a network several fleets share (named after its `FleetNetwork`):
+    they belong to no one fleet, so they carry the network's name instead."""
+    return {"agentfleet:network": network, "ManagedBy": "agentfleet", **extra}

@@ -58,6 +58,8 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "serverSideEncryption.enabled",
     ],
     "aws:s3/bucket:Bucket": ["bucketPrefix"],
+    "aws:secretsmanager/secret:Secret": ["name", "recoveryWindowInDays"],
+    "aws:secretsmanager/secretVersion:SecretVersion": ["secretString"],
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["blockPublicAcls", "blockPublicPolicy"],
     "aws:s3/bucketPolicy:BucketPolicy": ["policy.Statement[*].Sid"],
     "aws:elasticache/replicationGroup:ReplicationGroup": [

@@ -11,15 +11,18 @@ hyphen or contain two in a row; S3 reserves the bucket name prefixes `xn--`, `st
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import field_validator, model_validator
 
+from agentfleet.agent.contract import SECRET_REFERENCES
 from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS, ScalingPolicy
 from agentfleet.components.problems import ConfigProblem, CrossFieldError
-from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.components.schema import FleetConfig, SecretReference, TargetSettings
+from agentfleet.providers.aws import references
 from agentfleet.providers.aws.names import FleetNames
 
 #: A mixed instances policy takes at most 40 launch template overrides (Auto Scaling quota).
@@ -130,6 +133,26 @@ def env_bytes(env: dict[str, str]) -> int:
     return sum(len(f"{k}={v}\n".encode()) for k, v in env.items())
 
 
+#: The longest ARN Secrets Manager gives a stored value, less the fleet and variable names
+#: (`agentfleet/F/V`, secrets.py), in the longest partition and region.
+STORED_SECRET_ARN_BYTES = len(
+    "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:" + "agentfleet//" + "-AbCdEf"
+)
+
+
+def secrets_bytes(config: FleetConfig) -> int:
+    """At most the size of the AGENTFLEET_SECRETS line (name -> reference, one-line JSON)."""
+    if not config.agent.secrets:
+        return 0
+    refs = {
+        name: source.ref
+        if isinstance(source, SecretReference)
+        else "x" * (STORED_SECRET_ARN_BYTES + len(config.name) + len(name))
+        for name, source in config.agent.secrets.items()
+    }
+    return env_bytes({"AGENTFLEET_SECRETS": json.dumps(refs, separators=(",", ":"))})
+
+
 def validate(config: FleetConfig) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     queue, agent = config.queue, config.agent
@@ -172,6 +195,7 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
         )
     problems += _instance_problems(config)
     problems += _name_problems(config)
+    problems += _reference_problems(config)
     size = env_bytes(agent.env)
     if size > USER_ENV_MAX_BYTES:
         problems.append(
@@ -183,7 +207,29 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
                 "and the agent's own setup uses the rest",
             )
         )
+    elif size + (references_size := secrets_bytes(config)) > USER_ENV_MAX_BYTES:
+        problems.append(
+            ConfigProblem(
+                "fleet.agent.secrets",
+                f"{len(config.agent.secrets)} variables",
+                f"must fit with agent.env in {USER_ENV_MAX_BYTES} bytes on AWS: their references take "
+                f"up to {references_size} bytes of EC2 user data (at most {USER_DATA_MAX_BYTES}), "
+                f"agent.env {size}",
+            )
+        )
     return problems
+
+
+def _reference_problems(config: FleetConfig) -> list[ConfigProblem]:
+    """A `{ref: ...}` that has the AWS shape the loader checks (agent/contract.py) but names no
+    secret or parameter the agents could be granted (`arn:aws:ssm:...:document/x`, a bare `/`)."""
+    return [
+        ConfigProblem(f"fleet.agent.secrets.{name}.ref", ref, f"must be {references.FORMS}")
+        for name, source in config.agent.secrets.items()
+        if isinstance(source, SecretReference)
+        and re.match(SECRET_REFERENCES["aws"], ref := source.ref)
+        and references.grant_for(ref) is None
+    ]
 
 
 def _unsupported_family(instance_type: str) -> str | None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -61,7 +62,7 @@ def build_state(
     config: FleetConfig,
     *,
     vpc_id: pulumi.Input[str],
-    subnet_ids: list[pulumi.Input[str]],
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     agents_security_group_id: pulumi.Input[str],
 ) -> State:
     names = FleetNames(config.name)
@@ -138,7 +139,7 @@ def _cache(
     names: FleetNames,
     state: State,
     vpc_id: pulumi.Input[str],
-    subnet_ids: list[pulumi.Input[str]],
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     agents_security_group_id: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
 ) -> None:

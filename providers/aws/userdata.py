@@ -9,14 +9,21 @@ Container logs go to the fleet's CloudWatch log group through Docker's `awslogs`
 failing is marked Unhealthy in its Auto Scaling group (`aws autoscaling set-instance-health`),
 which terminates and replaces it through the termination lifecycle hook. An image in Amazon ECR
 is pulled after `aws ecr get-login-password | docker login` (identity.py grants the pull on exactly that
-repository); any other registry must be reachable without credentials.
+repository); any other registry must be reachable without credentials. The image may come from
+another resource (`FleetInputs.image`): everything derived from it waits for its string.
+
+`agent.secrets` reach the agent as `AGENTFLEET_SECRETS`, a JSON object of variable name to
+reference (secrets.py): ARNs and parameter names only, never a value.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -82,6 +89,7 @@ def agent_env(
     bucket: str | None,
     cache_url: str | None,
     region: str,
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     names = FleetNames(config.name)
     env = agent_environment(config)
@@ -103,6 +111,9 @@ def agent_env(
         env[contract.BUCKET] = bucket
     if cache_url is not None:
         env[contract.CACHE] = cache_url
+    if secrets:
+        # References only (ARNs, parameter names): the agent reads the values with its own role.
+        env[contract.SECRETS] = json.dumps(dict(sorted(secrets.items())), separators=(",", ":"))
     return env
 
 
@@ -131,10 +142,14 @@ def being_removed_command() -> str:
     )
 
 
-def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, str], region: str) -> str:
-    """The `#cloud-config` document (plain text) for resolved values."""
+def render_user_data(
+    config: FleetConfig, policy: ScalingPolicy, env: dict[str, str], region: str, image: str | None = None
+) -> str:
+    """The `#cloud-config` document (plain text) for resolved values; `image` in place of
+    `agent.image` when it comes from another resource (FleetInputs.image)."""
+    image = image if image is not None else config.agent.image
     document = agent_cloud_config(
-        image=config.agent.image,
+        image=image,
         env=env,
         port=config.agent.port,
         drain_timeout_seconds=policy.drain_timeout_seconds,
@@ -142,7 +157,7 @@ def render_user_data(config: FleetConfig, policy: ScalingPolicy, env: dict[str, 
         health_grace_seconds=policy.health_check_grace_seconds,
         on_unhealthy=mark_unhealthy_command(region),
         log_driver="awslogs",
-        registry_login=ecr.login_script() if (ecr := ecr_image(config.agent.image)) else None,
+        registry_login=ecr.login_script() if (ecr := ecr_image(image)) else None,
         being_removed=being_removed_command(),
         log_options={
             "awslogs-group": FleetNames(config.name).log_group,
@@ -170,11 +185,13 @@ def user_data(
     bucket: pulumi.Input[str] | None,
     cache_url: pulumi.Input[str] | None,
     region: str,
+    image: pulumi.Input[str],
+    secrets: pulumi.Input[Mapping[str, str]] | None = None,
 ) -> pulumi.Output[str]:
-    """Base64 user data for the launch template, once every name and URL is known."""
+    """Base64 user data for the launch template, once every name, URL and the image are known."""
 
-    def render(v: list[str | None]) -> str:
-        queue, dlq, tbl, bkt, cache = v
+    def render(v: list[Any]) -> str:
+        queue, dlq, tbl, bkt, cache, img, refs = v
         assert queue is not None and dlq is not None
         env = agent_env(
             config,
@@ -184,7 +201,18 @@ def user_data(
             bucket=bkt,
             cache_url=cache,
             region=region,
+            secrets=refs,
         )
-        return base64.b64encode(render_user_data(config, policy, env, region).encode()).decode()
+        return base64.b64encode(render_user_data(config, policy, env, region, img).encode()).decode()
 
-    return pulumi.Output.all(queue_url, dead_letter_url, table, bucket, cache_url).apply(render)
+    return pulumi.Output.all(queue_url, dead_letter_url, table, bucket, cache_url, image, secrets).apply(
+        render
+    )
+
+
+def ecr_repository_arn(image: pulumi.Input[str]) -> pulumi.Output[str | None]:
+    """The ARN of the ECR repository the image is pulled from (None for any other registry), from
+    the image's string once it is known: an image built in the same stack is an Output."""
+    return pulumi.Output.from_input(image).apply(
+        lambda i: ecr.repository_arn if (ecr := ecr_image(i)) else None
+    )

@@ -25,6 +25,16 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "agent": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/moodring-agent:1.4.2"},
     },
     "no-state": {"state": {"table": False, "bucket": False}},
+    "secrets": {
+        "agent": {
+            "secrets": {
+                "API_KEY": "sk-live-7Hq2vV9pXe4LmN0a",
+                "DB_PASSWORD": {"ref": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db"},
+                "STRIPE_KEY": {"ref": "arn:aws:ssm:us-east-1:123456789012:parameter/prod/stripe:3"},
+                "SMTP_PASSWORD": {"ref": "/prod/smtp/password"},
+            }
+        }
+    },
     "existing-network": {
         "aws": {"vpc_id": "vpc-0abc12345def67890", "subnet_ids": ["subnet-0abc12345def67890"]},
     },
