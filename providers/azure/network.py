@@ -2,8 +2,11 @@
 the internet, and a NAT gateway for outbound traffic, so agents need no public IPs.
 
 New Azure subnets have no default outbound access: without the NAT gateway an agent could not
-pull its image or reach Service Bus. With the user's own subnet (`azure.subnet_id`), its outbound
-path (NAT gateway, firewall) is the user's to provide.
+pull its image or reach Service Bus. With the user's own subnet (`azure.subnet_id`, or
+`FleetInputs.subnet_ids`), its outbound path (NAT gateway, firewall) is the user's to provide.
+
+The same builder makes a fleet's own network (named after the fleet) and the one several fleets
+share (named after the `FleetNetwork`, in its own resource group: fleet.py `build_shared`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network
 
-from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure.names import FleetNames, Site
-from agentfleet.providers.azure.settings import AzureSettings
+from agentfleet.providers.azure.names import FleetNames, NetworkNames, Site
 
 VNET_CIDR = "10.42.0.0/16"
 SUBNET_CIDR = "10.42.0.0/20"  # 4,091 usable addresses: room for max_agents (<= 1000) plus surge
@@ -27,9 +28,15 @@ class Network:
     nsg: network.NetworkSecurityGroup
 
 
-def build_network(parent: pulumi.Resource, config: FleetConfig, site: Site) -> Network:
+def build_network(
+    parent: pulumi.Resource,
+    names: FleetNames | NetworkNames,
+    site: Site,
+    *,
+    user_subnet: pulumi.Input[str] | None,
+) -> Network:
+    """The NSG, and unless `user_subnet` is given the VNet, subnet and NAT gateway, in `site`."""
     opts = pulumi.ResourceOptions(parent=parent)
-    names = FleetNames(config.name)
     resource_group, location = site.resource_group, site.location
     nsg = network.NetworkSecurityGroup(
         names.security_group,
@@ -51,7 +58,6 @@ def build_network(parent: pulumi.Resource, config: FleetConfig, site: Site) -> N
         ],
         opts=opts,
     )
-    user_subnet = config.settings_for(AzureSettings).subnet_id
     if user_subnet is not None:
         # The NSG is attached to the scale set's NICs (compute.py), so it applies on a
         # user's subnet too.
