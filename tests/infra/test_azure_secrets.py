@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+from urllib.parse import urlparse
 
 import pytest
 import yaml
 
 from agentfleet.agent import contract
+from agentfleet.agent.secrets import parse_references, resolve
+from agentfleet.agent.secrets.azure import KeyVaultSecrets
 from agentfleet.components.problems import ConfigError
 from agentfleet.providers.azure.mocks import SUBSCRIPTION_ID
 from agentfleet.providers.azure.names import VAULT_NAME_PATTERN, vault_name
@@ -18,6 +21,7 @@ from agentfleet.providers.azure.secrets import KEY_VAULT_SECRETS_USER, secret_sc
 from agentfleet.providers.cloudinit import ENV_FILE
 from agentfleet.synth import Recorded, Synthesis
 from tests.infra.helpers import plaintext_holders, synth
+from tests.runtime.test_secrets import RestStore, serving
 
 VALUE = "sk-live-4f9a1c0d77e2b3a5"
 TEAM_VAULT_ID = (
@@ -168,3 +172,15 @@ def test_the_vault_name_pattern_refuses_what_key_vault_refuses() -> None:
 def test_secret_scope_drops_the_version() -> None:
     assert secret_scope("/v", "https://x.vault.azure.net/secrets/n/123") == "/v/secrets/n"
     assert secret_scope("/v", "https://x.vault.azure.net/secrets/n") == "/v/secrets/n"
+
+
+def test_the_runtime_reads_what_the_program_stores_and_references(stack: Synthesis) -> None:
+    """End to end on the references: the agent's reader, against a local Key Vault REST server,
+    resolves exactly the URIs the program put into AGENTFLEET_SECRETS."""
+    references = parse_references(agent_env(stack)[contract.SECRETS])
+    stored_path = urlparse(references["API_KEY"]).path  # /secrets/API-KEY/<version>
+    rest = RestStore(answers={stored_path: {"value": VALUE}, "/secrets/db-password": {"value": "pw"}})
+    with serving(rest) as url:
+        store = KeyVaultSecrets(token=lambda: "token-1", base_url=url)
+        assert resolve(references, {"azure": store}) == {"API_KEY": VALUE, "DB_PASSWORD": "pw"}
+    assert stored_path.startswith("/secrets/API-KEY/") and len(stored_path) > len("/secrets/API-KEY/")
