@@ -33,7 +33,7 @@ numbers come from it), returning what later builders need. Every name comes from
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ from agentfleet.providers.azure.compute import build_scale_set
 from agentfleet.providers.azure.identity import build_grants, build_identity, build_scale_in_protection
 from agentfleet.providers.azure.monitoring import build_monitoring, build_workspace
 from agentfleet.providers.azure.names import FleetNames, NetworkNames, Site
-from agentfleet.providers.azure.network import Network, build_network
+from agentfleet.providers.azure.network import Network, agent_subnet, build_network
 from agentfleet.providers.azure.queue import build_queue
 from agentfleet.providers.azure.scaling import build_autoscale
 from agentfleet.providers.azure.secrets import build_secrets
@@ -91,45 +91,6 @@ def build_site(parent: pulumi.Resource, name: str) -> tuple[resources.ResourceGr
         location=location if location is not None else group.location,
     )
     return group, site
-
-
-def agent_subnet(config: FleetConfig, inputs: FleetInputs) -> pulumi.Input[str] | None:
-    """The user's subnet for the agents: `FleetInputs.subnet_ids` (exactly one) or
-    `fleet.azure.subnet_id`, never both; None builds a VNet."""
-    setting = config.settings_for(AzureSettings).subnet_id
-    for ignored in ("network_id", "cluster_id"):
-        if getattr(inputs, ignored) is not None:
-            pulumi.log.warn(
-                f"agentfleet: FleetInputs.{ignored} is not used on Azure: the agents join a subnet "
-                "(FleetInputs.subnet_ids=[subnet id]) and there is no cluster (docs/azure.md)"
-            )
-    if inputs.subnet_ids is None:
-        return setting
-    if setting is not None:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    "fleet.azure.subnet_id", setting, "must be unset when FleetInputs.subnet_ids is given"
-                )
-            ]
-        )
-    if isinstance(inputs.subnet_ids, list | tuple):
-        return _only_subnet(inputs.subnet_ids)
-    return pulumi.Output.from_input(inputs.subnet_ids).apply(_only_subnet)
-
-
-def _only_subnet(subnet_ids: Sequence[Any]) -> Any:
-    if len(subnet_ids) != 1:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    "FleetInputs.subnet_ids",
-                    f"{len(subnet_ids)} subnet ids",
-                    "must hold exactly one subnet id on Azure: a scale set's agents join one subnet",
-                )
-            ]
-        )
-    return subnet_ids[0]
 
 
 def container_environment(config: FleetConfig, resolved: Mapping[str, Any]) -> dict[str, str]:

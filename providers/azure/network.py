@@ -11,12 +11,18 @@ share (named after the `FleetNetwork`, in its own resource group: fleet.py `buil
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
 
+from agentfleet.components.problems import ConfigError, ConfigProblem
+from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure.names import FleetNames, NetworkNames, Site
+from agentfleet.providers.azure.settings import AzureSettings
+from agentfleet.providers.base import FleetInputs
 
 VNET_CIDR = "10.42.0.0/16"
 SUBNET_CIDR = "10.42.0.0/20"  # 4,091 usable addresses: room for max_agents (<= 1000) plus surge
@@ -26,6 +32,45 @@ SUBNET_CIDR = "10.42.0.0/20"  # 4,091 usable addresses: room for max_agents (<= 
 class Network:
     subnet_id: pulumi.Input[str]
     nsg: network.NetworkSecurityGroup
+
+
+def agent_subnet(config: FleetConfig, inputs: FleetInputs) -> pulumi.Input[str] | None:
+    """The user's subnet for the agents: `FleetInputs.subnet_ids` (exactly one) or
+    `fleet.azure.subnet_id`, never both; None builds a VNet."""
+    setting = config.settings_for(AzureSettings).subnet_id
+    for ignored in ("network_id", "cluster_id"):
+        if getattr(inputs, ignored) is not None:
+            pulumi.log.warn(
+                f"agentfleet: FleetInputs.{ignored} is not used on Azure: the agents join a subnet "
+                "(FleetInputs.subnet_ids=[subnet id]) and there is no cluster (docs/azure.md)"
+            )
+    if inputs.subnet_ids is None:
+        return setting
+    if setting is not None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "fleet.azure.subnet_id", setting, "must be unset when FleetInputs.subnet_ids is given"
+                )
+            ]
+        )
+    if isinstance(inputs.subnet_ids, list | tuple):
+        return _only_subnet(inputs.subnet_ids)
+    return pulumi.Output.from_input(inputs.subnet_ids).apply(_only_subnet)
+
+
+def _only_subnet(subnet_ids: Sequence[Any]) -> Any:
+    if len(subnet_ids) != 1:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "FleetInputs.subnet_ids",
+                    f"{len(subnet_ids)} subnet ids",
+                    "must hold exactly one subnet id on Azure: a scale set's agents join one subnet",
+                )
+            ]
+        )
+    return subnet_ids[0]
 
 
 def build_network(

@@ -99,6 +99,13 @@ def build_secrets(
         return secrets
     names = FleetNames(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
+
+    def read_grant(variable: str, scope: pulumi.Input[str]) -> authorization.RoleAssignment:
+        """Key Vault Secrets User for the agents on exactly the secret of `variable`."""
+        return grant(
+            parent, names.grant(f"read-{secret_name(variable)}"), identity, KEY_VAULT_SECRETS_USER, scope
+        )
+
     if stored:
         secrets.vault = build_vault(parent, config, site, tenant_id=identity.tenant_id)
         for variable, value in stored.items():
@@ -113,28 +120,12 @@ def build_secrets(
             # The URI is a reference, not the value: unmarked so the release that carries it is
             # not a secret as a whole (the engine marks every output of a secret input).
             secrets.references[variable] = pulumi.Output.unsecret(secret.properties.secret_uri_with_version)
-            secrets.grants.append(
-                grant(
-                    parent,
-                    names.grant(f"read-{secret_name(variable)}"),
-                    identity,
-                    KEY_VAULT_SECRETS_USER,
-                    secret.id,
-                )
-            )
+            secrets.grants.append(read_grant(variable, secret.id))
     settings = config.settings_for(AzureSettings)
     for variable, reference in referenced.items():
         vault_id = settings.vault_id(vault_of(reference))
         if vault_id is None:  # settings.validate refuses this before anything registers
             raise ValueError(f"fleet.agent.secrets.{variable}.ref: no vault id for {reference}")
         secrets.references[variable] = reference
-        secrets.grants.append(
-            grant(
-                parent,
-                names.grant(f"read-{secret_name(variable)}"),
-                identity,
-                KEY_VAULT_SECRETS_USER,
-                secret_scope(vault_id, reference),
-            )
-        )
+        secrets.grants.append(read_grant(variable, secret_scope(vault_id, reference)))
     return secrets

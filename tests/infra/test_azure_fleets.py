@@ -134,3 +134,10 @@ def test_one_fleet_alone_builds_its_own_network_as_before() -> None:
     assert not [r for r in s.resources if r.type == NETWORK]
     assert s.one("azure-native:network:VirtualNetwork").name == "moodring-vnet"
     assert fleet_of(s, s.one("azure-native:operationalinsights:Workspace")) == "moodring"
+
+
+def test_a_dry_run_of_two_fleets_registers_the_same_shared_network() -> None:
+    s = synth_fleets("azure", [{"name": "orders"}, {"name": "emails"}], preview=True)
+    for kind in SHARED_ONCE:
+        assert len(s.of_type(kind)) == 1, kind
+    assert len(s.of_type(VMSS)) == 2
