@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,21 +46,35 @@ class ProviderAwareMocks(CloudMocks):
         return rid, state
 
 
+class Notes(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def run(program: Callable[[], Any], config: Mapping[str, str]) -> Synthesis:
     """Run `program` under the mocks as agentfleet.synth runs the stack program: a fresh loop and root."""
     mocks = ProviderAwareMocks(config)
     monitor = RecordingMonitor(mocks)
+    notes = Notes()
+    logger = logging.Logger("test_azure_component", level=logging.INFO)
+    logger.addHandler(notes)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         pulumi_settings.ROOT.set(None)
         pulumi.runtime.set_all_config(dict(config))
-        pulumi.runtime.set_mocks(mocks, project="agentfleet", stack="dev", preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks, project="agentfleet", stack="dev", preview=False, logger=logger, monitor=monitor
+        )
         pulumi.runtime.test(program)()
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    return Synthesis(resources=monitor.recorded, outputs={}, invokes=mocks.invokes)
+    return Synthesis(resources=monitor.recorded, outputs={}, invokes=mocks.invokes, notes=notes.messages)
 
 
 def fleet_config(name: str, **azure: Any) -> Any:
@@ -224,3 +239,17 @@ def test_a_shared_network_on_the_user_s_subnet_and_provider() -> None:
     assert s.one("azure-native:operationalinsights:Workspace").name == "team-logs"
     assert s.one("azure-native:network:NetworkSecurityGroup").inputs["location"] == "westus2"
     assert [r.name for r in s.of_type("azure-native:network:VirtualNetwork")] == ["corp-vnet"]
+
+
+def test_a_network_id_is_not_used_on_azure_and_pulumi_up_says_so() -> None:
+    def program() -> Any:
+        subnet = user_subnet()
+        vnet_id = subnet.id.apply(lambda i: i.rsplit("/subnets/", 1)[0])
+        inputs = FleetInputs(network_id=vnet_id, subnet_ids=[subnet.id])
+        return ScalableAgentFleet(
+            "pricing", FleetArgs(cloud="azure", config=fleet_config("pricing"), inputs=inputs)
+        ).queue
+
+    s = run(program, STACK)
+    assert any("FleetInputs.network_id is not used on Azure" in n for n in s.notes), s.notes
+    assert nic(s.one(VMSS))["ipConfigurations"][0]["subnet"] == {"id": s.named("corp-agents").id}

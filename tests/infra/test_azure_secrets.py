@@ -184,3 +184,12 @@ def test_the_runtime_reads_what_the_program_stores_and_references(stack: Synthes
         store = KeyVaultSecrets(token=lambda: "token-1", base_url=url)
         assert resolve(references, {"azure": store}) == {"API_KEY": VALUE, "DB_PASSWORD": "pw"}
     assert stored_path.startswith("/secrets/API-KEY/") and len(stored_path) > len("/secrets/API-KEY/")
+
+
+def test_an_encrypted_value_read_from_a_stack_file_is_stored_as_a_stand_in_never_shown() -> None:
+    # `agentfleet plan` reads the stack file without decrypting: the ciphertext is no value to store.
+    cipher = "v1:Zm9vYmFyYmF6cXV4"
+    s = synth("azure", {"agent": {"secrets": {"API_KEY": {"secure": cipher}}}})
+    assert plaintext_holders(s, cipher) == []
+    assert s.one(SECRET).inputs["properties"] == "[secret]"
+    assert list(json.loads(agent_env(s)[contract.SECRETS])) == ["API_KEY"]
