@@ -2,8 +2,9 @@
 fleet's secrets, and the agent told where they are (`AGENTFLEET_SECRETS`, name -> secret URI).
 
 A value is stored as a Key Vault secret in the fleet's own vault (RBAC authorization, soft delete
-and purge protection); the agent gets the secret's versioned URI, so a new value is a new
-version, a new URI, a new release that rolls out (compute.py), never the value itself. A
+and purge protection); the agent gets the secret's URI without a version, never the value: it
+reads the current version at start and again every AGENTFLEET_SECRETS_REFRESH seconds, so a
+new value set by `pulumi up` reaches running agents without a new release replacing them. A
 `{ref: https://VAULT.vault.azure.net/secrets/NAME[/VERSION]}` is a secret the user keeps: its
 vault's resource id comes from `fleet.azure.key_vault_ids` (settings.py says why).
 
@@ -119,7 +120,7 @@ def build_secrets(
             )
             # The URI is a reference, not the value: unmarked so the release that carries it is
             # not a secret as a whole (the engine marks every output of a secret input).
-            secrets.references[variable] = pulumi.Output.unsecret(secret.properties.secret_uri_with_version)
+            secrets.references[variable] = pulumi.Output.unsecret(secret.properties.secret_uri)
             secrets.grants.append(read_grant(variable, secret.id))
     settings = config.settings_for(AzureSettings)
     for variable, reference in referenced.items():

@@ -76,7 +76,9 @@ def test_the_identity_may_read_exactly_the_two_secrets(stack: Synthesis) -> None
 
 
 def test_the_agent_gets_both_references_and_no_value(stack: Synthesis) -> None:
-    stored = stack.one(SECRET).outputs["properties"]["secretUriWithVersion"]
+    # The current version, not a pinned one: running agents re-read it (AGENTFLEET_SECRETS_REFRESH).
+    stored = stack.one(SECRET).outputs["properties"]["secretUri"]
+    assert stored == f"https://{stack.one(VAULT).outputs['name']}.vault.azure.net/secrets/API-KEY"
     env = agent_env(stack)
     assert json.loads(env[contract.SECRETS]) == {"API_KEY": stored, "DB_PASSWORD": REF}
     assert "API_KEY" not in env and "DB_PASSWORD" not in env
@@ -178,12 +180,12 @@ def test_the_runtime_reads_what_the_program_stores_and_references(stack: Synthes
     """End to end on the references: the agent's reader, against a local Key Vault REST server,
     resolves exactly the URIs the program put into AGENTFLEET_SECRETS."""
     references = parse_references(agent_env(stack)[contract.SECRETS])
-    stored_path = urlparse(references["API_KEY"]).path  # /secrets/API-KEY/<version>
+    stored_path = urlparse(references["API_KEY"]).path
     rest = RestStore(answers={stored_path: {"value": VALUE}, "/secrets/db-password": {"value": "pw"}})
     with serving(rest) as url:
         store = KeyVaultSecrets(token=lambda: "token-1", base_url=url)
         assert resolve(references, {"azure": store}) == {"API_KEY": VALUE, "DB_PASSWORD": "pw"}
-    assert stored_path.startswith("/secrets/API-KEY/") and len(stored_path) > len("/secrets/API-KEY/")
+    assert stored_path == "/secrets/API-KEY"
 
 
 def test_an_encrypted_value_read_from_a_stack_file_is_stored_as_a_stand_in_never_shown() -> None:
