@@ -41,8 +41,8 @@ Builder = Callable[[str, Mapping[str, Any]], tuple[str, dict[str, Any]]]
 
 
 def _resource_group(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    # Its location is the generic one (resource_outputs): its own, or its provider's.
     return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{n}", {
-        "location": i.get("location", DEFAULT_LOCATION),
         "properties": {"provisioningState": "Succeeded"},
     }
 
@@ -168,6 +168,22 @@ def _diagnostic(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return f"{i.get('resourceUri', '')}/providers/Microsoft.Insights/diagnosticSettings/{n}", {}
 
 
+def _vault(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    properties = dict(i.get("properties") or {})
+    properties["vaultUri"] = f"https://{n}.vault.azure.net/"
+    return _provider(i, f"Microsoft.KeyVault/vaults/{n}"), {"properties": properties}
+
+
+def _secret(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ARM answer: the secret's URIs and never its value ("'value' will never be returned")."""
+    vault = i.get("vaultName", "unknown")
+    uri = f"https://{vault}.vault.azure.net/secrets/{n}"
+    version = _uuid("secret-version", f"{vault}/{n}").replace("-", "")
+    return _provider(i, f"Microsoft.KeyVault/vaults/{vault}/secrets/{n}"), {
+        "properties": {"secretUri": uri, "secretUriWithVersion": f"{uri}/{version}"}
+    }
+
+
 def _workspace(n: str, i: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     rid = _provider(i, f"Microsoft.OperationalInsights/workspaces/{n}")
     return rid, {"customerId": _uuid("workspace", n)}
@@ -200,7 +216,12 @@ RESOURCES: dict[str, tuple[str, Builder]] = {
     "azure-native:monitor:MetricAlert": ("ruleName", _insights("metricAlerts")),
     "azure-native:monitor:DiagnosticSetting": ("name", _diagnostic),
     "azure-native:operationalinsights:Workspace": ("workspaceName", _workspace),
+    "azure-native:keyvault:Vault": ("vaultName", _vault),
+    "azure-native:keyvault:Secret": ("secretName", _secret),
 }
+
+#: The type token of an explicit azure-native provider (`azure_native.Provider(...)`).
+PROVIDER_TYPE = "pulumi:providers:azure-native"
 
 
 def resource_outputs(
@@ -215,6 +236,29 @@ def resource_outputs(
     rid, computed = builder(actual, inputs)
     location = inputs.get("location") or config.get("azure-native:location", DEFAULT_LOCATION)
     return rid, {name_key: actual, "name": actual, "location": location, **computed}
+
+
+class ExplicitProviders:
+    """What explicit azure-native providers a mocked program creates say about location.
+
+    `resource_outputs` sees no provider, so a program that passes one (`providers={"azure-native":
+    west}`) runs under mocks that `record` each provider as it registers and hand every resource
+    the config `config_for` its provider: the provider's own `location` in place of the stack's,
+    as the real provider gives a resource group without one."""
+
+    def __init__(self) -> None:
+        self._locations: dict[str, str] = {}
+
+    def record(self, typ: str, provider_id: str, inputs: Mapping[str, Any]) -> None:
+        if typ == PROVIDER_TYPE and inputs.get("location"):
+            self._locations[provider_id] = str(inputs["location"])
+
+    def config_for(self, provider_ref: str | None, config: Mapping[str, str]) -> dict[str, str]:
+        """`config` as the provider of `provider_ref` (`urn::id`, or None for the default) sees it."""
+        location = self._locations.get((provider_ref or "").rpartition("::")[2])
+        if location is None:
+            return dict(config)
+        return {**config, "azure-native:location": location}
 
 
 def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pulumi_azure_native import monitor, operationalinsights
 
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
-from agentfleet.providers.azure.names import FleetNames, Site
+from agentfleet.providers.azure.names import FleetNames, NetworkNames, Site
 from agentfleet.providers.azure.queue import Queue
 
 LOG_RETENTION_DAYS = 30
@@ -93,6 +93,20 @@ def _increase(name: str, metric: str, queue_name: pulumi.Input[str]) -> monitor.
     )
 
 
+def build_workspace(
+    parent: pulumi.Resource, names: FleetNames | NetworkNames, site: Site
+) -> operationalinsights.Workspace:
+    """The Log Analytics workspace: a fleet's own, or the one the fleets of a stack share."""
+    return operationalinsights.Workspace(
+        names.workspace,
+        resource_group_name=site.resource_group,
+        location=site.location,
+        sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+        retention_in_days=LOG_RETENTION_DAYS,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def build_monitoring(
     parent: pulumi.Resource,
     config: FleetConfig,
@@ -100,19 +114,15 @@ def build_monitoring(
     *,
     policy: ScalingPolicy,
     queue: Queue,
+    workspace: operationalinsights.Workspace | None,
 ) -> Monitoring:
+    """The namespace's logs into `workspace` (None: the fleet's own, made here) and the alerts."""
     opts = pulumi.ResourceOptions(parent=parent)
     names = FleetNames(config.name)
     name = config.name
     namespace = queue.namespace
-    workspace = operationalinsights.Workspace(
-        names.workspace,
-        resource_group_name=site.resource_group,
-        location=site.location,
-        sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
-        retention_in_days=LOG_RETENTION_DAYS,
-        opts=opts,
-    )
+    if workspace is None:
+        workspace = build_workspace(parent, names, site)
     diagnostics = monitor.DiagnosticSetting(
         names.bus_diagnostics,
         resource_uri=namespace.id,

@@ -85,4 +85,13 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "criteria.allOf[*].threshold",
     ],
     "azure-native:operationalinsights:Workspace": ["sku.name", "retentionInDays"],
+    "azure-native:keyvault:Vault": [
+        "vaultName",
+        "properties.enableRbacAuthorization",
+        "properties.enableSoftDelete",
+        "properties.softDeleteRetentionInDays",
+        "properties.enablePurgeProtection",
+    ],
+    # Never `properties.value`: it is a secret, and plan would show only `[secret]` anyway.
+    "azure-native:keyvault:Secret": ["secretName"],
 }

@@ -7,6 +7,9 @@ margin) must fit in 15. Autoscale cooldowns: 1 minute to 1 week. Automatic insta
 grace period 10-90 minutes. Spot VMs: no B-series sizes. Names: the queue is the fleet name, so it
 must end with a letter or digit; a Redis name can't contain '--'; public endpoint names can't
 contain 'microsoft' or 'windows' or start with 'login'.
+Secrets: a `{ref: ...}` must name a vault listed in `azure.key_vault_ids` (the fleet grants its
+identity read on the secret, and a role assignment's scope is the vault's resource id, which a
+secret URI does not hold); stored values become Key Vault secrets named after their variable.
 
 The duration helpers here turn the config's seconds into the ISO 8601 strings the Azure APIs
 want; the modules that derive a duration (queue.py's lock, compute.py's grace periods) apply these
@@ -18,12 +21,19 @@ from __future__ import annotations
 import math
 import re
 from typing import ClassVar
+from urllib.parse import urlparse
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
+from agentfleet.agent.contract import SECRET_REFERENCES
 from agentfleet.components.policy import SHUTDOWN_MARGIN_SECONDS, ScalingPolicy
 from agentfleet.components.problems import ConfigProblem
-from agentfleet.components.schema import FleetConfig, TargetSettings
+from agentfleet.components.schema import FleetConfig, SecretReference, TargetSettings
+from agentfleet.providers.azure.names import SECRET_NAME_PATTERN, secret_name
+
+VAULT_ID_PATTERN = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/([^/]+)$", re.IGNORECASE
+)
 
 
 class AzureSettings(TargetSettings):
@@ -33,6 +43,28 @@ class AzureSettings(TargetSettings):
 
     vm_size: str = "Standard_B2s"
     subnet_id: str | None = None
+    #: The vaults of the `{ref: ...}` secrets, by resource id, so the fleet can grant its identity
+    #: read on exactly those secrets.
+    key_vault_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("key_vault_ids")
+    @classmethod
+    def _vault_id_shape(cls, v: list[str]) -> list[str]:
+        for vault_id in v:
+            if not VAULT_ID_PATTERN.match(vault_id):
+                raise ValueError(
+                    f"{vault_id!r} must be a Key Vault resource id: /subscriptions/SUB/resourceGroups/RG/"
+                    "providers/Microsoft.KeyVault/vaults/VAULT"
+                )
+        return v
+
+    def vault_id(self, vault: str) -> str | None:
+        """The listed resource id of the vault named `vault` (names are case-insensitive), or None."""
+        for vault_id in self.key_vault_ids:
+            found = VAULT_ID_PATTERN.match(vault_id)
+            if found and found.group(1).lower() == vault.lower():
+                return vault_id
+        return None
 
     @field_validator("subnet_id")
     @classmethod
@@ -136,8 +168,58 @@ def name_problems(config: FleetConfig) -> list[ConfigProblem]:
     return []
 
 
+def vault_of(reference: str) -> str:
+    """The vault name in a Key Vault secret URI (`https://VAULT.vault.azure.net/secrets/...`)."""
+    return (urlparse(reference).hostname or "").split(".", 1)[0]
+
+
+def secret_problems(config: FleetConfig) -> list[ConfigProblem]:
+    """Secrets the fleet could not store or grant: a reference to a vault it has no resource id for,
+    a variable whose Key Vault secret name would be too long or taken by another variable."""
+    settings = config.settings_for(AzureSettings)
+    problems: list[ConfigProblem] = []
+    taken: dict[str, str] = {}
+    for variable, source in config.agent.secrets.items():
+        if isinstance(source, SecretReference):
+            if re.match(SECRET_REFERENCES["azure"], source.ref) and not settings.vault_id(
+                vault_of(source.ref)
+            ):
+                problems.append(
+                    ConfigProblem(
+                        f"fleet.agent.secrets.{variable}.ref",
+                        source.ref,
+                        f"must be in a vault listed in fleet.azure.key_vault_ids: add the resource id of "
+                        f"vault {vault_of(source.ref)!r} (/subscriptions/SUB/resourceGroups/RG/providers/"
+                        "Microsoft.KeyVault/vaults/VAULT), so the fleet can grant its identity read on this "
+                        "secret (a role assignment needs the vault's resource id, which a secret URI lacks)",
+                    )
+                )
+            continue
+        stored = secret_name(variable)
+        if not SECRET_NAME_PATTERN.match(stored):
+            problems.append(
+                ConfigProblem(
+                    f"fleet.agent.secrets.{variable}",
+                    None,
+                    "must be a name of at most 127 characters on Azure: the value is stored as the Key "
+                    f"Vault secret {stored[:20]!r}..., and Key Vault secret names are 1-127 characters",
+                )
+            )
+        elif stored.lower() in taken:
+            problems.append(
+                ConfigProblem(
+                    f"fleet.agent.secrets.{variable}",
+                    None,
+                    f"must differ from {taken[stored.lower()]} in more than letter case on Azure: Key Vault "
+                    "secret names are case-insensitive, and both would be stored as one secret",
+                )
+            )
+        taken.setdefault(stored.lower(), variable)
+    return problems
+
+
 def validate(config: FleetConfig) -> list[ConfigProblem]:
-    problems = name_problems(config)
+    problems = name_problems(config) + secret_problems(config)
     if config.queue.max_receive_count > SERVICE_BUS_MAX_DELIVERY_COUNT:
         problems.append(
             ConfigProblem(
@@ -188,12 +270,12 @@ def validate(config: FleetConfig) -> list[ConfigProblem]:
     return problems
 
 
-#: Provider settings an Azure stack cannot do without, checked before anything is registered.
-REQUIRED_SETTINGS = {
-    "azure-native:location": (
-        "must be set for an Azure stack: pulumi config set azure-native:location westeurope"
-    )
-}
+#: Provider settings an Azure stack cannot do without, checked before anything is registered: none.
+#: The location comes from `azure-native:location` or from an explicit azure-native provider passed
+#: to the component, which only the build can see (fleet.py `site_location`); it checks there.
+REQUIRED_SETTINGS: dict[str, str] = {}
+#: Why a stack without an explicit provider needs `azure-native:location`.
+LOCATION_REQUIRED = "must be set for an Azure stack: pulumi config set azure-native:location westeurope"
 
 
 #: Service Bus: "The maximum value for LockDuration is 5 minutes"; the runtime renews for longer work.
