@@ -9,6 +9,7 @@ the cloud (docs/DESIGN.md, "Stack outputs").
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,7 @@ class ScalableAgentFleet(pulumi.ComponentResource):
         # Validate before registering anything: a bad config must leave nothing half-created.
         validate_for_cloud(args.cloud, args.config)
         chosen = check_cloud(args.cloud)
-        _check_required_settings(chosen)
+        _check_required_settings(chosen, opts)
         if args.network is not None and args.network.cloud != args.cloud:
             raise ConfigError(
                 [
@@ -124,12 +125,28 @@ def _claim_fleet_name(fleet: str) -> None:
     taken.add(fleet)
 
 
-def _check_required_settings(chosen: Target) -> None:
-    """Fail early, naming the key, when a provider setting the target needs is missing."""
+def _check_required_settings(chosen: Target, opts: pulumi.ResourceOptions | None) -> None:
+    """Fail early, naming the key, when a provider setting the target needs is missing. A setting
+    of a package the component was given an explicit provider for (`providers={"aws": west}`) is
+    that provider's to hold: the target asks it (an invoke with the component as parent)."""
+    explicit = _explicit_packages(opts)
     problems = [
         ConfigProblem(key, MISSING, allowed)
         for key, allowed in chosen.required_settings.items()
-        if not pulumi.runtime.get_config(key)
+        if key.partition(":")[0] not in explicit and not pulumi.runtime.get_config(key)
     ]
     if problems:
         raise ConfigError(problems)
+
+
+def _explicit_packages(opts: pulumi.ResourceOptions | None) -> set[str]:
+    """The packages (`aws`, `gcp`, ...) the component's options name a provider for."""
+    if opts is None:
+        return set()
+    given: list[pulumi.ProviderResource] = []
+    if opts.provider is not None:
+        given.append(opts.provider)
+    if isinstance(opts.providers, Mapping):
+        return {*opts.providers, *(p.package for p in given)}
+    given += list(opts.providers or [])
+    return {p.package for p in given}

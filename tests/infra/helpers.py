@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import gzip
 import json
 from typing import Any
 
@@ -61,13 +64,45 @@ def synth_fleets(
 def plaintext_holders(synthesis: Synthesis, value: str) -> list[str]:
     """Where `value` appears in plain text: every registered resource's inputs (a Pulumi secret is
     recorded as `[secret]`, so only an unmarked copy shows), every invoke's arguments and the stack
-    outputs. A secret's value must appear nowhere."""
-    holders = [
-        f"{r.type} {r.name}" for r in synthesis.resources if value in json.dumps(r.inputs, default=str)
-    ]
-    holders += [
-        f"invoke {token}" for token, args in synthesis.invokes if value in json.dumps(args, default=str)
-    ]
-    if value in json.dumps(synthesis.outputs, default=str):
+    outputs, each also searched inside every base64 string it holds (EC2 user data, Azure custom
+    data and userData travel base64-encoded). A secret's value must appear nowhere."""
+
+    def holds(data: Any) -> bool:
+        return any(value in text for text in _texts(data))
+
+    holders = [f"{r.type} {r.name}" for r in synthesis.resources if holds(r.inputs)]
+    holders += [f"invoke {token}" for token, args in synthesis.invokes if holds(args)]
+    if holds(synthesis.outputs):
         holders.append("stack outputs")
     return holders
+
+
+def _texts(data: Any) -> list[str]:
+    """Every string in `data`, and the decoded text of each that is base64 (gzip inside too)."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, item in data.items():
+            found += [str(key), *_texts(item)]
+    elif isinstance(data, list | tuple):
+        for item in data:
+            found += _texts(item)
+    elif isinstance(data, str):
+        found.append(data)
+        decoded = _base64_text(data)
+        if decoded is not None:
+            found.append(decoded)
+    elif data is not None:
+        found.append(str(data))
+    return found
+
+
+def _base64_text(text: str) -> str | None:
+    if len(text) < 8 or len(text) % 4:
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8", errors="replace")

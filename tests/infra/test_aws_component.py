@@ -78,6 +78,19 @@ def test_an_explicit_provider_decides_the_region_of_every_name() -> None:
     assert "eu-west-1" not in json.dumps([r.inputs for r in s.resources])
 
 
+def test_an_explicit_provider_needs_no_aws_region_in_the_stack_config() -> None:
+    # The region is the provider's to hold: without one the check still names aws:region.
+    run = run_program(west_program, {"agentfleet:cloud": "aws"})
+    assert run.synthesis.one("aws:iam/role:Role").inputs["name"] == "pricing-agent-us-west-2"
+
+    def default_provider_program() -> pulumi.Output[Any]:
+        fleet = ScalableAgentFleet("pricing", FleetArgs(cloud="aws", config=fleet_config()))
+        return fleet.queue
+
+    with pytest.raises(ConfigError, match="aws:region must be set"):
+        run_program(default_provider_program, {"agentfleet:cloud": "aws"})
+
+
 def test_every_invoke_goes_through_the_explicit_provider() -> None:
     run = run_program(west_program, STACK)
     s = run.synthesis
