@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from agentfleet.components.schema import FleetConfig
+from agentfleet.components.secrets import secrets_to_store
 from agentfleet.providers.gcp.settings import Placement
 
 APIS = {
@@ -24,6 +25,7 @@ APIS = {
     # Workload Identity: the GKE metadata server exchanges a pod's token for its Google service
     # account's through this API; while it is off every pod's Google call fails with 403.
     "iamcredentials": "iamcredentials.googleapis.com",
+    "secretmanager": "secretmanager.googleapis.com",
 }
 
 
@@ -32,11 +34,14 @@ Apis = dict[str, pulumi.Resource]
 
 
 def build_apis(parent: pulumi.Resource, config: FleetConfig, placement: Placement) -> Apis:
-    """Every API in `APIS` (Memorystore's only for a fleet with a cache), on in `placement.project`."""
+    """Every API in `APIS` (Memorystore's only for a fleet with a cache, Secret Manager's only for
+    one that stores a secret's value), on in `placement.project`."""
     opts = pulumi.ResourceOptions(parent=parent)
     services: Apis = {}
     for key, service in APIS.items():
         if key == "redis" and not config.state.cache:
+            continue
+        if key == "secretmanager" and not secrets_to_store(config):
             continue
         services[key] = gcp.projects.Service(
             f"{config.name}-api-{key}",

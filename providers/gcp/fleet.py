@@ -9,6 +9,7 @@ its resources look the way they do:
     state.py          Firestore collection, bucket, optional Memorystore
     cluster.py        a new GKE cluster (or the user's) and the agents' node pool
     identity.py       the agents' and KEDA's Google accounts, joined by Workload Identity
+    secrets.py        agent.secrets: values in Secret Manager, read grants for the agents' account
     compute.py        namespace, service account, Deployment, disruption budget
     scaling.py        KEDA and the ScaledObject on the subscription's backlog
     monitoring.py     alert policies: oldest message, dead letters
@@ -39,6 +40,7 @@ from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.network import build_network, shared_vpc_problems
 from agentfleet.providers.gcp.queue import build_queue
 from agentfleet.providers.gcp.scaling import build_autoscaler
+from agentfleet.providers.gcp.secrets import build_secrets
 from agentfleet.providers.gcp.settings import Placement
 from agentfleet.providers.gcp.state import build_state
 
@@ -80,6 +82,7 @@ def build(
     accounts = build_identity(
         parent, config, placement, apis=apis, queue=work_queue, state=stores, cluster=gke
     )
+    secrets = build_secrets(parent, config, placement, apis=apis, reader=accounts.agent.member)
     agents = build_workload(
         parent,
         config,
@@ -89,6 +92,7 @@ def build(
         state=stores,
         cluster=gke,
         identity=accounts,
+        secrets=secrets,
     )
     build_autoscaler(
         parent,

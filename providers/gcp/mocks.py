@@ -89,6 +89,19 @@ def resource_outputs(
     if typ == "gcp:container/nodePool:NodePool":
         pool = str(inputs.get("name") or f"{name}-{_suffix(name)}")
         return f"{region}/{inputs.get('cluster')}/{pool}", {"name": pool}
+    if typ == "gcp:secretmanager/secret:Secret":
+        rid = f"projects/{project}/secrets/{inputs['secretId']}"
+        return rid, {
+            "name": f"projects/{PROJECT_NUMBER}/secrets/{inputs['secretId']}",
+            "secretId": inputs["secretId"],
+        }
+    if typ == "gcp:secretmanager/secretVersion:SecretVersion":
+        # Secret Manager names a version by the project's number: projects/NUMBER/secrets/S/versions/1.
+        secret = str(inputs["secret"]).rsplit("/", 1)[-1]
+        rid = f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/1"
+        return rid, {"name": rid, "version": "1"}
+    if typ == "gcp:secretmanager/secretIamMember:SecretIamMember":
+        return f"{name}-binding", {"etag": "BwY" + _suffix(name)}
     if typ == "gcp:monitoring/alertPolicy:AlertPolicy":
         rid = f"projects/{project}/alertPolicies/{int(_suffix(name), 16)}"
         return rid, {"name": rid}
