@@ -149,11 +149,23 @@ def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArg
     )
 
 
+def kubernetes_provider(
+    parent: pulumi.Resource, config: FleetConfig, kubeconfig: pulumi.Input[str]
+) -> k8s.Provider:
+    """The Kubernetes provider for a cluster, named for `config.name` (the fleet's own cluster, or
+    the network's that fleets share)."""
+    return k8s.Provider(
+        f"{Names(config.name).fleet}-gke", kubeconfig=kubeconfig, opts=pulumi.ResourceOptions(parent=parent)
+    )
+
+
 def build_workload(
     parent: pulumi.Resource,
     config: FleetConfig,
     placement: Placement,
     *,
+    provider: k8s.Provider,
+    image: pulumi.Input[str],
     policy: ScalingPolicy,
     queue: Queue,
     state: State,
@@ -161,7 +173,8 @@ def build_workload(
     identity: Identity,
     secrets: Secrets,
 ) -> Workload:
-    """The agents' namespace, service account, Deployment and disruption budget on `cluster`.
+    """The agents' namespace, service account, Deployment and disruption budget on `cluster`,
+    through `provider`, running `image`.
 
     The Deployment waits for the nodes it runs on and for the agent's Workload Identity binding and
     grants, and its secrets' versions and read grants: a pod that starts before them fails its
@@ -170,7 +183,6 @@ def build_workload(
     names = Names(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
     nodes_ready = [*cluster.ready, identity.agent_binding, *identity.grants, *secrets.ready]
-    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=cluster.kubeconfig, opts=opts)
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     labels = selector_labels(names)
     port = config.agent.port
@@ -219,7 +231,7 @@ def build_workload(
     )
     container = k8s.core.v1.ContainerArgs(
         name=CONTAINER,
-        image=config.agent.image,
+        image=image,
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
         env=container_environment(config, placement, queue, state, secrets),
         startup_probe=_probe(HEALTH_PATH, port, startup_failure_threshold(policy.warmup_seconds)),

@@ -19,41 +19,198 @@ component the resources are children of, the whole `FleetConfig`, the `Placement
 region), then keyword-only what it wires: the enabled `apis`, the records earlier builders
 returned (`queue`, `state`, `cluster`, `identity`, `workload`), and the `policy` where scaling
 numbers are needed. Each derives its names from `config.name` with `names.Names`.
+
+Several fleets in one stack (`build_shared`, docs/gcp.md "Several fleets") share what belongs to
+the cluster: the enabled APIs, the Cloud Router and NAT, the GKE cluster with its system pool and
+KEDA firewall rule, the Kubernetes provider, and KEDA with its Google account. Those are built by
+the same builders from the first fleet's config renamed after the `FleetNetwork`, so their names
+derive from the network's name. Each fleet keeps its own queue, dead letters, state, agents' and
+nodes' accounts, agent node pool (its machine type, Spot, size; tainted for its agents only),
+namespace, Deployment, ScaledObject, secrets and alerts: nothing of one fleet's is another's to
+read, scale or schedule onto.
+
+Project and region are the `gcp` provider's that the component uses: an explicit one passed to it
+(`opts=ResourceOptions(providers=...)`) or the default one, which reads gcp:project and gcp:region.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
 
 from agentfleet.components.policy import ScalingPolicy
-from agentfleet.components.problems import ConfigError
-from agentfleet.components.schema import FleetConfig
+from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem
+from agentfleet.components.schema import NAME_PATTERN, FleetConfig
 from agentfleet.providers.base import FleetInputs, FleetResources
-from agentfleet.providers.gcp.apis import build_apis
-from agentfleet.providers.gcp.cluster import build_cluster
-from agentfleet.providers.gcp.compute import build_workload
-from agentfleet.providers.gcp.identity import build_identity
+from agentfleet.providers.gcp.apis import Apis, build_apis, build_shared_apis
+from agentfleet.providers.gcp.cluster import (
+    Cluster,
+    ControlPlane,
+    build_agent_pool,
+    build_cluster,
+    build_control_plane,
+    fleet_cluster,
+    node_service_account,
+)
+from agentfleet.providers.gcp.compute import build_workload, kubernetes_provider
+from agentfleet.providers.gcp.identity import KedaIdentity, build_identity, build_keda_identity
 from agentfleet.providers.gcp.monitoring import build_alerts
 from agentfleet.providers.gcp.names import Names
-from agentfleet.providers.gcp.network import build_network, shared_vpc_problems
+from agentfleet.providers.gcp.network import Network, build_network, existing_cluster, shared_vpc_problems
 from agentfleet.providers.gcp.queue import build_queue
-from agentfleet.providers.gcp.scaling import build_autoscaler
+from agentfleet.providers.gcp.scaling import build_autoscaler, install_keda
 from agentfleet.providers.gcp.secrets import build_secrets
-from agentfleet.providers.gcp.settings import Placement
+from agentfleet.providers.gcp.settings import GcpSettings, Placement
 from agentfleet.providers.gcp.state import build_state
 
+#: The `fleet.gcp` keys the shared network and cluster are built from (the first fleet's): another
+#: fleet sharing them leaves each unset or gives the same value.
+NETWORK_KEYS = (
+    "cluster",
+    "network",
+    "subnetwork",
+    "pods_range",
+    "services_range",
+    "control_plane_cidrs",
+    "kubernetes_credentials",
+)
 
-def placement_setting() -> Placement:
-    """`gcp:project` and `gcp:region`: every resource of the fleet lives there. Their presence is
-    checked with the fleet config, before anything is registered (`REQUIRED_SETTINGS` in settings.py)."""
-    gcp = pulumi.Config("gcp")
-    return Placement(project=gcp.require("project"), region=gcp.require("region"))
+
+@dataclass
+class SharedNetwork:
+    """What `build_shared` made, which each fleet's `build` takes back as `shared=`."""
+
+    #: The first fleet's config, named after the FleetNetwork: what the shared resources were built from.
+    config: FleetConfig
+    placement: Placement
+    apis: Apis
+    network: Network
+    control_plane: ControlPlane
+    kubernetes: k8s.Provider
+    keda: k8s.helm.v3.Release
+    keda_identity: KedaIdentity
 
 
-def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
-    raise NotImplementedError("several fleets sharing one network are not built on Google Cloud yet")
+def placement_of(parent: pulumi.Resource) -> Placement:
+    """The project and region of the `gcp` provider `parent`'s resources use: one passed to the
+    component, else the default provider's (gcp:project, gcp:region). The invoke runs with `parent`
+    so it asks the same provider the resources are created with."""
+    client = gcp.organizations.get_client_config(opts=pulumi.InvokeOptions(parent=parent))
+    problems = [
+        ConfigProblem(key, MISSING, f"must be set on the gcp provider the fleet uses ({allowed})")
+        for key, value, allowed in (
+            ("gcp:project", client.project, "a Google Cloud project id"),
+            ("gcp:region", client.region, "a region such as europe-west1"),
+        )
+        if not value
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return Placement(project=client.project, region=client.region)
+
+
+def network_config(parent: pulumi.Resource, config: FleetConfig) -> FleetConfig:
+    """`config` named after the FleetNetwork `parent`: the shared resources' names derive from it."""
+    name = parent.pulumi_resource_name
+    if not NAME_PATTERN.match(name) or not name[-1].isalnum():
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "FleetNetwork name",
+                    name,
+                    "must be 3-24 chars on GCP: a lowercase letter first, then lowercase letters, digits "
+                    "or '-', ending in a letter or digit (it names the shared cluster, router and accounts)",
+                )
+            ]
+        )
+    return config.model_copy(update={"name": name})
+
+
+def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> SharedNetwork:
+    """The APIs, router and NAT, cluster and system pool, and KEDA the fleets of a stack share,
+    as children of the FleetNetwork `parent`, from `config`'s network settings and `inputs`."""
+    if inputs.image is not None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "inputs.image", "<Output>", "must be given to each fleet, not to the FleetNetwork"
+                )
+            ]
+        )
+    shared = network_config(parent, config)
+    placement = placement_of(parent)
+    if problems := shared_vpc_problems(shared, placement, inputs):
+        raise ConfigError(problems)
+    apis = build_shared_apis(parent, shared, placement)
+    network = build_network(parent, shared, placement, apis=apis, inputs=inputs)
+    control_plane = build_control_plane(
+        parent, shared, placement, apis=apis, network=network, existing=existing_cluster(shared, inputs)
+    )
+    provider = kubernetes_provider(parent, shared, control_plane.kubeconfig)
+    keda_identity = build_keda_identity(parent, shared, placement, apis=apis, created=control_plane.created)
+    keda = install_keda(
+        parent,
+        shared,
+        provider=provider,
+        keda_account_email=keda_identity.account.email,
+        keda_ready=[*control_plane.ready, keda_identity.binding, keda_identity.grant],
+    )
+    return SharedNetwork(
+        config=shared,
+        placement=placement,
+        apis=apis,
+        network=network,
+        control_plane=control_plane,
+        kubernetes=provider,
+        keda=keda,
+        keda_identity=keda_identity,
+    )
+
+
+def _sharing_problems(
+    config: FleetConfig, placement: Placement, shared: SharedNetwork, inputs: FleetInputs
+) -> list[ConfigProblem]:
+    """A fleet on a shared network must not ask for a network or cluster of its own."""
+    problems: list[ConfigProblem] = []
+    if placement != shared.placement:
+        problems.append(
+            ConfigProblem(
+                "gcp:project/gcp:region",
+                f"{placement.project}/{placement.region}",
+                f"must be the shared network's ({shared.placement.project}/{shared.placement.region}): "
+                "fleets of one FleetNetwork use the same gcp provider",
+            )
+        )
+    mine, theirs, default = (
+        config.settings_for(GcpSettings),
+        shared.config.settings_for(GcpSettings),
+        GcpSettings(),
+    )
+    for key in NETWORK_KEYS:
+        value = getattr(mine, key)
+        shared_value = getattr(theirs, key)
+        if value != getattr(default, key) and value != shared_value:
+            allowed = "unset" if shared_value == getattr(default, key) else f"unset or {shared_value}"
+            problems.append(
+                ConfigProblem(
+                    f"fleet.gcp.{key}",
+                    value,
+                    f"must be {allowed}: the fleets of a stack share one network and cluster, built "
+                    "from the first fleet's gcp settings",
+                )
+            )
+    for key in ("network_id", "subnet_ids", "cluster_id"):
+        if getattr(inputs, key) is not None:
+            problems.append(
+                ConfigProblem(
+                    f"inputs.{key}", "<Output>", "must be given to the FleetNetwork the fleet shares"
+                )
+            )
+    return problems
 
 
 def build(
@@ -64,29 +221,41 @@ def build(
     shared: Any | None,
     inputs: FleetInputs,
 ) -> FleetResources:
-    if shared is not None or inputs != FleetInputs():
-        raise NotImplementedError(
-            "a shared network and pulumi.Input values are not taken on Google Cloud yet"
-        )
-    placement = placement_setting()
+    placement = placement_of(parent)
     names = Names(config.name)
-    # Before any resource: what a Shared VPC network needs can only be checked against gcp:project.
-    if problems := shared_vpc_problems(config, placement):
-        raise ConfigError(problems)
+    image = inputs.image if inputs.image is not None else config.agent.image
+    if shared is None:
+        # Before any resource: what a Shared VPC network needs can only be checked against the project.
+        if problems := shared_vpc_problems(config, placement, inputs):
+            raise ConfigError(problems)
+        apis = build_apis(parent, config, placement)
+    else:
+        assert isinstance(shared, SharedNetwork), "shared= must be what providers/gcp build_shared returned"
+        if problems := _sharing_problems(config, placement, shared, inputs):
+            raise ConfigError(problems)
+        apis = build_apis(parent, config, placement, enabled=shared.apis)
 
-    apis = build_apis(parent, config, placement)
     work_queue = build_queue(parent, config, placement, apis=apis)
-    network = build_network(parent, config, placement, apis=apis)
+    network = shared.network if shared else build_network(parent, config, placement, apis=apis, inputs=inputs)
     stores = build_state(parent, config, placement, apis=apis, network=network)
-    gke = build_cluster(parent, config, placement, apis=apis, network=network)
+    gke = _fleet_cluster(
+        parent, config, placement, shared, apis=apis, network=network, image=image, inputs=inputs
+    )
     accounts = build_identity(
         parent, config, placement, apis=apis, queue=work_queue, state=stores, cluster=gke
     )
+    if shared is None:
+        keda_identity = build_keda_identity(parent, config, placement, apis=apis, created=gke.created)
+        provider = kubernetes_provider(parent, config, gke.kubeconfig)
+    else:
+        keda_identity, provider = shared.keda_identity, shared.kubernetes
     secrets = build_secrets(parent, config, placement, apis=apis, reader=accounts.agent.member)
     agents = build_workload(
         parent,
         config,
         placement,
+        provider=provider,
+        image=image,
         policy=policy,
         queue=work_queue,
         state=stores,
@@ -94,16 +263,18 @@ def build(
         identity=accounts,
         secrets=secrets,
     )
-    build_autoscaler(
-        parent,
-        config,
-        placement,
-        policy=policy,
-        queue=work_queue,
-        workload=agents,
-        keda_account_email=accounts.keda.email,
-        keda_ready=[*gke.ready, accounts.keda_binding, *accounts.grants],
+    keda = (
+        shared.keda
+        if shared
+        else install_keda(
+            parent,
+            config,
+            provider=provider,
+            keda_account_email=keda_identity.account.email,
+            keda_ready=[*gke.ready, keda_identity.binding, keda_identity.grant],
+        )
     )
+    build_autoscaler(parent, config, placement, policy=policy, queue=work_queue, workload=agents, keda=keda)
     build_alerts(parent, config, placement, apis=apis)
 
     return FleetResources(
@@ -120,3 +291,29 @@ def build(
             "dead_letter_subscription": work_queue.dead_letter_subscription.id,
         },
     )
+
+
+def _fleet_cluster(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    shared: SharedNetwork | None,
+    *,
+    apis: Apis,
+    network: Network,
+    image: pulumi.Input[str],
+    inputs: FleetInputs,
+) -> Cluster:
+    """The fleet's own cluster, or its agent pool (nodes running as its own account) on the shared one."""
+    if shared is None:
+        existing = existing_cluster(config, inputs)
+        return build_cluster(
+            parent, config, placement, apis=apis, network=network, image=image, existing=existing
+        )
+    nodes = node_service_account(
+        Names(config.name), placement, pulumi.ResourceOptions(parent=parent), apis["iam"]
+    )
+    pool = build_agent_pool(
+        parent, config, placement, control_plane=shared.control_plane, nodes=nodes, image=image
+    )
+    return fleet_cluster(shared.control_plane, pool)

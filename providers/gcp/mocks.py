@@ -125,6 +125,18 @@ def invoke(token: str, args: Mapping[str, Any], config: Mapping[str, str]) -> di
     project = str(args.get("projectId") or args.get("project") or config.get("gcp:project") or "mock-project")
     if token == "gcp:organizations/getProject:getProject":
         return {"projectId": project, "number": PROJECT_NUMBER, "name": project, "id": f"projects/{project}"}
+    if token == "gcp:organizations/getClientConfig:getClientConfig":
+        # The provider's own settings: `config` is the stack's for the default provider; a caller
+        # that mocks an explicit provider passes that provider's project and region here instead.
+        region = str(config.get("gcp:region", ""))
+        return {
+            "id": f"projects/{project}/regions/{region}/zones/",
+            "project": project,
+            "region": region,
+            "zone": "",
+            "accessToken": "mock-access-token",
+            "defaultLabels": {},
+        }
     if token == "gcp:container/getCluster:getCluster":
         name = str(args["name"])
         location = str(args.get("location") or config.get("gcp:region", "europe-west1"))
