@@ -102,6 +102,12 @@ def resource_outputs(
         return rid, {"name": rid, "version": "1"}
     if typ == "gcp:secretmanager/secretIamMember:SecretIamMember":
         return f"{name}-binding", {"etag": "BwY" + _suffix(name)}
+    if typ == "gcp:compute/network:Network":
+        rid = f"projects/{project}/global/networks/{given}"
+        return rid, {"name": given, "selfLink": f"https://www.googleapis.com/compute/v1/{rid}"}
+    if typ == "gcp:compute/subnetwork:Subnetwork":
+        rid = f"projects/{project}/regions/{inputs.get('region') or region}/subnetworks/{given}"
+        return rid, {"name": given, "selfLink": f"https://www.googleapis.com/compute/v1/{rid}"}
     if typ == "gcp:monitoring/alertPolicy:AlertPolicy":
         rid = f"projects/{project}/alertPolicies/{int(_suffix(name), 16)}"
         return rid, {"name": rid}
