@@ -176,6 +176,14 @@ def _sharing_problems(
 ) -> list[ConfigProblem]:
     """A fleet on a shared network must not ask for a network or cluster of its own."""
     problems: list[ConfigProblem] = []
+    if config.name == shared.config.name:
+        problems.append(
+            ConfigProblem(
+                "fleet.name",
+                config.name,
+                "must not be the name of the FleetNetwork it shares (both would name a `NAME-nodes` account)",
+            )
+        )
     if placement != shared.placement:
         problems.append(
             ConfigProblem(

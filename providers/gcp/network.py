@@ -77,7 +77,7 @@ def one_subnetwork(subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]) -> pul
             )
         return subnet_ids[0]
 
-    def only(ids: Sequence[str]) -> str:
+    def only(ids: Sequence[pulumi.Input[str]]) -> pulumi.Input[str]:
         if len(ids) != 1:
             raise ValueError(f"inputs.subnet_ids must hold exactly one subnetwork on GCP, not {len(ids)}")
         return ids[0]

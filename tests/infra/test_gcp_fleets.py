@@ -147,3 +147,8 @@ def test_fleets_may_differ_in_what_is_their_own() -> None:
     pools = {r.inputs["name"]: r.inputs["nodeConfig"] for r in s.of_type("gcp:container/nodePool:NodePool")}
     assert pools["emails-agents"]["machineType"] == "e2-standard-4" and pools["emails-agents"]["spot"] is True
     assert pools["orders-agents"]["machineType"] == "e2-standard-2"
+
+
+def test_a_fleet_named_like_the_shared_network_is_refused() -> None:
+    with pytest.raises(ConfigError, match="fleet.name='shared' must not be the name of the FleetNetwork"):
+        synth_fleets("gcp", [{"name": "orders"}, {"name": "shared"}])

@@ -273,3 +273,11 @@ def test_shared_network_takes_the_cluster_input_and_fleets_may_not() -> None:
 
     with pytest.raises(ConfigError, match="inputs.cluster_id=.* must be given to the FleetNetwork"):
         run(on_the_fleet)
+
+
+def test_a_network_name_gcp_cannot_use_is_refused_before_its_resources_register() -> None:
+    def program() -> Any:
+        FleetNetwork("Platform_Net", "gcp", fleet_config(name="orders"))
+
+    with pytest.raises(ConfigError, match="FleetNetwork name='Platform_Net' must be 3-24 chars on GCP"):
+        run(program)
