@@ -55,10 +55,8 @@ from agentfleet.providers.gcp.queue import build_queue
 from agentfleet.providers.gcp.scaling import build_autoscaler, install_keda
 from agentfleet.providers.gcp.secrets import build_secrets
 from agentfleet.providers.gcp.settings import Placement
-from agentfleet.providers.gcp.shared import SharedNetwork, build_shared, sharing_problems
+from agentfleet.providers.gcp.shared import SharedNetwork, sharing_problems
 from agentfleet.providers.gcp.state import build_state
-
-__all__ = ["build", "build_shared"]
 
 
 def build(
