@@ -101,8 +101,9 @@ def build_secrets(
         secrets.ready.append(
             gcp.secretmanager.SecretIamMember(
                 f"{names.secret(variable)}-reader",
-                # "Used to find the parent resource to bind the IAM policy to": the full
-                # `projects/P/secrets/S`, so a secret of another project is found in its own.
+                # The full `projects/P/secrets/S` and no `project`: "If it is not provided, the
+                # project will be parsed from the identifier of the parent resource", so a
+                # referenced secret of another project is granted in its own project.
                 secret_id=secret_id,
                 role=ACCESSOR_ROLE,
                 member=reader,
