@@ -55,6 +55,8 @@ def test_the_agent_account_may_read_exactly_the_stored_and_the_referenced_secret
     )
     assert {g.inputs["role"] for g in grants} == {"roles/secretmanager.secretAccessor"}
     assert {g.inputs["member"] for g in grants} == {AGENT_MEMBER}
+    # No project given: the provider takes it from the secret's path (vault-project for the ref).
+    assert not [g for g in grants if "project" in g.inputs]
     # Nothing else reads secrets: no project-wide accessor role.
     assert not [r for r in s.resources if "secretmanager" in str(r.inputs.get("role")) and r not in grants]
 
