@@ -35,9 +35,9 @@ def build(
 
 def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
     """Create what several fleets of one stack share, under `parent`."""
-    from agentfleet.providers.gcp import fleet
+    from agentfleet.providers.gcp import shared
 
-    return fleet.build_shared(parent, config, inputs)
+    return shared.build_shared(parent, config, inputs)
 
 
 TARGET = Target(

@@ -63,12 +63,53 @@ KEDA_CONTROL_PLANE_PORTS = ("6443", "9443")
 
 
 @dataclass
+class NodeAccount:
+    """The Google service account nodes run as, and its node role."""
+
+    account: gcp.serviceaccount.Account
+    grant: gcp.projects.IAMMember
+
+
+@dataclass
+class ControlPlane:
+    """A cluster (created here, or the user's) and, for a new one, its system pool and firewall."""
+
+    name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    created: gcp.container.Cluster | None
+    ready: list[pulumi.Resource]
+    nodes: NodeAccount
+
+
+@dataclass
 class Cluster:
     name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     agent_pool: gcp.container.NodePool
     created: gcp.container.Cluster | None
     ready: list[pulumi.Resource]
+
+
+_CLUSTER_PATH = re.compile(
+    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/clusters/(?P<name>[^/]+)$"
+)
+
+
+def cluster_reference(existing: str, placement: Placement) -> dict[str, str]:
+    """Name, location and project of an existing cluster given by name (in `placement`) or by its
+    full path `projects/P/locations/L/clusters/N` (a `gcp.container.Cluster`'s id).
+
+    Its workload pool must be the fleet's project's, where the Workload Identity bindings are made.
+    """
+    found = _CLUSTER_PATH.match(existing)
+    if found is None:
+        return {"name": existing, "location": placement.region, "project": placement.project}
+    if found["project"] != placement.project:
+        raise ValueError(
+            f"cluster {existing} is in project {found['project']}, not {placement.project}: the fleet's "
+            "Workload Identity bindings name its own project's workload pool"
+        )
+    return found.groupdict()
 
 
 #: gke-gcloud-auth-plugin's flag for signing in with Application Default Credentials, not gcloud's login.
@@ -124,7 +165,7 @@ def kubeconfig(
 
 def node_service_account(
     names: Names, placement: Placement, opts: pulumi.ResourceOptions, iam_api: pulumi.Resource
-) -> tuple[gcp.serviceaccount.Account, gcp.projects.IAMMember]:
+) -> NodeAccount:
     """Nodes run as a minimal account (logs, metrics, image pulls), not the default compute account.
 
     Creating a service account needs the IAM API on, so the account waits for it (a fresh project
@@ -144,7 +185,7 @@ def node_service_account(
         member=account.member,
         opts=opts,
     )
-    return account, grant
+    return NodeAccount(account, grant)
 
 
 def artifact_registry_repository(image: str) -> tuple[str, str, str] | None:
@@ -154,14 +195,30 @@ def artifact_registry_repository(image: str) -> tuple[str, str, str] | None:
 
 
 def image_pull_grant(
-    image: str, names: Names, account: gcp.serviceaccount.Account, opts: pulumi.ResourceOptions
+    image: pulumi.Input[str],
+    names: Names,
+    account: gcp.serviceaccount.Account,
+    opts: pulumi.ResourceOptions,
+    placement: Placement,
 ) -> gcp.artifactregistry.RepositoryIamMember | None:
     """Reader on the agent image's Artifact Registry repository for the nodes, which pull it.
 
     `roles/container.defaultNodeServiceAccount` carries no Artifact Registry read, so without this
     an image in a private repository never pulls (ImagePullBackOff) and the rollout times out.
     Public registries (ghcr.io, Docker Hub) need nothing.
+
+    An image that comes from another resource (`FleetInputs.image`) is not known before the deploy,
+    and whether a grant exists cannot wait for it (a preview must show it): no grant is made, and
+    the program says which account needs reader on the image's repository (docs/gcp.md).
     """
+    if not isinstance(image, str):
+        pulumi.log.warn(
+            f"fleet {names.fleet}: the agent image comes from another resource, so agentfleet cannot "
+            "tell its registry before the deploy and grants no image pull; if it is in a private "
+            "Artifact Registry repository, grant roles/artifactregistry.reader on it to "
+            f"{names.account_id('nodes')}@{placement.project}.iam.gserviceaccount.com (docs/gcp.md)"
+        )
+        return None
     found = artifact_registry_repository(image)
     if found is None:
         return None
@@ -200,17 +257,24 @@ def _node_config(
     )
 
 
-def build_cluster(
-    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis, network: Network
-) -> Cluster:
-    """The cluster (or the existing one) and the agent pool.
+def build_control_plane(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    *,
+    apis: Apis,
+    network: Network,
+    existing: pulumi.Input[str] | None,
+) -> ControlPlane:
+    """A new cluster with its system pool, or the `existing` one (a name, or its full path).
 
     The GKE API gates the cluster, the IAM API the node service account and the Compute API the
     firewall rule, so a fresh project enables each API first.
     """
     names = Names(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
-    account, grant = node_service_account(names, placement, opts, apis["iam"])
+    nodes = node_service_account(names, placement, opts, apis["iam"])
+    account, grant = nodes.account, nodes.grant
     after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["container"]]))
     after_compute = pulumi.ResourceOptions.merge(
         opts, pulumi.ResourceOptions(depends_on=[apis["container"], apis["compute"]])
@@ -219,7 +283,7 @@ def build_cluster(
     created: gcp.container.Cluster | None = None
     settings = config.settings_for(GcpSettings)
 
-    if settings.cluster is None:
+    if existing is None:
         created = gcp.container.Cluster(
             names.fleet,
             name=names.fleet,
@@ -307,10 +371,11 @@ def build_cluster(
             created.name, dns_endpoint, None, credentials=settings.kubernetes_credentials
         )
     else:
+        where = pulumi.Output.from_input(existing).apply(lambda e: cluster_reference(e, placement))
         found = gcp.container.get_cluster_output(
-            name=settings.cluster,
-            location=placement.region,
-            project=placement.project,
+            name=where.apply(lambda w: w["name"]),
+            location=where.apply(lambda w: w["location"]),
+            project=where.apply(lambda w: w["project"]),
             opts=pulumi.InvokeOptions(parent=parent),
         )
         cluster_name = found.name
@@ -321,7 +386,25 @@ def build_cluster(
             credentials=settings.kubernetes_credentials,
         )
 
-    pull = image_pull_grant(config.agent.image, names, account, opts)
+    return ControlPlane(name=cluster_name, kubeconfig=config_text, created=created, ready=ready, nodes=nodes)
+
+
+def build_agent_pool(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    *,
+    control_plane: ControlPlane,
+    nodes: NodeAccount,
+    image: pulumi.Input[str],
+) -> gcp.container.NodePool:
+    """The fleet's own node pool on `control_plane`'s cluster, its nodes running as `nodes`: sized
+    for its agents, Spot or not, and tainted so only its agents run there."""
+    names = Names(config.name)
+    opts = pulumi.ResourceOptions(parent=parent)
+    settings = config.settings_for(GcpSettings)
+    account, grant = nodes.account, nodes.grant
+    pull = image_pull_grant(image, names, account, opts, placement)
     machine_type = settings.machine_type
     # Room for a rollout's surge pods at max_agents (sizing.py), or the rollout stalls at full size.
     low, high = agent_pool_bounds(config.scaling.min_agents, config.scaling.max_agents, machine_type)
@@ -329,7 +412,7 @@ def build_cluster(
         f"{names.fleet}-agent-pool",
         name=names.agent_pool,
         project=placement.project,
-        cluster=cluster_name,
+        cluster=control_plane.name,
         location=placement.region,
         autoscaling=gcp.container.NodePoolAutoscalingArgs(
             total_min_node_count=low, total_max_node_count=high, location_policy="ANY"
@@ -340,7 +423,36 @@ def build_cluster(
             opts, pulumi.ResourceOptions(depends_on=[grant, *([pull] if pull is not None else [])])
         ),
     )
-    ready.append(agent_pool)
+    return agent_pool
+
+
+def build_cluster(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    *,
+    apis: Apis,
+    network: Network,
+    image: pulumi.Input[str],
+    existing: pulumi.Input[str] | None,
+) -> Cluster:
+    """One fleet's cluster of its own (or the existing one) and its agent pool, whose nodes run as
+    the same account as the system pool's."""
+    control_plane = build_control_plane(
+        parent, config, placement, apis=apis, network=network, existing=existing
+    )
+    agent_pool = build_agent_pool(
+        parent, config, placement, control_plane=control_plane, nodes=control_plane.nodes, image=image
+    )
+    return fleet_cluster(control_plane, agent_pool)
+
+
+def fleet_cluster(control_plane: ControlPlane, agent_pool: gcp.container.NodePool) -> Cluster:
+    """What one fleet runs on: a control plane (its own or shared) and its agent pool."""
     return Cluster(
-        name=cluster_name, kubeconfig=config_text, agent_pool=agent_pool, created=created, ready=ready
+        name=control_plane.name,
+        kubeconfig=control_plane.kubeconfig,
+        agent_pool=agent_pool,
+        created=control_plane.created,
+        ready=[*control_plane.ready, agent_pool],
     )

@@ -41,6 +41,7 @@ from agentfleet.providers.gcp.cluster import POOL_LABEL, Cluster
 from agentfleet.providers.gcp.identity import Identity
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.queue import Queue
+from agentfleet.providers.gcp.secrets import Secrets
 from agentfleet.providers.gcp.settings import Placement
 from agentfleet.providers.gcp.sizing import MAX_SURGE_PERCENT, agent_resources, surge_pods
 from agentfleet.providers.gcp.state import State
@@ -83,9 +84,10 @@ def startup_failure_threshold(warmup_seconds: int) -> int:
 
 
 def container_environment(
-    config: FleetConfig, placement: Placement, queue: Queue, state: State
+    config: FleetConfig, placement: Placement, queue: Queue, state: State, secrets: Secrets
 ) -> list[k8s.core.v1.EnvVarArgs]:
-    """The agent container's environment: the neutral contract plus the Pub/Sub-specific names."""
+    """The agent container's environment: the neutral contract plus the Pub/Sub-specific names,
+    and the references (never the values) of the agent's secrets."""
     env: dict[str, pulumi.Input[str]] = dict(agent_environment(config))
     env.update(
         {
@@ -105,6 +107,9 @@ def container_environment(
     cache = state.cache_url()
     if cache is not None:
         env[contract.CACHE] = cache
+    references = secrets.environment()
+    if references is not None:
+        env[contract.SECRETS] = references
     # The pod's own name and namespace, from the downward API, so the agent can annotate itself.
     own_pod = [
         k8s.core.v1.EnvVarArgs(
@@ -144,26 +149,40 @@ def _probe(path: str, port: int, failure_threshold: int) -> k8s.core.v1.ProbeArg
     )
 
 
+def kubernetes_provider(
+    parent: pulumi.Resource, config: FleetConfig, kubeconfig: pulumi.Input[str]
+) -> k8s.Provider:
+    """The Kubernetes provider for a cluster, named for `config.name` (the fleet's own cluster, or
+    the network's that fleets share)."""
+    return k8s.Provider(
+        f"{Names(config.name).fleet}-gke", kubeconfig=kubeconfig, opts=pulumi.ResourceOptions(parent=parent)
+    )
+
+
 def build_workload(
     parent: pulumi.Resource,
     config: FleetConfig,
     placement: Placement,
     *,
+    provider: k8s.Provider,
+    image: pulumi.Input[str],
     policy: ScalingPolicy,
     queue: Queue,
     state: State,
     cluster: Cluster,
     identity: Identity,
+    secrets: Secrets,
 ) -> Workload:
-    """The agents' namespace, service account, Deployment and disruption budget on `cluster`.
+    """The agents' namespace, service account, Deployment and disruption budget on `cluster`,
+    through `provider`, running `image`.
 
     The Deployment waits for the nodes it runs on and for the agent's Workload Identity binding and
-    grants: a pod that starts before them fails its first Google call.
+    grants, and its secrets' versions and read grants: a pod that starts before them fails its
+    first Google call.
     """
     names = Names(config.name)
     opts = pulumi.ResourceOptions(parent=parent)
-    nodes_ready = [*cluster.ready, identity.agent_binding, *identity.grants]
-    provider = k8s.Provider(f"{names.fleet}-gke", kubeconfig=cluster.kubeconfig, opts=opts)
+    nodes_ready = [*cluster.ready, identity.agent_binding, *identity.grants, *secrets.ready]
     k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
     labels = selector_labels(names)
     port = config.agent.port
@@ -212,9 +231,9 @@ def build_workload(
     )
     container = k8s.core.v1.ContainerArgs(
         name=CONTAINER,
-        image=config.agent.image,
+        image=image,
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
-        env=container_environment(config, placement, queue, state),
+        env=container_environment(config, placement, queue, state, secrets),
         startup_probe=_probe(HEALTH_PATH, port, startup_failure_threshold(policy.warmup_seconds)),
         liveness_probe=_probe(HEALTH_PATH, port, 3),
         readiness_probe=_probe(READY_PATH, port, 1),

@@ -44,9 +44,16 @@ SUBSCRIPTION_ROLES = ("roles/pubsub.subscriber", "roles/pubsub.viewer")
 class Identity:
     agent: gcp.serviceaccount.Account
     agent_binding: gcp.serviceaccount.IAMMember
-    keda: gcp.serviceaccount.Account
-    keda_binding: gcp.serviceaccount.IAMMember
     grants: list[pulumi.Resource]
+
+
+@dataclass
+class KedaIdentity:
+    """The KEDA operator's Google account (one per KEDA, so per cluster the program installs it in)."""
+
+    account: gcp.serviceaccount.Account
+    binding: gcp.serviceaccount.IAMMember
+    grant: gcp.projects.IAMMember
 
 
 def workload_identity_member(project: str, namespace: str, ksa: str) -> str:
@@ -89,6 +96,25 @@ def _workload_account(
     return account, binding
 
 
+def _after(
+    parent: pulumi.Resource, apis: Apis, created: pulumi.Resource | None
+) -> tuple[pulumi.ResourceOptions, pulumi.ResourceOptions, pulumi.ResourceOptions]:
+    """Options for a grant, for an account (after the IAM API) and for a Workload Identity binding.
+
+    The workload pool exists once the new cluster does (an existing one already has it), and pods
+    exchange tokens through the IAM Credentials API.
+    """
+    opts = pulumi.ResourceOptions(parent=parent)
+    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["iam"]]))
+    after_pool = pulumi.ResourceOptions.merge(
+        opts,
+        pulumi.ResourceOptions(
+            depends_on=[*([created] if created is not None else []), apis["iamcredentials"]]
+        ),
+    )
+    return opts, after_api, after_pool
+
+
 def build_identity(
     parent: pulumi.Resource,
     config: FleetConfig,
@@ -99,17 +125,9 @@ def build_identity(
     state: State,
     cluster: Cluster,
 ) -> Identity:
+    """The agents' account, its Workload Identity binding and its grants on this fleet's resources."""
     names = Names(config.name)
-    opts = pulumi.ResourceOptions(parent=parent)
-    after_api = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis["iam"]]))
-    # The workload pool exists once the new cluster does (an existing one already has it), and pods
-    # exchange tokens through the IAM Credentials API.
-    after_pool = pulumi.ResourceOptions.merge(
-        opts,
-        pulumi.ResourceOptions(
-            depends_on=[*([cluster.created] if cluster.created is not None else []), apis["iamcredentials"]]
-        ),
-    )
+    opts, after_api, after_pool = _after(parent, apis, cluster.created)
     agent, agent_binding = _workload_account(
         names, placement, "agent", "agents", (names.namespace, names.ksa), after_api, after_pool
     )
@@ -160,6 +178,21 @@ def build_identity(
             )
         )
 
+    return Identity(agent=agent, agent_binding=agent_binding, grants=grants)
+
+
+def build_keda_identity(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    *,
+    apis: Apis,
+    created: pulumi.Resource | None,
+) -> KedaIdentity:
+    """KEDA's account, bound to the operator's service account named for `config.name` (the fleet
+    or the shared network, whichever installs KEDA), with Monitoring Viewer on the project."""
+    names = Names(config.name)
+    opts, after_api, after_pool = _after(parent, apis, created)
     keda, keda_binding = _workload_account(
         names,
         placement,
@@ -169,15 +202,11 @@ def build_identity(
         after_api,
         after_pool,
     )
-    grants.append(
-        gcp.projects.IAMMember(
-            f"{names.fleet}-keda-monitoring-viewer",
-            project=placement.project,
-            role="roles/monitoring.viewer",
-            member=keda.member,
-            opts=opts,
-        )
+    grant = gcp.projects.IAMMember(
+        f"{names.fleet}-keda-monitoring-viewer",
+        project=placement.project,
+        role="roles/monitoring.viewer",
+        member=keda.member,
+        opts=opts,
     )
-    return Identity(
-        agent=agent, agent_binding=agent_binding, keda=keda, keda_binding=keda_binding, grants=grants
-    )
+    return KedaIdentity(account=keda, binding=keda_binding, grant=grant)

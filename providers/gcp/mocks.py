@@ -89,6 +89,25 @@ def resource_outputs(
     if typ == "gcp:container/nodePool:NodePool":
         pool = str(inputs.get("name") or f"{name}-{_suffix(name)}")
         return f"{region}/{inputs.get('cluster')}/{pool}", {"name": pool}
+    if typ == "gcp:secretmanager/secret:Secret":
+        rid = f"projects/{project}/secrets/{inputs['secretId']}"
+        return rid, {
+            "name": f"projects/{PROJECT_NUMBER}/secrets/{inputs['secretId']}",
+            "secretId": inputs["secretId"],
+        }
+    if typ == "gcp:secretmanager/secretVersion:SecretVersion":
+        # Secret Manager names a version by the project's number: projects/NUMBER/secrets/S/versions/1.
+        secret = str(inputs["secret"]).rsplit("/", 1)[-1]
+        rid = f"projects/{PROJECT_NUMBER}/secrets/{secret}/versions/1"
+        return rid, {"name": rid, "version": "1"}
+    if typ == "gcp:secretmanager/secretIamMember:SecretIamMember":
+        return f"{name}-binding", {"etag": "BwY" + _suffix(name)}
+    if typ == "gcp:compute/network:Network":
+        rid = f"projects/{project}/global/networks/{given}"
+        return rid, {"name": given, "selfLink": f"https://www.googleapis.com/compute/v1/{rid}"}
+    if typ == "gcp:compute/subnetwork:Subnetwork":
+        rid = f"projects/{project}/regions/{inputs.get('region') or region}/subnetworks/{given}"
+        return rid, {"name": given, "selfLink": f"https://www.googleapis.com/compute/v1/{rid}"}
     if typ == "gcp:monitoring/alertPolicy:AlertPolicy":
         rid = f"projects/{project}/alertPolicies/{int(_suffix(name), 16)}"
         return rid, {"name": rid}
@@ -112,6 +131,18 @@ def invoke(token: str, args: Mapping[str, Any], config: Mapping[str, str]) -> di
     project = str(args.get("projectId") or args.get("project") or config.get("gcp:project") or "mock-project")
     if token == "gcp:organizations/getProject:getProject":
         return {"projectId": project, "number": PROJECT_NUMBER, "name": project, "id": f"projects/{project}"}
+    if token == "gcp:organizations/getClientConfig:getClientConfig":
+        # The provider's own settings: `config` is the stack's for the default provider; a caller
+        # that mocks an explicit provider passes that provider's project and region here instead.
+        region = str(config.get("gcp:region", ""))
+        return {
+            "id": f"projects/{project}/regions/{region}/zones/",
+            "project": project,
+            "region": region,
+            "zone": "",
+            "accessToken": "mock-access-token",
+            "defaultLabels": {},
+        }
     if token == "gcp:container/getCluster:getCluster":
         name = str(args["name"])
         location = str(args.get("location") or config.get("gcp:region", "europe-west1"))

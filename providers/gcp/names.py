@@ -87,6 +87,10 @@ class Names:
         """The network tag on the system pool's nodes, which the KEDA firewall rule targets."""
         return f"agentfleet-{self.fleet}-system"
 
+    def secret(self, variable: str) -> str:
+        """The Secret Manager secret holding one `agent.secrets` value (ids: letters, digits, '-', '_')."""
+        return f"{self.fleet}-{variable}"
+
     def account_id(self, role: str) -> str:
         """A Google service account id (6-30 chars): fleet name (<= 24) + '-' + a short role."""
         return f"{self.fleet}-{role}"[:30]

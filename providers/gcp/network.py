@@ -19,13 +19,15 @@ provide, and how to check it on first deploy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
-from agentfleet.components.problems import ConfigProblem
+from agentfleet.components.problems import ConfigError, ConfigProblem
 from agentfleet.components.schema import FleetConfig
+from agentfleet.providers.base import FleetInputs
 from agentfleet.providers.gcp.apis import Apis
 from agentfleet.providers.gcp.names import Names
 from agentfleet.providers.gcp.settings import GcpSettings, Placement
@@ -33,14 +35,54 @@ from agentfleet.providers.gcp.settings import GcpSettings, Placement
 
 @dataclass
 class Network:
-    #: The network as the config names it: a bare name (this project's) or its full path.
-    name: str
+    #: The network as the config (or `FleetInputs.network_id`) names it: a bare name (this
+    #: project's) or its full path.
+    name: pulumi.Input[str]
     #: Its full path `projects/P/global/networks/N`, which Memorystore wants.
-    id: str
+    id: pulumi.Input[str]
     #: The subnetwork a new cluster's nodes use (None: the network's subnetwork in the region).
-    subnetwork: str | None
+    subnetwork: pulumi.Input[str] | None
     #: The network belongs to another project (Shared VPC): nothing is created on it here.
     shared: bool
+
+
+def existing_cluster(config: FleetConfig, inputs: FleetInputs) -> pulumi.Input[str] | None:
+    """The user's cluster the fleet runs in (`FleetInputs.cluster_id`, else `gcp.cluster`), or None."""
+    if inputs.cluster_id is not None:
+        return inputs.cluster_id
+    return config.settings_for(GcpSettings).cluster
+
+
+def in_project(network: str, placement: Placement) -> str:
+    """A network given as an Output, checked once known: it must be `placement.project`'s, since
+    the program creates the router and NAT on it (a Shared VPC network is given in the config)."""
+    if host_project(placement.project, network) != placement.project:
+        raise ValueError(
+            f"network {network} belongs to project {host_project(placement.project, network)}: a "
+            "Shared VPC network is given as fleet.gcp.network, not as FleetInputs.network_id"
+        )
+    return network
+
+
+def one_subnetwork(subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]) -> pulumi.Input[str]:
+    """GKE's nodes use one subnetwork: `FleetInputs.subnet_ids` is `[subnetwork]`."""
+    if isinstance(subnet_ids, list | tuple):
+        if len(subnet_ids) != 1:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "inputs.subnet_ids", len(subnet_ids), "must hold exactly one subnetwork on GCP"
+                    )
+                ]
+            )
+        return subnet_ids[0]
+
+    def only(ids: Sequence[pulumi.Input[str]]) -> pulumi.Input[str]:
+        if len(ids) != 1:
+            raise ValueError(f"inputs.subnet_ids must hold exactly one subnetwork on GCP, not {len(ids)}")
+        return ids[0]
+
+    return pulumi.Output.from_input(subnet_ids).apply(only)
 
 
 def network_id(project: str, network: str) -> str:
@@ -53,26 +95,45 @@ def host_project(project: str, network: str) -> str:
     return network.split("/")[1] if network.startswith("projects/") else project
 
 
-def describe_network(config: FleetConfig, placement: Placement) -> Network:
+def describe_network(config: FleetConfig, placement: Placement, inputs: FleetInputs) -> Network:
+    """The network and subnetwork from `inputs` (Outputs of the user's resources) or the config."""
     settings = config.settings_for(GcpSettings)
-    name = settings.network or "default"
+    subnetwork = settings.subnetwork if inputs.subnet_ids is None else one_subnetwork(inputs.subnet_ids)
+    if inputs.network_id is not None:
+        name = pulumi.Output.from_input(inputs.network_id).apply(lambda n: in_project(n, placement))
+        return Network(
+            name=name,
+            id=name.apply(lambda n: network_id(placement.project, n)),
+            subnetwork=subnetwork,
+            shared=False,
+        )
+    named = settings.network or "default"
     return Network(
-        name=name,
-        id=network_id(placement.project, name),
-        subnetwork=settings.subnetwork,
-        shared=host_project(placement.project, name) != placement.project,
+        name=named,
+        id=network_id(placement.project, named),
+        subnetwork=subnetwork,
+        shared=host_project(placement.project, named) != placement.project,
     )
 
 
-def shared_vpc_problems(config: FleetConfig, placement: Placement) -> list[ConfigProblem]:
+def shared_vpc_problems(
+    config: FleetConfig, placement: Placement, inputs: FleetInputs
+) -> list[ConfigProblem]:
     """What a new cluster on a Shared VPC network needs that this program cannot create for it."""
     settings = config.settings_for(GcpSettings)
-    network = describe_network(config, placement)
-    if settings.cluster is not None or not network.shared:
+    host = host_project(placement.project, settings.network or "default")
+    # A network from another resource is this project's (in_project checks it at deploy).
+    if (
+        existing_cluster(config, inputs) is not None
+        or inputs.network_id is not None
+        or host == placement.project
+    ):
         return []
-    host = host_project(placement.project, network.name)
     problems: list[ConfigProblem] = []
-    if settings.subnetwork is None or not settings.subnetwork.startswith(f"projects/{host}/"):
+    # A subnetwork from another resource is checked by GKE itself at deploy.
+    if inputs.subnet_ids is None and (
+        settings.subnetwork is None or not settings.subnetwork.startswith(f"projects/{host}/")
+    ):
         problems.append(
             ConfigProblem(
                 "fleet.gcp.subnetwork",
@@ -103,10 +164,11 @@ def shared_vpc_problems(config: FleetConfig, placement: Placement) -> list[Confi
 
 
 def build_network(
-    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis
+    parent: pulumi.Resource, config: FleetConfig, placement: Placement, *, apis: Apis, inputs: FleetInputs
 ) -> Network:
-    network = describe_network(config, placement)
-    if config.settings_for(GcpSettings).cluster is not None or network.shared:
+    """The network; a Cloud Router and NAT on it, named for `config.name`, for a new cluster."""
+    network = describe_network(config, placement, inputs)
+    if existing_cluster(config, inputs) is not None or network.shared:
         return network
     names = Names(config.name)
     # Compute Engine resources: the Compute API first on a fresh project.

@@ -44,6 +44,9 @@ KEY_SETTINGS: dict[str, list[str]] = {
         "role",
         "member",
     ],
+    "gcp:secretmanager/secret:Secret": ["secretId", "project", "replication"],
+    "gcp:secretmanager/secretVersion:SecretVersion": ["secret", "secretData"],
+    "gcp:secretmanager/secretIamMember:SecretIamMember": ["secretId", "role", "member"],
     "gcp:compute/router:Router": ["name", "network", "region"],
     "gcp:compute/routerNat:RouterNat": [
         "name",

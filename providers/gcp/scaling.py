@@ -163,24 +163,19 @@ def scaled_object_spec(
     }
 
 
-def build_autoscaler(
+def install_keda(
     parent: pulumi.Resource,
     config: FleetConfig,
-    placement: Placement,
     *,
-    policy: ScalingPolicy,
-    queue: Queue,
-    workload: Workload,
+    provider: k8s.Provider,
     keda_account_email: pulumi.Input[str],
     keda_ready: Sequence[pulumi.Resource],
-) -> Autoscaler:
-    """KEDA (installed once `keda_ready`: its nodes, its Workload Identity binding and grant) and
-    the ScaledObject that scales `workload` on `queue`'s backlog."""
+) -> k8s.helm.v3.Release:
+    """KEDA in the cluster `provider` reaches, installed once `keda_ready` (its nodes, its Workload
+    Identity binding and grant). One per cluster: by the fleet, or by the network fleets share."""
     names = Names(config.name)
-    opts = pulumi.ResourceOptions(parent=parent)
-    provider, deployment, depends_on = workload.provider, workload.deployment, list(keda_ready)
-    k8s_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider))
-    keda = k8s.helm.v3.Release(
+    k8s_opts = pulumi.ResourceOptions(parent=parent, provider=provider)
+    return k8s.helm.v3.Release(
         f"{names.fleet}-keda",
         name="keda",
         chart=KEDA_CHART,
@@ -190,8 +185,24 @@ def build_autoscaler(
         create_namespace=True,
         atomic=True,
         values=keda_values(names, keda_account_email),
-        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=depends_on)),
+        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(keda_ready))),
     )
+
+
+def build_autoscaler(
+    parent: pulumi.Resource,
+    config: FleetConfig,
+    placement: Placement,
+    *,
+    policy: ScalingPolicy,
+    queue: Queue,
+    workload: Workload,
+    keda: k8s.helm.v3.Release,
+) -> Autoscaler:
+    """The ScaledObject that scales `workload` on `queue`'s backlog, through `keda`."""
+    names = Names(config.name)
+    deployment = workload.deployment
+    k8s_opts = pulumi.ResourceOptions(parent=parent, provider=workload.provider)
     after_keda = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[keda, deployment]))
     auth_name = f"{names.fleet}-gcp-workload-identity"
     trigger_authentication = k8s.apiextensions.CustomResource(

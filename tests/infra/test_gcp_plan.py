@@ -63,3 +63,35 @@ def test_plan_shows_the_numbers_the_fleet_config_sets(tmp_path: Path) -> None:
     assert plan["outputs"]["topic"] == "projects/acme-agents/topics/moodring-work"
     assert plan["outputs"]["dead_letter_subscription"].endswith("/subscriptions/moodring-dead-letter-kept")
     assert not any(r["type"].startswith(("aws:", "azure-native:")) for r in plan["resources"])
+
+
+SECRETS_AND_FLEETS = """
+config:
+  agentfleet:cloud: gcp
+  gcp:project: acme-agents
+  gcp:region: europe-west1
+  agentfleet:fleets:
+    - name: orders
+      agent:
+        image: "ghcr.io/acme/orders-agent:1.0.0"
+        secrets: {API_KEY: sk-live-plan-0123, DB_PASSWORD: {ref: projects/vault/secrets/db}}
+    - name: emails
+      agent: {image: "ghcr.io/acme/emails-agent:1.0.0"}
+"""
+
+
+def test_plan_of_several_fleets_with_secrets_shows_every_type_and_no_value(tmp_path: Path) -> None:
+    code, output = plan_json(tmp_path, SECRETS_AND_FLEETS)
+    assert code == 0, output
+    plan = json.loads(output)
+    types = {r["type"] for r in plan["resources"]} - {
+        "agentfleet:index:ScalableAgentFleet",
+        "agentfleet:index:FleetNetwork",
+    }
+    assert "gcp:secretmanager/secretVersion:SecretVersion" in types
+    assert types - set(KEY_SETTINGS) == set()
+    assert "sk-live-plan-0123" not in output
+    version = next(
+        r for r in plan["resources"] if r["type"] == "gcp:secretmanager/secretVersion:SecretVersion"
+    )
+    assert version["settings"]["secretData"] == "[secret]"
