@@ -127,7 +127,7 @@ def _claim_fleet_name(fleet: str) -> None:
 
 def _check_required_settings(chosen: Target, opts: pulumi.ResourceOptions | None) -> None:
     """Fail early, naming the key, when a provider setting the target needs is missing. A setting
-    of a package the component was given an explicit provider for (`providers={"aws": west}`) is
+    of a package the component was given an explicit provider for (`providers={PACKAGE: p}`) is
     that provider's to hold: the target asks it (an invoke with the component as parent)."""
     explicit = _explicit_packages(opts)
     problems = [
@@ -140,7 +140,7 @@ def _check_required_settings(chosen: Target, opts: pulumi.ResourceOptions | None
 
 
 def _explicit_packages(opts: pulumi.ResourceOptions | None) -> set[str]:
-    """The packages (`aws`, `gcp`, ...) the component's options name a provider for."""
+    """The packages the component's options name a provider for."""
     if opts is None:
         return set()
     given: list[pulumi.ProviderResource] = []
