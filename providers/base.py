@@ -12,6 +12,7 @@ The record is read before any resource exists (validation, required settings, mo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -144,3 +145,27 @@ class Target:
     plan_settings: Mapping[str, list[str]]
     mocks: TargetMocks
     simulation: str
+
+
+def builders_in(fleet_module: str, shared_module: str | None = None) -> tuple[BuildFleet, BuildShared]:
+    """A target's `build` and `build_shared`, importing `fleet_module` (its `build`) and
+    `shared_module` (its `build_shared`; the fleet module when None) only when called: the cloud's
+    SDK loads only for a stack that chose the cloud."""
+
+    def build(
+        parent: pulumi.ComponentResource,
+        config: FleetConfig,
+        policy: ScalingPolicy,
+        *,
+        shared: Any | None,
+        inputs: FleetInputs,
+    ) -> FleetResources:
+        built: FleetResources = importlib.import_module(fleet_module).build(
+            parent, config, policy, shared=shared, inputs=inputs
+        )
+        return built
+
+    def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
+        return importlib.import_module(shared_module or fleet_module).build_shared(parent, config, inputs)
+
+    return build, build_shared

@@ -1,44 +1,17 @@
 """Azure: Service Bus + a VM Scale Set; Storage Tables / Blob / Azure Managed Redis for state.
 
 `TARGET` is this package's whole interface (providers/base.py); `fleet.py` shows how the config
-becomes resources. Importing this module loads no cloud SDK: `build` does, when Azure is chosen.
+becomes resources. Importing this module loads no cloud SDK: `build` and `build_shared` do,
+when Azure is chosen.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from agentfleet.components.policy import ScalingPolicy
-from agentfleet.components.schema import FleetConfig
 from agentfleet.providers.azure import mocks, plan
 from agentfleet.providers.azure.settings import REQUIRED_SETTINGS, AzureSettings, validate
-from agentfleet.providers.base import FleetInputs, FleetResources, Target, TargetMocks
+from agentfleet.providers.base import Target, TargetMocks, builders_in
 
-if TYPE_CHECKING:
-    import pulumi
-
-
-def build(
-    parent: pulumi.ComponentResource,
-    config: FleetConfig,
-    policy: ScalingPolicy,
-    *,
-    shared: Any | None,
-    inputs: FleetInputs,
-) -> FleetResources:
-    """Create the fleet's Azure resources under `parent` (in `network`, or its own)."""
-    # Imported here, not at the top: the SDK loads only for a stack that chose Azure.
-    from agentfleet.providers.azure import fleet
-
-    return fleet.build(parent, config, policy, shared=shared, inputs=inputs)
-
-
-def build_shared(parent: pulumi.ComponentResource, config: FleetConfig, inputs: FleetInputs) -> Any:
-    """Create what several fleets of one stack share, under `parent`."""
-    from agentfleet.providers.azure import fleet
-
-    return fleet.build_shared(parent, config, inputs)
-
+build, build_shared = builders_in("agentfleet.providers.azure.fleet")
 
 TARGET = Target(
     name="azure",
