@@ -11,6 +11,8 @@ One fleet alone needs no `FleetNetwork`: it builds its own network as its childr
 
 from __future__ import annotations
 
+import weakref
+
 import pulumi
 
 from agentfleet.components.schema import FleetConfig
@@ -40,4 +42,34 @@ class FleetNetwork(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.cloud = cloud
         self.resources = chosen.build_shared(self, config, inputs or FleetInputs())
+        _networks().setdefault(name, self)
         self.register_outputs({})
+
+
+#: The networks of this program by name, per engine connection (one per `pulumi up`, one per
+#: mocked program a test runs), so a fleet can name the network it joins (`network: shared`).
+_BY_NAME: weakref.WeakKeyDictionary[object, dict[str, FleetNetwork]] = weakref.WeakKeyDictionary()
+
+
+class _Hosted:
+    """The one program a provider process serves (`plugin/`): each construct call connects anew."""
+
+
+_HOSTED = _Hosted()
+
+
+def program_key() -> object:
+    """What stands for "this program": its engine connection, or, in the component provider host
+    (which reconnects for every component it constructs, all of one deployment), the process."""
+    from pulumi.provider.experimental import host
+
+    return _HOSTED if host.is_hosting else pulumi.runtime.settings.SETTINGS.monitor
+
+
+def _networks() -> dict[str, FleetNetwork]:
+    return _BY_NAME.setdefault(program_key(), {})
+
+
+def network_named(name: str) -> FleetNetwork | None:
+    """The `FleetNetwork` of this program called `name`, if one was built."""
+    return _networks().get(name)
