@@ -8,14 +8,19 @@ which runs the same analyzer offline. The package is `agentfleet`, so the resour
 from __future__ import annotations
 
 import json
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pulumi
-from pulumi.provider.experimental import component_provider_host
+from pulumi.errors import InputPropertiesError
+from pulumi.provider import ConstructResult, main
+from pulumi.provider.experimental import host
 from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.server import ComponentInitError
 
 from agentfleet.components.fleet import ScalableAgentFleet
+from agentfleet.components.problems import ConfigError
 
 #: The Pulumi package name: the first part of every resource token.
 PACKAGE = "agentfleet"
@@ -32,13 +37,41 @@ def package_version() -> str:
         return "0.0.0"
 
 
+class FleetProvider(ComponentProvider):
+    """Pulumi's component provider for `COMPONENTS`, reporting a bad config as the engine's own
+    input-property errors, one line per field, instead of an exception with a Python traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(COMPONENTS, PACKAGE, None, package_version())
+
+    def construct(
+        self,
+        name: str,
+        resource_type: str,
+        inputs: pulumi.Inputs,
+        options: pulumi.ResourceOptions | None = None,
+    ) -> ConstructResult:
+        try:
+            return super().construct(name, resource_type, inputs, options)
+        except ComponentInitError as exc:
+            inner = exc.inner if isinstance(exc.inner, ConfigError) else None
+            if inner is None:
+                raise
+            raise InputPropertiesError(
+                str(inner), [{"property_path": p.field, "reason": str(p)} for p in inner.problems]
+            ) from None
+
+
 def schema() -> dict[str, Any]:
     """The package schema the provider serves, inferred by Pulumi's analyzer, without an engine."""
-    served = ComponentProvider(COMPONENTS, PACKAGE, None, package_version()).schema
+    served = FleetProvider().schema
     assert served is not None  # the analyzer always yields one, or raises
     return dict(json.loads(served))
 
 
 def serve() -> None:
-    """Run the provider: Pulumi passes the engine's address as the first argument."""
-    component_provider_host(COMPONENTS, PACKAGE, version=package_version())
+    """Run the provider as `component_provider_host` does, with `FleetProvider`: Pulumi passes
+    the engine's address as the first argument."""
+    # Read by components/network.py `program_key`: one provider process serves one deployment.
+    host.is_hosting = True
+    main(FleetProvider(), sys.argv[1:])

@@ -150,7 +150,7 @@ def _not_plain(key: str, value: Any, allowed: str) -> ConfigProblem:
 def _outputs_in(value: Any, path: str) -> list[ConfigProblem]:
     """Every Output (or awaitable) inside the config, by its path: none can be read when the program
     decides which resources to create (in a preview, it has no value at all)."""
-    if isinstance(value, pulumi.Output) or hasattr(value, "__await__"):
+    if isinstance(value, pulumi.Output | pulumi.output.Unknown) or hasattr(value, "__await__"):
         return [
             ConfigProblem(
                 path,

@@ -1,0 +1,143 @@
+"""`ScalableAgentFleet` as a library: a `ScalableAgentFleetArgs` dict from Python, the same inputs
+as another language's program sends them through the provider host (agentfleet/plugin.py), and
+one line naming the field for every value that cannot be used, never a traceback.
+
+Before ScalableAgentFleetArgs, the component took only `FleetArgs` with a validated FleetConfig;
+an Output in the config failed inside pydantic (`Calling __str__ on an Output[T] is not
+supported`), and a dict was an AttributeError."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.errors import InputPropertiesError
+
+from agentfleet.components.fleet import TYPE_TOKEN, FleetArgs, ScalableAgentFleet
+from agentfleet.components.problems import ConfigError
+from agentfleet.components.validation import load_fleet_config
+from agentfleet.plugin import FleetProvider
+from agentfleet.synth import Synthesis, synthesize_program
+from tests.infra.helpers import REGION_KEYS
+
+CONFIG: dict[str, Any] = {"agent": {"image": "ghcr.io/acme/orders-agent:1.0.0"}}
+
+
+def run(program: Callable[[], object], cloud: str = "aws", *, preview: bool = False) -> Synthesis:
+    return synthesize_program(program, dict(REGION_KEYS[cloud]), cloud=cloud, preview=preview)
+
+
+def fleet_program(args: Any, name: str = "orders") -> Callable[[], object]:
+    """A program building one fleet from `args`, or from what `args()` returns (Outputs exist only
+    inside a running program)."""
+
+    def program() -> None:
+        fleet = ScalableAgentFleet(name, args() if callable(args) else args)
+        pulumi.export("queue", fleet.queue)
+        pulumi.export("agent_group", fleet.agent_group)
+
+    return program
+
+
+def test_a_python_program_passes_a_dict_and_the_name_defaults_to_the_resource_name() -> None:
+    s = run(fleet_program({"cloud": "aws", "config": CONFIG}))
+    fleet = s.one(TYPE_TOKEN)
+    assert fleet.name == "orders"
+    assert s.outputs == {"queue": "orders-queue", "agent_group": "orders-agents"}
+    assert all(r.parent == fleet.urn for r in s.resources if r is not fleet)
+
+
+def test_a_dict_works_in_a_preview_too() -> None:
+    s = run(fleet_program({"cloud": "aws", "config": CONFIG}), preview=True)
+    assert s.one(TYPE_TOKEN).name == "orders"
+    assert s.outputs["queue"] == "orders-queue"
+
+
+def test_fleet_args_keep_working() -> None:
+    config = load_fleet_config("aws", {"name": "emails", **CONFIG})
+    s = run(fleet_program(FleetArgs(cloud="aws", config=config), name="emails"))
+    assert s.outputs["queue"] == "emails-queue"
+
+
+def errors_of(args: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        run(fleet_program(args))
+    return str(caught.value).splitlines()
+
+
+def test_an_output_in_the_config_is_named_by_its_path_in_one_line() -> None:
+    lines = errors_of(
+        lambda: {"cloud": "aws", "config": {"agent": {"image": pulumi.Output.from_input("ghcr.io/acme/a:1")}}}
+    )
+    assert len(lines) == 1
+    assert lines[0].startswith("agentfleet: config.agent.image is an Output (a value of another resource)")
+    assert "image, network_id, subnet_ids or cluster_id" in lines[0]
+
+
+def test_an_unknown_in_the_config_as_the_host_receives_it_is_named_too() -> None:
+    unknown = pulumi.output.Unknown()
+    lines = errors_of({"cloud": "aws", "config": {**CONFIG, "agent": {"image": unknown}}})
+    assert [line.split(" is ")[0] for line in lines] == ["agentfleet: config.agent.image"]
+
+
+def test_an_output_for_the_cloud_is_refused_by_name() -> None:
+    lines = errors_of(lambda: {"cloud": pulumi.Output.from_input("aws"), "config": CONFIG})
+    assert lines == [
+        "agentfleet: cloud is an Output (a value of another resource): it must be a string known when "
+        "the program runs: one of aws, azure, gcp"
+    ]
+
+
+def test_config_problems_read_as_the_stack_configs_do_at_config() -> None:
+    bad = {**CONFIG, "scaling": {"min_agents": 3, "max_agents": 2}}
+    lines = errors_of({"cloud": "aws", "config": bad})
+    with pytest.raises(ConfigError) as stack:
+        load_fleet_config("aws", {"name": "orders", **bad})
+    assert lines == [line.replace("fleet.", "config.", 1) for line in str(stack.value).splitlines()]
+    assert lines[0].startswith("agentfleet: config.scaling.max_agents=2")
+
+
+def test_missing_and_unknown_arguments_are_named() -> None:
+    assert errors_of({"cloud": "aws", "config": CONFIG, "imgae": "x:1"}) == [
+        "agentfleet: imgae is not an argument of ScalableAgentFleet; did you mean image?"
+    ]
+    assert errors_of({"config": CONFIG}) == ["agentfleet: cloud is required: one of aws, azure, gcp"]
+    assert errors_of({"cloud": "aws"}) == [
+        "agentfleet: config is required: the fleet, shaped like agentfleet:fleet"
+    ]
+
+
+def test_an_image_given_twice_is_refused() -> None:
+    lines = errors_of({"cloud": "aws", "config": CONFIG, "image": "ghcr.io/acme/b:2"})
+    assert lines == [
+        "agentfleet: config.agent.image='ghcr.io/acme/orders-agent:1.0.0' is set together with the "
+        "image input: give one"
+    ]
+
+
+def construct(inputs: dict[str, Any]) -> Callable[[], object]:
+    """What the provider host does for another language's program: the engine's camelCase inputs."""
+
+    def program() -> None:
+        FleetProvider().construct("orders", TYPE_TOKEN, inputs, pulumi.ResourceOptions())
+
+    return program
+
+
+def test_the_provider_host_constructs_a_fleet_from_another_languages_inputs() -> None:
+    s = run(construct({"cloud": "aws", "config": {**CONFIG, "scaling": {"max_agents": 4}}}))
+    fleet = s.one(TYPE_TOKEN)
+    group = s.one("aws:autoscaling/group:Group")
+    assert group.parent == fleet.urn
+    assert group.inputs["maxSize"] == 4
+
+
+def test_the_provider_host_reports_a_bad_config_as_input_property_errors() -> None:
+    bad = {"cloud": "aws", "config": {**CONFIG, "scaling": {"min_agents": 3, "max_agents": 2}}}
+    with pytest.raises(InputPropertiesError) as caught:
+        run(construct(bad))
+    assert caught.value.errors is not None
+    assert [e["property_path"] for e in caught.value.errors] == ["config.scaling.max_agents"]
+    assert caught.value.errors[0]["reason"].startswith("agentfleet: config.scaling.max_agents=2")
