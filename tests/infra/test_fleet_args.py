@@ -141,3 +141,10 @@ def test_the_provider_host_reports_a_bad_config_as_input_property_errors() -> No
     assert caught.value.errors is not None
     assert [e["property_path"] for e in caught.value.errors] == ["config.scaling.max_agents"]
     assert caught.value.errors[0]["reason"].startswith("agentfleet: config.scaling.max_agents=2")
+
+
+def test_the_args_type_is_public() -> None:
+    import agentfleet
+    from agentfleet.components.args import ScalableAgentFleetArgs
+
+    assert agentfleet.ScalableAgentFleetArgs is ScalableAgentFleetArgs
