@@ -13,7 +13,7 @@ other resources go in `image`, `network_id`, `subnet_ids` and `cluster_id`, whic
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -76,12 +76,12 @@ class ScalableAgentFleetArgs(TypedDict):
 _INPUT_FOR = "values of other resources go in image, network_id, subnet_ids or cluster_id"
 
 
-def to_fleet_args(
-    name: str, args: FleetArgs | Mapping[str, Any], opts: pulumi.ResourceOptions | None
-) -> FleetArgs:
-    """`args` as `FleetArgs`; a `ScalableAgentFleetArgs` validated whole, every problem named."""
+def to_fleet_args(name: str, args: FleetArgs | Mapping[str, Any]) -> tuple[FleetArgs, str | None]:
+    """`args` as `FleetArgs`, and the name of the network it shares (`join_network` builds or finds
+    it once the fleet passed its own checks); a `ScalableAgentFleetArgs` is validated whole, every
+    problem named. Registers nothing."""
     if isinstance(args, FleetArgs):
-        return args
+        return args, None
     if not isinstance(args, Mapping):
         raise ConfigError(
             [ConfigProblem("args", type(args).__name__, "must be a ScalableAgentFleetArgs dict")]
@@ -122,12 +122,16 @@ def to_fleet_args(
         cluster_id=args.get("cluster_id"),
     )
     assert isinstance(cloud, str)
-    shared = None
-    if network is not None:
-        shared = network_named(network) or FleetNetwork(
-            network, cloud, config, inputs, opts=_network_options(opts)
-        )
-    return FleetArgs(cloud=cloud, config=config, network=shared, inputs=inputs)
+    return FleetArgs(cloud=cloud, config=config, inputs=inputs), network
+
+
+def join_network(network: str, args: FleetArgs, opts: pulumi.ResourceOptions | None) -> FleetArgs:
+    """`args` sharing the `FleetNetwork` called `network`, built from this fleet's config and inputs
+    when no fleet of the program built it yet."""
+    shared = network_named(network) or FleetNetwork(
+        network, args.cloud, args.config, args.inputs, opts=_network_options(opts)
+    )
+    return replace(args, network=shared)
 
 
 def _unknown_keys(args: Mapping[str, Any]) -> list[ConfigProblem]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from agentfleet.components.args import FleetArgs, ScalableAgentFleetArgs, to_fleet_args
+from agentfleet.components.args import FleetArgs, ScalableAgentFleetArgs, join_network, to_fleet_args
 from agentfleet.components.network import program_key
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem
@@ -54,10 +54,13 @@ class ScalableAgentFleet(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: _Args, opts: pulumi.ResourceOptions | None = None) -> None:
         # Validate before registering anything: a bad config must leave nothing half-created.
-        args = to_fleet_args(name, args, opts)
+        args, network = to_fleet_args(name, args)
         validate_for_cloud(args.cloud, args.config)
         chosen = check_cloud(args.cloud)
         _check_required_settings(chosen)
+        _claim_fleet_name(args.config.name)
+        if network is not None:
+            args = join_network(network, args, opts)
         if args.network is not None and args.network.cloud != args.cloud:
             raise ConfigError(
                 [
@@ -66,7 +69,6 @@ class ScalableAgentFleet(pulumi.ComponentResource):
                     )
                 ]
             )
-        _claim_fleet_name(args.config.name)
         super().__init__(TYPE_TOKEN, name, None, opts)
 
         self.policy: ScalingPolicy = ScalingPolicy.from_config(args.config)

@@ -148,3 +148,19 @@ def test_the_args_type_is_public() -> None:
     from agentfleet.components.args import ScalableAgentFleetArgs
 
     assert agentfleet.ScalableAgentFleetArgs is ScalableAgentFleetArgs
+
+
+def test_a_fleet_that_fails_its_checks_builds_no_shared_network() -> None:
+    """The network a fleet names is built only once the fleet passed every check of its own: a
+    fleet that stops must leave nothing registered (here: no aws:region)."""
+    caught: list[str] = []
+
+    def program() -> None:
+        try:
+            ScalableAgentFleet("orders", {"cloud": "aws", "config": CONFIG, "network": "shared"})
+        except ConfigError as exc:
+            caught.append(str(exc))
+
+    s = synthesize_program(program, {}, cloud="aws")
+    assert len(caught) == 1 and caught[0].startswith("agentfleet: aws:region ")
+    assert s.resources == []
