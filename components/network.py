@@ -51,19 +51,24 @@ class FleetNetwork(pulumi.ComponentResource):
 _BY_NAME: weakref.WeakKeyDictionary[object, dict[str, FleetNetwork]] = weakref.WeakKeyDictionary()
 
 
-class _Hosted:
-    """The one program a provider process serves (`plugin/`): each construct call connects anew."""
+class _HostedRun:
+    """One deployment a provider process serves (`plugin/`), as its construct calls name it."""
 
 
-_HOSTED = _Hosted()
+#: (organization, project, stack, preview) -> the run: `pulumi up` previews, then updates.
+_HOSTED_RUNS: dict[tuple[object, ...], _HostedRun] = {}
 
 
 def program_key() -> object:
     """What stands for "this program": its engine connection, or, in the component provider host
-    (which reconnects for every component it constructs, all of one deployment), the process."""
+    (which reconnects to the engine for every component it constructs), the deployment."""
     from pulumi.provider.experimental import host
 
-    return _HOSTED if host.is_hosting else pulumi.runtime.settings.SETTINGS.monitor
+    settings = pulumi.runtime.settings.SETTINGS
+    if not host.is_hosting:
+        return settings.monitor
+    run = (settings.organization, settings.project, settings.stack, settings.dry_run)
+    return _HOSTED_RUNS.setdefault(run, _HostedRun())
 
 
 def _networks() -> dict[str, FleetNetwork]:

@@ -164,3 +164,22 @@ def test_a_fleet_that_fails_its_checks_builds_no_shared_network() -> None:
     s = synthesize_program(program, {}, cloud="aws")
     assert len(caught) == 1 and caught[0].startswith("agentfleet: aws:region ")
     assert s.resources == []
+
+
+def test_the_host_knows_the_fleets_of_one_deployment_across_its_construct_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The provider host reconnects to the engine for every construct call, so what one program
+    registered (fleet names, shared networks) is kept per deployment, not per connection."""
+    from pulumi.provider.experimental import host
+
+    from agentfleet.components import network
+
+    monkeypatch.setattr(host, "is_hosting", True)
+    monkeypatch.setattr(network, "_HOSTED_RUNS", {})
+    orders = {"cloud": "aws", "config": CONFIG}
+    run(construct(orders))  # each run is a new engine connection, as each construct call is
+    with pytest.raises(InputPropertiesError) as caught:
+        run(construct(orders))
+    assert "is already the name of another fleet in this stack" in str(caught.value)
+    run(construct(orders), preview=True)  # `pulumi up` previews first: another run
