@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,7 +111,10 @@ def plugin_port() -> Iterator[int]:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # blocks until the server listens, or the process ends
+        # The port line comes once the server listens; EOF if the process ends. The bound only
+        # turns a hung start into a failure (the analyzer runs first, slowly on a busy machine).
+        ready, _, _ = select.select([proc.stdout], [], [], 600)
+        line = proc.stdout.readline() if ready else b""
         if not line.strip().isdigit():
             proc.kill()
             _, err = proc.communicate()
