@@ -20,8 +20,8 @@ from agentfleet.components.args import IMAGE_FROM_INPUT
 from agentfleet.components.fleet import TYPE_TOKEN
 from agentfleet.components.network import TYPE_TOKEN as NETWORK_TOKEN
 from agentfleet.components.validation import load_fleet_config
-from agentfleet.plugin import schema
 from agentfleet.synth import Synthesis, config_from_stack_file, synthesize_program
+from tests.plugin.helpers import analyzed_schema as schema
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -1,6 +1,6 @@
-"""`ScalableAgentFleet` as a library: a `ScalableAgentFleetArgs` dict from Python, the same inputs
-as another language's program sends them through the provider host (agentfleet/plugin.py), and
-one line naming the field for every value that cannot be used, never a traceback.
+"""`ScalableAgentFleet` as a library: a `ScalableAgentFleetArgs` dict from Python, and one line
+naming the field for every value that cannot be used, never a traceback (the same inputs through
+the provider host: tests/plugin/test_host.py).
 
 Before ScalableAgentFleetArgs, the component took only `FleetArgs` with a validated FleetConfig;
 an Output in the config failed inside pydantic (`Calling __str__ on an Output[T] is not
@@ -13,12 +13,10 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.errors import InputPropertiesError
 
 from agentfleet.components.fleet import TYPE_TOKEN, FleetArgs, ScalableAgentFleet
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
-from agentfleet.plugin import FleetProvider
 from agentfleet.synth import Synthesis, synthesize_program
 from tests.infra.helpers import REGION_KEYS
 
@@ -117,32 +115,6 @@ def test_an_image_given_twice_is_refused() -> None:
     ]
 
 
-def construct(inputs: dict[str, Any]) -> Callable[[], object]:
-    """What the provider host does for another language's program: the engine's camelCase inputs."""
-
-    def program() -> None:
-        FleetProvider().construct("orders", TYPE_TOKEN, inputs, pulumi.ResourceOptions())
-
-    return program
-
-
-def test_the_provider_host_constructs_a_fleet_from_another_languages_inputs() -> None:
-    s = run(construct({"cloud": "aws", "config": {**CONFIG, "scaling": {"max_agents": 4}}}))
-    fleet = s.one(TYPE_TOKEN)
-    group = s.one("aws:autoscaling/group:Group")
-    assert group.parent == fleet.urn
-    assert group.inputs["maxSize"] == 4
-
-
-def test_the_provider_host_reports_a_bad_config_as_input_property_errors() -> None:
-    bad = {"cloud": "aws", "config": {**CONFIG, "scaling": {"min_agents": 3, "max_agents": 2}}}
-    with pytest.raises(InputPropertiesError) as caught:
-        run(construct(bad))
-    assert caught.value.errors is not None
-    assert [e["property_path"] for e in caught.value.errors] == ["config.scaling.max_agents"]
-    assert caught.value.errors[0]["reason"].startswith("agentfleet: config.scaling.max_agents=2")
-
-
 def test_the_args_type_is_public() -> None:
     import agentfleet
     from agentfleet.components.args import ScalableAgentFleetArgs
@@ -164,22 +136,3 @@ def test_a_fleet_that_fails_its_checks_builds_no_shared_network() -> None:
     s = synthesize_program(program, {}, cloud="aws")
     assert len(caught) == 1 and caught[0].startswith("agentfleet: aws:region ")
     assert s.resources == []
-
-
-def test_the_host_knows_the_fleets_of_one_deployment_across_its_construct_calls(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The provider host reconnects to the engine for every construct call, so what one program
-    registered (fleet names, shared networks) is kept per deployment, not per connection."""
-    from pulumi.provider.experimental import host
-
-    from agentfleet.components import network
-
-    monkeypatch.setattr(host, "is_hosting", True)
-    monkeypatch.setattr(network, "_HOSTED_RUNS", {})
-    orders = {"cloud": "aws", "config": CONFIG}
-    run(construct(orders))  # each run is a new engine connection, as each construct call is
-    with pytest.raises(InputPropertiesError) as caught:
-        run(construct(orders))
-    assert "is already the name of another fleet in this stack" in str(caught.value)
-    run(construct(orders), preview=True)  # `pulumi up` previews first: another run

@@ -1,5 +1,6 @@
 """The schema other Pulumi languages see: Pulumi's analyzer run offline on the component, and the
-same schema served by the plugin process `pulumi package add plugin/` would start.
+same schema served by the plugin process `pulumi package add plugin/` would start. Both run in
+child processes (tests/plugin/host.py says why).
 
 Before ScalableAgentFleetArgs the analyzer failed on the component (`AttributeError: 'str' object
 has no attribute '__mro__'`: `from __future__ import annotations` turned every annotation into a
@@ -21,7 +22,7 @@ import pytest
 import yaml
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from agentfleet.plugin import PACKAGE, schema
+from tests.plugin.helpers import analyzed_schema as schema
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugin"
@@ -37,7 +38,7 @@ def fleet() -> dict[str, Any]:
 
 def test_the_schema_is_the_agentfleet_package_with_one_component(fleet: dict[str, Any]) -> None:
     whole = schema()
-    assert whole["name"] == PACKAGE == "agentfleet"
+    assert whole["name"] == "agentfleet"
     assert whole["version"]  # codegen needs one
     assert fleet["isComponent"] is True
 
