@@ -11,6 +11,7 @@ One fleet alone needs no `FleetNetwork`: it builds its own network as its childr
 
 from __future__ import annotations
 
+import sys
 import weakref
 
 import pulumi
@@ -62,10 +63,11 @@ _HOSTED_RUNS: dict[tuple[object, ...], _HostedRun] = {}
 def program_key() -> object:
     """What stands for "this program": its engine connection, or, in the component provider host
     (which reconnects to the engine for every component it constructs), the deployment."""
-    from pulumi.provider.experimental import host
-
+    # Looked up, not imported: a program that is not hosted must not load pulumi.provider, whose
+    # google.rpc.Status clashes with the Google Cloud SDKs' in protobuf's pool.
+    host = sys.modules.get("pulumi.provider.experimental.host")
     settings = pulumi.runtime.settings.SETTINGS
-    if not host.is_hosting:
+    if not getattr(host, "is_hosting", False):
         return settings.monitor
     run = (settings.organization, settings.project, settings.stack, settings.dry_run)
     return _HOSTED_RUNS.setdefault(run, _HostedRun())

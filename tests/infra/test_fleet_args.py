@@ -8,7 +8,11 @@ supported`), and a dict was an AttributeError."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -136,3 +140,25 @@ def test_a_fleet_that_fails_its_checks_builds_no_shared_network() -> None:
     s = synthesize_program(program, {}, cloud="aws")
     assert len(caught) == 1 and caught[0].startswith("agentfleet: aws:region ")
     assert s.resources == []
+
+
+def test_a_program_that_is_not_hosted_never_loads_pulumis_provider_package() -> None:
+    """pulumi.provider's google.rpc.Status clashes with the Google Cloud SDKs' in protobuf's pool
+    (the GCP runtime tests failed with 'duplicate symbol' after any synthesis that loaded it)."""
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import sys\n"
+        "from tests.infra.test_fleet_args import CONFIG, fleet_program, run\n"
+        "run(fleet_program({'cloud': 'aws', 'config': CONFIG}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pulumi.provider')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
