@@ -64,7 +64,7 @@ def program_key() -> object:
     """What stands for "this program": its engine connection, or, in the component provider host
     (which reconnects to the engine for every component it constructs), the deployment."""
     # Looked up, not imported: a program that is not hosted must not load pulumi.provider, whose
-    # google.rpc.Status clashes with the Google Cloud SDKs' in protobuf's pool.
+    # copy of the rpc Status message clashes with a cloud SDK's in protobuf's pool (tests/plugin/host.py).
     host = sys.modules.get("pulumi.provider.experimental.host")
     settings = pulumi.runtime.settings.SETTINGS
     if not getattr(host, "is_hosting", False):
