@@ -8,6 +8,7 @@ supported`), and a dict was an AttributeError."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from agentfleet.components.args import IMAGE_FROM_INPUT
 from agentfleet.components.fleet import TYPE_TOKEN, FleetArgs, ScalableAgentFleet
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
@@ -162,3 +164,35 @@ def test_a_program_that_is_not_hosted_never_loads_pulumis_provider_package() -> 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string inside a recorded input, base64 user/custom data decoded too."""
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            if key in ("userData", "customData") and isinstance(item, str):
+                try:
+                    out.append(base64.b64decode(item, validate=True).decode())
+                except ValueError:
+                    pass
+            out += _texts(item)
+        return out
+    if isinstance(value, list):
+        return [t for item in value for t in _texts(item)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_an_image_input_reaches_the_agents_and_the_stand_in_reaches_nothing(cloud: str) -> None:
+    """The config holds IMAGE_FROM_INPUT only to pass validation; every target must deploy the
+    `image` input in its place."""
+    image = "ghcr.io/acme/from-input:2.0.0"
+    config = {k: v for k, v in CONFIG.items() if k != "agent"}
+    s = run(
+        fleet_program(lambda: {"cloud": cloud, "config": config, "image": pulumi.Output.from_input(image)}),
+        cloud,
+    )
+    texts = [t for r in s.resources for t in _texts(r.inputs)]
+    assert not [t for t in texts if IMAGE_FROM_INPUT in t]
+    assert [t for t in texts if image in t]
