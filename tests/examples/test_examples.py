@@ -1,8 +1,7 @@
 """Every example in examples/ runs as written: the Python programs under Pulumi's mock runtime with
-the clouds' mocks (agentfleet.synth), the YAML program against the schema Pulumi's analyzer infers.
-
-The two-fleet example needs the AWS target to build a shared network and take its image as an
-Input (providers/aws); until it does, its tests fail with the target's NotImplementedError."""
+the clouds' mocks (agentfleet.synth), the YAML program against the schema Pulumi's analyzer
+infers. The two-fleet example rests on the AWS target building a shared network and taking its
+image as an Input."""
 
 from __future__ import annotations
 
