@@ -3,6 +3,7 @@
 Public entry points:
 
     from agentfleet import ScalableAgentFleet, FleetArgs     # the Pulumi component (extra: infra)
+    from agentfleet import ScalableAgentFleetArgs            # its arguments as a dict of Inputs
     from agentfleet.agent import PermanentError, Context     # inside a handler (the runtime)
 
 The component is loaded on first use, so the runtime inside an agent image never needs Pulumi.
@@ -13,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
+    from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet, ScalableAgentFleetArgs
 
-__all__ = ["FleetArgs", "ScalableAgentFleet"]
+__all__ = ["FleetArgs", "ScalableAgentFleet", "ScalableAgentFleetArgs"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,7 +218,22 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
     """
     from agentfleet.components.program import main
 
-    cloud = config.get("agentfleet:cloud")
+    return synthesize_program(
+        main, config, cloud=config.get("agentfleet:cloud"), stack=stack, preview=preview
+    )
+
+
+def synthesize_program(
+    program: Callable[[], object],
+    config: Mapping[str, str],
+    *,
+    cloud: str | None,
+    stack: str = "dev",
+    preview: bool = False,
+) -> Synthesis:
+    """Run any Pulumi program (`components.program.main`, an example's `__main__.py`) under the
+    mocks of `cloud`, with this engine-form config; what it passes to `pulumi.export` becomes the
+    outputs. The program's own exceptions (a `ConfigError`) propagate."""
     mocks = CloudMocks(cloud, config, preview=preview)
     monitor = RecordingMonitor(mocks)
     notes = _NoteCollector()
@@ -227,22 +242,26 @@ def synthesize(config: Mapping[str, str], *, stack: str = "dev", preview: bool =
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    exported: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    real_export = pulumi.export
     try:
         pulumi_settings.ROOT.set(None)
         pulumi.runtime.set_all_config(dict(config))
         pulumi.runtime.set_mocks(
             mocks, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor
         )
-        outputs: dict[str, Any] = {}
+        # Stack exports are not observable under mocks (pulumi/pulumi#8342): what the program
+        # exports is kept here and resolved as the test's own Output.
+        pulumi.export = exported.__setitem__  # type: ignore[assignment]
 
-        def program() -> Any:
-            # Stack exports are not observable under mocks (pulumi/pulumi#8342), so the
-            # component's outputs (the very values __main__ exports) are resolved here.
-            built = main()
-            return pulumi.Output.all(**built.exports).apply(lambda resolved: outputs.update(resolved))
+        def run() -> Any:
+            program()
+            return pulumi.Output.all(**exported).apply(lambda resolved: outputs.update(resolved))
 
-        pulumi.runtime.test(program)()
+        pulumi.runtime.test(run)()
     finally:
+        pulumi.export = real_export
         asyncio.set_event_loop(None)
         loop.close()
     return Synthesis(

@@ -4,62 +4,64 @@ The component owns no cloud-specific code. It validates the config against the c
 limits, computes the `ScalingPolicy`, and hands both to the cloud's provider package, which
 creates every resource as a child of this component. The stack outputs are the same whatever
 the cloud (docs/DESIGN.md, "Stack outputs").
-"""
 
-from __future__ import annotations
+Pulumi's analyzer reads this class's annotations at run time to infer the schema other languages
+use (`plugin/`), so this module must not use `from __future__ import annotations`.
+"""
 
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from agentfleet.components.network import FleetNetwork
+from agentfleet.components.args import FleetArgs, ScalableAgentFleetArgs, join_network, to_fleet_args
+from agentfleet.components.network import program_key
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem
-from agentfleet.components.schema import FleetConfig
 from agentfleet.components.validation import check_cloud, validate_for_cloud
 from agentfleet.providers import Target
-from agentfleet.providers.base import FleetInputs
 
 TYPE_TOKEN = "agentfleet:index:ScalableAgentFleet"
 
+if TYPE_CHECKING:
+    # Type checkers see both forms; at run time the annotation is the TypedDict alone, the one
+    # the analyzer can turn into a schema (it cannot read a Union).
+    _Args = ScalableAgentFleetArgs | FleetArgs
+else:
+    _Args = ScalableAgentFleetArgs
 
-@dataclass(frozen=True)
-class FleetArgs:
-    """The component's one typed input.
-
-    cloud:    the name of a registered target (providers/__init__.py)
-    config:   the validated fleet config (`agentfleet:fleet`, or one item of `agentfleet:fleets`)
-    network:  a `FleetNetwork` shared with other fleets of the stack; None builds the fleet's own
-    inputs:   values that come from other resources (an image built in the same stack, a VPC),
-              each in place of its config key (providers/base.py `FleetInputs`)
-    """
-
-    cloud: str
-    config: FleetConfig
-    network: FleetNetwork | None = None
-    inputs: FleetInputs = field(default_factory=FleetInputs)
+__all__ = ["TYPE_TOKEN", "FleetArgs", "ScalableAgentFleet", "ScalableAgentFleetArgs"]
 
 
 class ScalableAgentFleet(pulumi.ComponentResource):
-    """An elastic, queue-driven agent fleet on any registered target (providers/__init__.py)."""
+    """An elastic, queue-driven agent fleet on any registered target (providers/__init__.py): a queue
+    and dead-letter queue, agents that scale with the backlog, state, identity and alarms."""
 
     cloud: pulumi.Output[str]
+    """The target the fleet runs on (agentfleet:cloud)."""
     queue: pulumi.Output[str]
+    """Where work is sent: the queue (its URL, name or subscription, as the target names it)."""
     dead_letter_queue: pulumi.Output[str]
+    """Where messages go after max_receive_count failed deliveries."""
     state_table: pulumi.Output[str | None]
+    """The key-value state table, when state.table is on."""
     bucket: pulumi.Output[str | None]
+    """The object store bucket or container, when state.bucket is on."""
     agent_group: pulumi.Output[str]
+    """The group the agents run in (scaling group, scale set or Deployment)."""
     send_work: dict[str, pulumi.Output[str]]
-    policy: ScalingPolicy
+    """What an operator needs to send work, by name (docs/DESIGN.md, "Stack outputs")."""
 
-    def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: _Args, opts: pulumi.ResourceOptions | None = None) -> None:
         # Validate before registering anything: a bad config must leave nothing half-created.
+        args, network = to_fleet_args(name, args)
         validate_for_cloud(args.cloud, args.config)
         chosen = check_cloud(args.cloud)
         _check_required_settings(chosen, opts)
+        _claim_fleet_name(args.config.name)
+        if network is not None:
+            args = join_network(network, args, opts)
         if args.network is not None and args.network.cloud != args.cloud:
             raise ConfigError(
                 [
@@ -68,10 +70,9 @@ class ScalableAgentFleet(pulumi.ComponentResource):
                     )
                 ]
             )
-        _claim_fleet_name(args.config.name)
         super().__init__(TYPE_TOKEN, name, None, opts)
 
-        self.policy = ScalingPolicy.from_config(args.config)
+        self.policy: ScalingPolicy = ScalingPolicy.from_config(args.config)
         built = chosen.build(
             self,
             args.config,
@@ -102,15 +103,15 @@ class ScalableAgentFleet(pulumi.ComponentResource):
         }
 
 
-#: Fleet names registered by this program, per engine connection (the resource monitor: one per
-#: `pulumi up`, and a new one for each mocked program a test runs).
+#: Fleet names registered by this program (`network.program_key`: its engine connection, one per
+#: `pulumi up` and per mocked program a test runs; or the provider process that hosts it).
 _NAMES_IN_USE: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _claim_fleet_name(fleet: str) -> None:
     """A second fleet of the same name would register the same resource names (`orders-queue`,
     `orders-agent-role`, ...): a one-line error before anything of it registers."""
-    taken = _NAMES_IN_USE.setdefault(pulumi.runtime.settings.SETTINGS.monitor, set())
+    taken = _NAMES_IN_USE.setdefault(program_key(), set())
     if fleet in taken:
         raise ConfigError(
             [

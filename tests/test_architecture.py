@@ -26,6 +26,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "agentfleet"
 #: The component layer inside components/: everything else there is the neutral model.
 COMPONENT_MODULES = {
     "agentfleet.components.validation",
+    "agentfleet.components.args",
     "agentfleet.components.fleet",
     "agentfleet.components.network",
     "agentfleet.components.program",
