@@ -61,6 +61,10 @@ class Synthesis:
     invokes: list[tuple[str, dict[str, Any]]]
     #: What the program told the user (`pulumi.log.info` and up), as `pulumi up` would show it.
     notes: list[str] = field(default_factory=list)
+    #: (token, provider id) of every invoke, in order: "" for the default provider.
+    invoke_providers: list[tuple[str, str]] = field(default_factory=list)
+    #: The resolved value of what the program returned (a test's own Output), None for `main`.
+    value: Any = None
 
     def of_type(self, type_token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_token]
@@ -89,19 +93,39 @@ class Synthesis:
 
 
 class CloudMocks(pulumi_mocks.Mocks):
-    """Answers the mock runtime with the chosen cloud's realistic outputs (providers/<cloud>/mocks.py)."""
+    """Answers the mock runtime with the chosen cloud's realistic outputs (providers/<cloud>/mocks.py).
+
+    An explicit provider the program creates (`aws.Provider("west", region="us-west-2")`) is
+    remembered, and a resource or invoke that goes through it is answered with that provider's
+    settings in place of the stack's: its input `region` read as the stack key `aws:region`, as
+    Pulumi itself maps a package's stack config onto its default provider's inputs."""
+
+    PROVIDER_PREFIX = "pulumi:providers:"
 
     def __init__(self, cloud: str | None, config: Mapping[str, str], *, preview: bool = False) -> None:
         self._cloud_mocks: TargetMocks | None = target(cloud).mocks if cloud in TARGETS else None
         self.config = dict(config)
         self.preview = preview
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self.invoke_providers: list[tuple[str, str]] = []
+        #: Explicit provider id -> the stack keys its inputs stand for (`aws:region`: ...).
+        self._providers: dict[str, dict[str, str]] = {}
+
+    def config_for(self, provider: str | None) -> dict[str, str]:
+        """The stack config as the provider `provider` (`urn::id`, "" or None: the default) sees it."""
+        return {**self.config, **self._providers.get((provider or "").rpartition("::")[2], {})}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        if args.typ.startswith(self.PROVIDER_PREFIX):
+            package = args.typ.removeprefix(self.PROVIDER_PREFIX)
+            provider_id = f"{args.name}-provider-id"
+            self._providers[provider_id] = {
+                f"{package}:{key}": value for key, value in args.inputs.items() if isinstance(value, str)
+            }
+            return provider_id, dict(args.inputs)
+        config = self.config_for(args.provider)
         if self._cloud_mocks is not None:
-            rid, computed = self._cloud_mocks.resource_outputs(
-                args.typ, args.name, dict(args.inputs), self.config
-            )
+            rid, computed = self._cloud_mocks.resource_outputs(args.typ, args.name, dict(args.inputs), config)
         else:
             rid, computed = f"{args.name}-id", {}
         if self.preview:
@@ -115,8 +139,9 @@ class CloudMocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
         self.invokes.append((args.token, dict(args.args)))
+        self.invoke_providers.append((args.token, (args.provider or "").rpartition("::")[2]))
         if self._cloud_mocks is not None:
-            return self._cloud_mocks.invoke(args.token, dict(args.args), self.config), []
+            return self._cloud_mocks.invoke(args.token, dict(args.args), self.config_for(args.provider)), []
         raise NotImplementedError(f"no mock answer for invoke {args.token}")
 
 
@@ -244,6 +269,7 @@ def synthesize_program(
     asyncio.set_event_loop(loop)
     exported: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
+    returned: dict[str, Any] = {}
     real_export = pulumi.export
     try:
         pulumi_settings.ROOT.set(None)
@@ -256,8 +282,13 @@ def synthesize_program(
         pulumi.export = exported.__setitem__  # type: ignore[assignment]
 
         def run() -> Any:
-            program()
-            return pulumi.Output.all(**exported).apply(lambda resolved: outputs.update(resolved))
+            value = program()
+
+            def keep(resolved: dict[str, Any]) -> None:
+                outputs.update(resolved["exports"])
+                returned["value"] = resolved["value"]
+
+            return pulumi.Output.all(exports=pulumi.Output.all(**exported), value=value).apply(keep)
 
         pulumi.runtime.test(run)()
     finally:
@@ -265,7 +296,12 @@ def synthesize_program(
         asyncio.set_event_loop(None)
         loop.close()
     return Synthesis(
-        resources=monitor.recorded, outputs=_plain(outputs), invokes=mocks.invokes, notes=notes.messages
+        resources=monitor.recorded,
+        outputs=_plain(outputs),
+        invokes=mocks.invokes,
+        notes=notes.messages,
+        invoke_providers=mocks.invoke_providers,
+        value=returned.get("value"),
     )
 
 

@@ -234,31 +234,5 @@ def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[
     raise NotImplementedError(f"agentfleet AWS mocks: no answer for invoke {token}")
 
 
-class ExplicitProviders:
-    """The explicit `aws.Provider`s a program creates, so that an invoke or a resource that goes
-    through one is answered for that provider's region, not the stack's `aws:region`.
-
-    A mock runtime's `call` and `new_resource` carry the provider reference (`urn::id`) they were
-    made with; `register` every `pulumi:providers:aws` resource as it is created, then pass
-    `config_for(reference, config)` to `invoke` / `resource_outputs` in place of `config`.
-    """
-
-    TYPE = "pulumi:providers:aws"
-
-    def __init__(self) -> None:
-        self._regions: dict[str, str] = {}
-
-    def register(self, provider_id: str, inputs: Mapping[str, Any]) -> None:
-        region = inputs.get("region")
-        if isinstance(region, str) and region:
-            self._regions[provider_id] = region
-
-    def config_for(self, reference: str | None, config: Mapping[str, str]) -> dict[str, str]:
-        """`config` as seen through the provider `reference` (`urn::id`; "" for the default one)."""
-        provider_id = (reference or "").rpartition("::")[2]
-        region = self._regions.get(provider_id)
-        return {**config, "aws:region": region} if region else dict(config)
-
-
 #: Made-up values that look real, labelled by `agentfleet plan`.
 STAND_INS = {ACCOUNT: "AWS account id"}

@@ -220,8 +220,6 @@ RESOURCES: dict[str, tuple[str, Builder]] = {
     "azure-native:keyvault:Secret": ("secretName", _secret),
 }
 
-#: The type token of an explicit azure-native provider (`azure_native.Provider(...)`).
-PROVIDER_TYPE = "pulumi:providers:azure-native"
 
 
 def resource_outputs(
@@ -236,29 +234,6 @@ def resource_outputs(
     rid, computed = builder(actual, inputs)
     location = inputs.get("location") or config.get("azure-native:location", DEFAULT_LOCATION)
     return rid, {name_key: actual, "name": actual, "location": location, **computed}
-
-
-class ExplicitProviders:
-    """What explicit azure-native providers a mocked program creates say about location.
-
-    `resource_outputs` sees no provider, so a program that passes one (`providers={"azure-native":
-    west}`) runs under mocks that `record` each provider as it registers and hand every resource
-    the config `config_for` its provider: the provider's own `location` in place of the stack's,
-    as the real provider gives a resource group without one."""
-
-    def __init__(self) -> None:
-        self._locations: dict[str, str] = {}
-
-    def record(self, typ: str, provider_id: str, inputs: Mapping[str, Any]) -> None:
-        if typ == PROVIDER_TYPE and inputs.get("location"):
-            self._locations[provider_id] = str(inputs["location"])
-
-    def config_for(self, provider_ref: str | None, config: Mapping[str, str]) -> dict[str, str]:
-        """`config` as the provider of `provider_ref` (`urn::id`, or None for the default) sees it."""
-        location = self._locations.get((provider_ref or "").rpartition("::")[2])
-        if location is None:
-            return dict(config)
-        return {**config, "azure-native:location": location}
 
 
 def invoke(token: str, args: dict[str, Any], config: Mapping[str, str]) -> dict[str, Any]:

@@ -3,9 +3,7 @@ decides the location, and values from other resources (`FleetInputs`) are wired 
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,68 +11,21 @@ import pulumi
 import pulumi_azure_native as azure_native
 import pytest
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
 
 from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
 from agentfleet.components.network import FleetNetwork
 from agentfleet.components.problems import ConfigError
 from agentfleet.components.validation import load_fleet_config
-from agentfleet.providers.azure.mocks import ExplicitProviders
 from agentfleet.providers.base import FleetInputs
-from agentfleet.synth import CloudMocks, RecordingMonitor, Synthesis
+from agentfleet.synth import Synthesis, synthesize_program
 
 VMSS = "azure-native:compute:VirtualMachineScaleSet"
 PLACEHOLDER_IMAGE = "ghcr.io/acme/placeholder:0"
 
 
-class ProviderAwareMocks(CloudMocks):
-    """The Azure mocks, answering each resource with the location its own provider gives it."""
-
-    def __init__(self, config: Mapping[str, str]) -> None:
-        super().__init__("azure", config)
-        self.providers = ExplicitProviders()
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        stack_config = self.config
-        self.config = self.providers.config_for(args.provider, stack_config)
-        try:
-            rid, state = super().new_resource(args)
-        finally:
-            self.config = stack_config
-        self.providers.record(args.typ, rid or "", dict(args.inputs))
-        return rid, state
-
-
-class Notes(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def run(program: Callable[[], Any], config: Mapping[str, str]) -> Synthesis:
-    """Run `program` under the mocks as agentfleet.synth runs the stack program: a fresh loop and root."""
-    mocks = ProviderAwareMocks(config)
-    monitor = RecordingMonitor(mocks)
-    notes = Notes()
-    logger = logging.Logger("test_azure_component", level=logging.INFO)
-    logger.addHandler(notes)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        pulumi_settings.ROOT.set(None)
-        pulumi.runtime.set_all_config(dict(config))
-        pulumi.runtime.set_mocks(
-            mocks, project="agentfleet", stack="dev", preview=False, logger=logger, monitor=monitor
-        )
-        pulumi.runtime.test(program)()
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-    return Synthesis(resources=monitor.recorded, outputs={}, invokes=mocks.invokes, notes=notes.messages)
+    """Run `program` under the Azure mocks (agentfleet.synth), as the stack program runs."""
+    return synthesize_program(program, config, cloud="azure")
 
 
 def fleet_config(name: str, **azure: Any) -> Any:

@@ -70,7 +70,7 @@ def files(document: str) -> dict[str, dict[str, Any]]:
                 "log_driver": "awslogs",
                 "log_options": {"awslogs-group": "/agentfleet/moodring"},
                 "registry_login": "aws ecr get-login-password | docker login --password-stdin r.example",
-                "being_removed": "test \"$(cat /run/lifecycle-state)\" = Terminated",
+                "being_removed": 'test "$(cat /run/lifecycle-state)" = Terminated',
             },
         ),
         (AZURE_ENV, "azure-scheduled-events", {}),

@@ -7,15 +7,12 @@ to: `getClientConfig` sent to an explicit provider answers that provider's proje
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
 
 from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
 from agentfleet.components.network import FleetNetwork
@@ -23,9 +20,7 @@ from agentfleet.components.problems import ConfigError
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.validation import load_fleet_config
 from agentfleet.providers.base import FleetInputs
-from agentfleet.providers.gcp import mocks as gcp_mocks
-from agentfleet.synth import PROJECT as PULUMI_PROJECT
-from agentfleet.synth import CloudMocks, RecordingMonitor, Synthesis
+from agentfleet.synth import Synthesis, synthesize_program
 from tests.infra.gcp_helpers import PROJECT, REGION
 from tests.infra.helpers import BASE_FLEET, REGION_KEYS, deep_merge
 
@@ -33,46 +28,9 @@ OTHER_PROJECT = "platform-us"
 OTHER_REGION = "us-central1"
 
 
-class ProviderMocks(CloudMocks):
-    """CloudMocks whose invokes read the settings of the explicit `gcp` provider they are sent to."""
-
-    def __init__(self, config: dict[str, str]) -> None:
-        super().__init__("gcp", config)
-        self.providers: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[str, dict[str, Any], str]] = []
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        rid, state = super().new_resource(args)
-        if args.typ == "pulumi:providers:gcp":
-            self.providers[str(rid)] = dict(args.inputs)
-        return rid, state
-
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
-        self.calls.append((args.token, dict(args.args), args.provider))
-        provider = self.providers.get(args.provider.rsplit("::", 1)[-1]) if args.provider else None
-        if provider is None:
-            return super().call(args)
-        self.invokes.append((args.token, dict(args.args)))
-        config = {**self.config, "gcp:project": provider["project"], "gcp:region": provider["region"]}
-        return gcp_mocks.invoke(args.token, dict(args.args), config), []
-
-
-def run(program: Callable[[], Any]) -> tuple[Synthesis, ProviderMocks]:
-    """Run `program` under the mocks (fresh loop and root stack) with the GCP stack keys set."""
-    config = {"agentfleet:cloud": "gcp", **REGION_KEYS["gcp"]}
-    mocks = ProviderMocks(config)
-    monitor = RecordingMonitor(mocks)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        pulumi_settings.ROOT.set(None)
-        pulumi.runtime.set_all_config(config)
-        pulumi.runtime.set_mocks(mocks, project=PULUMI_PROJECT, stack="dev", preview=False, monitor=monitor)
-        pulumi.runtime.test(program)()
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-    return Synthesis(resources=monitor.recorded, outputs={}, invokes=mocks.invokes), mocks
+def run(program: Callable[[], Any]) -> Synthesis:
+    """Run `program` under the GCP mocks (agentfleet.synth) with the GCP stack keys set."""
+    return synthesize_program(program, {"agentfleet:cloud": "gcp", **REGION_KEYS["gcp"]}, cloud="gcp")
 
 
 def fleet_config(**override: Any) -> FleetConfig:
@@ -97,7 +55,7 @@ def test_an_explicit_provider_sets_the_project_and_region_of_every_resource() ->
         )
         return _waited(fleet)
 
-    s, mocks = run(program)
+    s = run(program)
     provider = s.one("pulumi:providers:gcp")
     cluster = s.one("gcp:container/cluster:Cluster")
     assert (cluster.inputs["project"], cluster.inputs["location"]) == (OTHER_PROJECT, OTHER_REGION)
@@ -110,23 +68,21 @@ def test_an_explicit_provider_sets_the_project_and_region_of_every_resource() ->
     for r in s.resources:
         if r.type.startswith("gcp:"):
             assert r.provider.rsplit("::", 1)[0] == provider.urn, r.name
-    gcp_calls = [c for c in mocks.calls if c[0].startswith("gcp:")]
-    assert {token for token, _, _ in gcp_calls} >= {
+    gcp_calls = [c for c in s.invoke_providers if c[0].startswith("gcp:")]
+    assert {token for token, _ in gcp_calls} >= {
         "gcp:organizations/getClientConfig:getClientConfig",
         "gcp:organizations/getProject:getProject",
     }
-    assert all(ref.rsplit("::", 1)[0] == provider.urn for _, _, ref in gcp_calls)
+    assert all(used == provider.id for _, used in gcp_calls)
     assert PROJECT not in str([r.inputs for r in s.resources if r.type.startswith("gcp:")])
 
 
 def test_without_a_provider_the_stack_settings_place_the_fleet() -> None:
-    s, mocks = run(
-        lambda: _waited(ScalableAgentFleet("moodring", FleetArgs(cloud="gcp", config=fleet_config())))
-    )
+    s = run(lambda: _waited(ScalableAgentFleet("moodring", FleetArgs(cloud="gcp", config=fleet_config()))))
     cluster = s.one("gcp:container/cluster:Cluster")
     assert (cluster.inputs["project"], cluster.inputs["location"]) == (PROJECT, REGION)
-    client = [c for c in mocks.calls if c[0] == "gcp:organizations/getClientConfig:getClientConfig"]
-    assert client and all(ref == "" for _, _, ref in client)
+    client = [c for c in s.invoke_providers if c[0] == "gcp:organizations/getClientConfig:getClientConfig"]
+    assert client and all(used == "" for _, used in client)
 
 
 def test_fleets_and_their_network_under_one_explicit_provider() -> None:
@@ -142,7 +98,7 @@ def test_fleets_and_their_network_under_one_explicit_provider() -> None:
         ]
         return pulumi.Output.all(*[_waited(f) for f in fleets])
 
-    s, _ = run(program)
+    s = run(program)
     cluster = s.one("gcp:container/cluster:Cluster")
     assert (cluster.inputs["project"], cluster.inputs["location"]) == (OTHER_PROJECT, OTHER_REGION)
     assert {r.inputs["project"] for r in s.of_type("gcp:pubsub/topic:Topic")} == {OTHER_PROJECT}
@@ -178,7 +134,7 @@ def test_image_from_another_resource_runs_in_the_deployment() -> None:
         )
         return _waited(fleet)
 
-    s, _ = run(program)
+    s = run(program)
     container = s.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"{REGION}-docker.pkg.dev/{PROJECT}/agents/a:1.0"
     # Its registry is unknown before the deploy: no pull grant is guessed (the program says so).
@@ -195,7 +151,7 @@ def test_network_and_subnetwork_from_other_resources_place_the_cluster_router_an
         config = fleet_config(state={"cache": True})
         return _waited(ScalableAgentFleet("moodring", FleetArgs(cloud="gcp", config=config, inputs=inputs)))
 
-    s, _ = run(program)
+    s = run(program)
     vpc, subnet = s.named("vpc"), s.named("agents")
     assert vpc.id == f"projects/{PROJECT}/global/networks/agents-vpc"
     cluster = s.one("gcp:container/cluster:Cluster")
@@ -238,7 +194,7 @@ def test_an_existing_cluster_from_another_resource_is_looked_up_and_used() -> No
             ScalableAgentFleet("moodring", FleetArgs(cloud="gcp", config=fleet_config(), inputs=inputs))
         )
 
-    s, _ = run(program)
+    s = run(program)
     fleet = s.one("agentfleet:index:ScalableAgentFleet")
     assert [c.parent for c in s.of_type("gcp:container/cluster:Cluster")] != [fleet.urn]
     assert not s.of_type("gcp:compute/routerNat:RouterNat")
@@ -259,7 +215,7 @@ def test_shared_network_takes_the_cluster_input_and_fleets_may_not() -> None:
         ]
         return pulumi.Output.all(*[_waited(f) for f in fleets])
 
-    s, _ = run(program)
+    s = run(program)
     pools = {r.inputs["name"]: r.inputs["cluster"] for r in s.of_type("gcp:container/nodePool:NodePool")}
     assert pools == {"orders-agents": "platform", "emails-agents": "platform"}
 
