@@ -221,7 +221,6 @@ RESOURCES: dict[str, tuple[str, Builder]] = {
 }
 
 
-
 def resource_outputs(
     typ: str, name: str, inputs: dict[str, Any], config: Mapping[str, str]
 ) -> tuple[str, dict[str, Any]]:
