@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import http.client
 import itertools
 import json
 import os
@@ -154,12 +155,18 @@ def _die_with_supervisor() -> None:
         libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
+#: What reading an agent's HTTP endpoint can raise when the agent is not (or no longer) answering:
+#: refused or reset connections (OSError), timeouts, and an agent that exits mid-answer, which
+#: leaves a short body (`http.client.IncompleteRead`, an HTTPException and not an OSError).
+UNREADABLE = (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)
+
+
 def probe(port: int, path: str, timeout: float) -> bool:
     """True when http://127.0.0.1:port/path answers 2xx within `timeout` seconds."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
             return 200 <= int(resp.status) < 300
-    except (urllib.error.URLError, OSError, ValueError):
+    except UNREADABLE:
         return False
 
 
@@ -168,7 +175,7 @@ def metrics_text(port: int, timeout: float) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
             return str(resp.read().decode("utf-8", errors="replace"))
-    except (urllib.error.URLError, OSError, ValueError):
+    except UNREADABLE:
         return None
 
 
@@ -187,10 +194,13 @@ def scrape(port: int, timeout: float) -> AgentMetrics | None:
     if text is None:
         return None
     values: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name in (SUCCEEDED_METRIC, IN_FLIGHT_METRIC, PROTECTED_METRIC):
-            samples = [s.value for s in family.samples if s.name.endswith("_total") or s.name == family.name]
-            values[family.name] = sum(samples)
+    try:
+        for family in text_string_to_metric_families(text):
+            if family.name in (SUCCEEDED_METRIC, IN_FLIGHT_METRIC, PROTECTED_METRIC):
+                counted = [s for s in family.samples if s.name.endswith("_total") or s.name == family.name]
+                values[family.name] = sum(s.value for s in counted)
+    except ValueError:  # a page cut short by the agent's exit
+        return None
     return AgentMetrics(
         succeeded=values.get(SUCCEEDED_METRIC),
         in_flight=values.get(IN_FLIGHT_METRIC, 0.0),
