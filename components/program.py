@@ -14,10 +14,7 @@ from pulumi.runtime.config import get_config_env
 
 from agentfleet.components.fleet import FleetArgs, ScalableAgentFleet
 from agentfleet.components.network import FleetNetwork
-from agentfleet.components.validation import load_stack_fleets
-
-#: The name of the network the fleets of a stack share (`agentfleet:fleets`).
-SHARED_NETWORK = "shared"
+from agentfleet.components.validation import load_stack_fleets, shared_network_name
 
 
 def stack_config() -> dict[str, Any]:
@@ -35,15 +32,16 @@ class Program:
 
 def main() -> Program:
     """One fleet (`agentfleet:fleet`): its outputs at the top level, its own network. Several
-    (`agentfleet:fleets`): one shared `FleetNetwork`, built from the first fleet's network
-    settings, and the outputs under `fleets.<name>` (agentfleet/ops reads both shapes)."""
+    (`agentfleet:fleets`): one shared `FleetNetwork` named by `agentfleet:network` ("shared"),
+    built from the first fleet's network settings, and the outputs under `fleets.<name>`
+    (agentfleet/ops reads both shapes)."""
     config = stack_config()
     cloud, configs = load_stack_fleets(config)  # ConfigError naming every bad field
     if "agentfleet:fleets" not in config:
         fleet = ScalableAgentFleet(configs[0].name, FleetArgs(cloud=cloud, config=configs[0]))
         fleets, exports = [fleet], fleet.outputs()
     else:
-        network = FleetNetwork(SHARED_NETWORK, cloud, configs[0])
+        network = FleetNetwork(shared_network_name(config, configs), cloud, configs[0])
         fleets = [
             ScalableAgentFleet(c.name, FleetArgs(cloud=cloud, config=c, network=network)) for c in configs
         ]

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from agentfleet.agent.contract import SECRET_REFERENCE_FORMS, SECRET_REFERENCES
 from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem, problems_from
-from agentfleet.components.schema import FleetConfig, SecretReference, TargetSettings
+from agentfleet.components.schema import NAME_PATTERN, FleetConfig, SecretReference, TargetSettings
 from agentfleet.providers import TARGETS, Target, target
 
 #: Stand-ins for required keys, used only to check the target's limits of an otherwise broken config.
@@ -28,7 +28,7 @@ _PLACEHOLDERS: dict[str, Any] = {"name": "placeholder", "agent": {"image": "plac
 
 NAMESPACE = "agentfleet"
 #: The keys of the `agentfleet` config namespace the program reads.
-STACK_KEYS = ("cloud", "fleet", "fleets")
+STACK_KEYS = ("cloud", "fleet", "fleets", "network")
 
 
 def read_stack_keys(config: Mapping[str, Any]) -> tuple[str | None, Any]:
@@ -156,6 +156,9 @@ def load_stack_fleets(config: Mapping[str, Any]) -> tuple[str, list[FleetConfig]
     `agentfleet:fleets` (a list of the same objects), each validated; one ConfigError for all."""
     fleets_raw = config.get(f"{NAMESPACE}:fleets")
     if fleets_raw is None:
+        if f"{NAMESPACE}:network" in config:
+            alone = "names the network several fleets share: it applies only with agentfleet:fleets"
+            raise ConfigError([ConfigProblem(f"{NAMESPACE}:network", config[f"{NAMESPACE}:network"], alone)])
         cloud, raw = read_stack_keys(config)
         fleet = load_fleet_config(cloud, raw)
         assert cloud is not None  # load_fleet_config refuses a missing cloud
@@ -165,7 +168,7 @@ def load_stack_fleets(config: Mapping[str, Any]) -> tuple[str, list[FleetConfig]
             fleets_raw = json.loads(fleets_raw)
         except ValueError:
             pass
-    rest = {k: v for k, v in config.items() if k != f"{NAMESPACE}:fleets"}
+    rest = {k: v for k, v in config.items() if k not in (f"{NAMESPACE}:fleets", f"{NAMESPACE}:network")}
     problems: list[ConfigProblem] = []
     if f"{NAMESPACE}:fleet" in rest:
         problems.append(
@@ -210,6 +213,41 @@ def load_stack_fleets(config: Mapping[str, Any]) -> tuple[str, list[FleetConfig]
         raise ConfigError(problems)
     assert cloud is not None
     return cloud, fleets
+
+
+#: The name of the network the fleets of `agentfleet:fleets` share, unless `agentfleet:network` names it.
+DEFAULT_NETWORK = "shared"
+
+
+def shared_network_name(config: Mapping[str, Any], fleets: list[FleetConfig]) -> str:
+    """`agentfleet:network`: the name of the `FleetNetwork` several fleets share, from which its cloud
+    names derive. Two multi-fleet stacks in one account, subscription or project need different
+    ones, as their fleets need different names."""
+    key = f"{NAMESPACE}:network"
+    name = config.get(key, DEFAULT_NETWORK)
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    key,
+                    name,
+                    "must be 3-24 chars: a lowercase letter first, then lowercase letters, digits or '-'",
+                )
+            ]
+        )
+    taken = [i for i, fleet in enumerate(fleets) if fleet.name == name]
+    if taken:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    key,
+                    name,
+                    f"is also the name of fleets[{taken[0]}]: their cloud names would collide; name the "
+                    f"network otherwise (pulumi config set {key} NAME)",
+                )
+            ]
+        )
+    return name
 
 
 def _moved(problems: list[ConfigProblem], where: str) -> list[ConfigProblem]:

@@ -45,7 +45,7 @@ def test_a_misspelt_top_level_key_is_named_with_the_closest_known_one_and_no_non
     messages = problems_of(engine(agentfleet__cloud="aws", agentfleet__fleett=BASE_FLEET))
     assert messages[0] == (
         "agentfleet: agentfleet:fleett is not a known key; did you mean agentfleet:fleet? "
-        "(agentfleet:cloud, agentfleet:fleet, agentfleet:fleets are)"
+        "(agentfleet:cloud, agentfleet:fleet, agentfleet:fleets, agentfleet:network are)"
     )
     assert messages[1:] == ["agentfleet: fleet must be set: add an agentfleet:fleet object to the config"]
     assert not any("None" in m for m in messages)
@@ -55,7 +55,7 @@ def test_a_misspelt_cloud_key_is_named_too() -> None:
     messages = problems_of(engine(agentfleet__clod="aws", agentfleet__fleet=BASE_FLEET))
     assert messages == [
         "agentfleet: agentfleet:clod is not a known key; did you mean agentfleet:cloud? "
-        "(agentfleet:cloud, agentfleet:fleet, agentfleet:fleets are)",
+        "(agentfleet:cloud, agentfleet:fleet, agentfleet:fleets, agentfleet:network are)",
         "agentfleet: cloud must be set to one of aws, azure, gcp: pulumi config set agentfleet:cloud aws",
     ]
 
@@ -176,4 +176,37 @@ def test_two_fleets_of_one_name_and_both_keys_at_once_are_errors_before_anything
     ]
     assert fleets_problems({"agentfleet:cloud": "gcp", "agentfleet:fleets": "[]"}) == [
         "agentfleet: fleets=[] must be a non-empty list of fleet objects (each like agentfleet:fleet)"
+    ]
+
+
+def test_the_shared_network_is_named_by_agentfleet_network_only_with_several_fleets() -> None:
+    from agentfleet.components.validation import load_stack_fleets, shared_network_name
+
+    orders = deep_merge(BASE_FLEET, {"name": "orders"})
+    stack = {
+        "agentfleet:cloud": "aws",
+        "agentfleet:fleets": json.dumps([orders]),
+        "agentfleet:network": "prod-net",
+    }
+    _, fleets = load_stack_fleets(stack)
+    assert shared_network_name(stack, fleets) == "prod-net"
+    assert (
+        shared_network_name({k: v for k, v in stack.items() if k != "agentfleet:network"}, fleets) == "shared"
+    )
+    with pytest.raises(ConfigError) as err:
+        shared_network_name({**stack, "agentfleet:network": "orders"}, fleets)
+    assert str(err.value) == (
+        "agentfleet: agentfleet:network='orders' is also the name of fleets[0]: their cloud names would "
+        "collide; name the network otherwise (pulumi config set agentfleet:network NAME)"
+    )
+    with pytest.raises(ConfigError, match=r"agentfleet:network='Prod_Net' must be 3-24 chars"):
+        shared_network_name({**stack, "agentfleet:network": "Prod_Net"}, fleets)
+    one = {
+        "agentfleet:cloud": "aws",
+        "agentfleet:fleet": json.dumps(orders),
+        "agentfleet:network": "prod-net",
+    }
+    assert fleets_problems(one) == [
+        "agentfleet: agentfleet:network='prod-net' names the network several fleets share: it applies only "
+        "with agentfleet:fleets"
     ]
