@@ -150,5 +150,6 @@ def test_fleets_may_differ_in_what_is_their_own() -> None:
 
 
 def test_a_fleet_named_like_the_shared_network_is_refused() -> None:
-    with pytest.raises(ConfigError, match="fleet.name='shared' must not be the name of the FleetNetwork"):
+    # The loader refuses it first (components/validation.py shared_network_name), naming the key.
+    with pytest.raises(ConfigError, match=r"agentfleet:network='shared' is also the name of fleets\[1\]"):
         synth_fleets("gcp", [{"name": "orders"}, {"name": "shared"}])
