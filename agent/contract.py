@@ -56,6 +56,9 @@ SECRET_REFERENCE_FORMS = {
     "azure": "a Key Vault secret URI, https://VAULT.vault.azure.net/secrets/NAME[/VERSION]",
     "gcp": "a Secret Manager name, projects/PROJECT/secrets/NAME[/versions/VERSION]",
 }
+#: Seconds a busy agent stays protected from scale-in after it goes idle, on the clouds (the
+#: runtime's `agent/protection/`; the targets' simulation models take the same number).
+PROTECTION_IDLE_GRACE_SECONDS = 30.0
 POD_NAME = "AGENTFLEET_POD_NAME"  # GKE only, from the downward API (metadata.name)
 POD_NAMESPACE = "AGENTFLEET_POD_NAMESPACE"  # GKE only, from the downward API (metadata.namespace)
 

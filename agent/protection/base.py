@@ -32,13 +32,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from agentfleet.agent.backends.base import Message
+from agentfleet.agent.contract import PROTECTION_IDLE_GRACE_SECONDS
 from agentfleet.agent.logging import get_logger
 from agentfleet.agent.middleware.base import Call, Middleware, Outcome
 
 #: Seconds an agent stays protected after it goes idle, on the clouds. A task that follows within
 #: this time costs no API call; an idle agent is removable this much later than it could be, which
-#: is small next to any cloud's scale-in cooldown.
-DEFAULT_IDLE_GRACE_SECONDS = 30.0
+#: is small next to any cloud's scale-in cooldown. In the contract, which the simulation models read.
+DEFAULT_IDLE_GRACE_SECONDS = PROTECTION_IDLE_GRACE_SECONDS
 #: Backoff after a failed toggle: doubles from MIN to MAX, jittered within [half, full].
 MIN_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0

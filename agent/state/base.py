@@ -205,8 +205,10 @@ class Once:
 
     def _own_earlier_claim(self, value: dict[str, Any]) -> bool:
         """A pending claim an earlier delivery of this very message left behind."""
-        return bool(self.holder) and value.get("holder") == self.holder and (
-            int(value.get("delivery", 0)) < self.delivery
+        return (
+            bool(self.holder)
+            and value.get("holder") == self.holder
+            and (int(value.get("delivery", 0)) < self.delivery)
         )
 
     def acquire(self) -> bool:

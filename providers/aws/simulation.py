@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from agentfleet.agent.contract import PROTECTION_IDLE_GRACE_SECONDS
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.simulation import (
@@ -76,8 +77,8 @@ class AwsTimings:
     #: Busy agents protect themselves from scale-in (AGENTFLEET_PROTECTION=aws-asg).
     protects_busy_agents: bool = True
     #: An agent stays protected this long after its last message (the runtime's idle grace,
-    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
-    protection_idle_grace_seconds: float = 30.0
+    #: agent/contract.py), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = PROTECTION_IDLE_GRACE_SECONDS
 
 
 class AwsModel(LifecycleBoot):

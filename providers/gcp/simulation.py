@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agentfleet.agent.contract import PROTECTION_IDLE_GRACE_SECONDS
 from agentfleet.components.policy import ScalingPolicy
 from agentfleet.components.schema import FleetConfig
 from agentfleet.components.simulation import AgentLifecycle, FleetView, MetricSeries, action_counts
@@ -106,8 +107,8 @@ class GcpTimings:
     #: are wanted than are busy, busy pods are removed too (and drain).
     protects_busy_agents: bool = False
     #: An agent stays protected this long after its last message (the runtime's idle grace,
-    #: agent/protection/base.py DEFAULT_IDLE_GRACE_SECONDS), so a trickle does not flip it per message.
-    protection_idle_grace_seconds: float = 30.0
+    #: agent/contract.py), so a trickle does not flip it per message.
+    protection_idle_grace_seconds: float = PROTECTION_IDLE_GRACE_SECONDS
 
 
 @dataclass
