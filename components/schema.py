@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agentfleet.components.problems import CrossFieldError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
+#: What NAME_PATTERN allows, as an error message says it (a fleet's and a shared network's name).
+NAME_RULE = "must be 3-24 chars: a lowercase letter first, then lowercase letters, digits or '-'"
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_ENV_PREFIX = "AGENTFLEET_"
@@ -239,9 +241,7 @@ class FleetConfig(_Section):
     @classmethod
     def _name_shape(cls, v: str) -> str:
         if not NAME_PATTERN.match(v):
-            raise ValueError(
-                "must be 3-24 chars: a lowercase letter first, then lowercase letters, digits or '-'"
-            )
+            raise ValueError(NAME_RULE)
         return v
 
     def settings_for(self, kind: type[S]) -> S:

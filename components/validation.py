@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from agentfleet.agent.contract import SECRET_REFERENCE_FORMS, SECRET_REFERENCES
 from agentfleet.components.problems import MISSING, ConfigError, ConfigProblem, problems_from
-from agentfleet.components.schema import NAME_PATTERN, FleetConfig, SecretReference, TargetSettings
+from agentfleet.components.schema import NAME_PATTERN, NAME_RULE, FleetConfig, SecretReference, TargetSettings
 from agentfleet.providers import TARGETS, Target, target
 
 #: Stand-ins for required keys, used only to check the target's limits of an otherwise broken config.
@@ -29,6 +29,17 @@ _PLACEHOLDERS: dict[str, Any] = {"name": "placeholder", "agent": {"image": "plac
 NAMESPACE = "agentfleet"
 #: The keys of the `agentfleet` config namespace the program reads.
 STACK_KEYS = ("cloud", "fleet", "fleets", "network")
+
+
+def structured(value: Any) -> Any:
+    """A structured config value as the engine hands it over (a JSON string), opened; anything
+    that is not JSON as it is, for the checks to name."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def read_stack_keys(config: Mapping[str, Any]) -> tuple[str | None, Any]:
@@ -56,12 +67,7 @@ def read_stack_keys(config: Mapping[str, Any]) -> tuple[str | None, Any]:
             hint += f" ({', '.join(f'{NAMESPACE}:{k}' for k in STACK_KEYS)} are)"
         problems.append(ConfigProblem(key, None, hint))
     cloud = config.get(f"{NAMESPACE}:cloud")
-    raw = config.get(f"{NAMESPACE}:fleet")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            pass  # a plain string: reported below as "must be an object"
+    raw = structured(config.get(f"{NAMESPACE}:fleet"))  # a plain string: "must be an object" below
     if problems:
         try:
             load_fleet_config(cloud, raw)
@@ -154,7 +160,7 @@ def load_fleet_config(cloud: str | None, raw: Any, where: str = "fleet") -> Flee
 def load_stack_fleets(config: Mapping[str, Any]) -> tuple[str, list[FleetConfig]]:
     """`agentfleet:cloud` and every fleet of the stack: `agentfleet:fleet` (one) or
     `agentfleet:fleets` (a list of the same objects), each validated; one ConfigError for all."""
-    fleets_raw = config.get(f"{NAMESPACE}:fleets")
+    fleets_raw = structured(config.get(f"{NAMESPACE}:fleets"))
     if fleets_raw is None:
         if f"{NAMESPACE}:network" in config:
             alone = "names the network several fleets share: it applies only with agentfleet:fleets"
@@ -163,11 +169,6 @@ def load_stack_fleets(config: Mapping[str, Any]) -> tuple[str, list[FleetConfig]
         fleet = load_fleet_config(cloud, raw)
         assert cloud is not None  # load_fleet_config refuses a missing cloud
         return cloud, [fleet]
-    if isinstance(fleets_raw, str):
-        try:
-            fleets_raw = json.loads(fleets_raw)
-        except ValueError:
-            pass
     rest = {k: v for k, v in config.items() if k not in (f"{NAMESPACE}:fleets", f"{NAMESPACE}:network")}
     problems: list[ConfigProblem] = []
     if f"{NAMESPACE}:fleet" in rest:
@@ -226,15 +227,7 @@ def shared_network_name(config: Mapping[str, Any], fleets: list[FleetConfig]) ->
     key = f"{NAMESPACE}:network"
     name = config.get(key, DEFAULT_NETWORK)
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    key,
-                    name,
-                    "must be 3-24 chars: a lowercase letter first, then lowercase letters, digits or '-'",
-                )
-            ]
-        )
+        raise ConfigError([ConfigProblem(key, name, NAME_RULE)])
     taken = [i for i, fleet in enumerate(fleets) if fleet.name == name]
     if taken:
         raise ConfigError(
