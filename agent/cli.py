@@ -16,6 +16,7 @@ from agentfleet.agent.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from agentfleet.agent.health import HealthServer
     from agentfleet.agent.lifecycle.base import TerminationWatcher
+    from agentfleet.agent.secrets import SecretStore
     from agentfleet.agent.worker import Worker
 
 agent_app = typer.Typer(
@@ -130,20 +131,22 @@ def build_agent(
     return worker, server, open_watcher(settings)
 
 
-def load_secrets(env: Mapping[str, str]) -> dict[str, str]:
+def load_secrets(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, SecretStore]]:
     """Read every secret `AGENTFLEET_SECRETS` names, with the agent's own identity, into this
     process's environment before the handler is imported (a handler may read its API key at import,
-    as it reads any variable); returns name -> reference. A secret that cannot be read stops the
-    start: an agent without its credentials would fail every message into the dead-letter queue."""
+    as it reads any variable); returns name -> reference, and the stores opened to read them (the
+    refresher reuses their clients). A secret that cannot be read stops the start: an agent
+    without its credentials would fail every message into the dead-letter queue."""
     from agentfleet.agent.secrets import SecretError, parse_references, resolve
 
+    opened: dict[str, SecretStore] = {}
     try:
         references = parse_references(env.get(contract.SECRETS))
-        values = resolve(references)
+        values = resolve(references, opened)
     except SecretError as e:
         raise StartupError(f"agentfleet: cannot read the secrets in {contract.SECRETS}: {e}") from None
     os.environ.update(values)
-    return references
+    return references, opened
 
 
 def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
@@ -161,7 +164,7 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
     log = get_logger(component="agent")
     try:
         settings = Settings.from_env(env, handler)
-        secret_references = load_secrets(env)
+        secret_references, secret_stores = load_secrets(env)
         worker, server, watcher = build_agent(settings, env)
     except (SettingsError, StartupError) as e:
         print(str(e), file=sys.stderr)
@@ -172,7 +175,7 @@ def run_agent(env: Mapping[str, str], handler: str | None = None) -> int:
         if settings.secrets_refresh:
             from agentfleet.agent.secrets.refresh import SecretRefresher
 
-            refresher = SecretRefresher(secret_references, settings.secrets_refresh)
+            refresher = SecretRefresher(secret_references, settings.secrets_refresh, secret_stores)
             refresher.start()
     server.start()
     log.info(

@@ -18,7 +18,7 @@ platforms replace agents continuously; a rolling restart applies a rotation at o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 from agentfleet.agent.contract import SECRETS
 from agentfleet.agent.secrets.base import SecretError, SecretStore, store_for
@@ -41,10 +41,14 @@ def parse_references(raw: str | None) -> dict[str, str]:
     return parsed
 
 
-def resolve(references: Mapping[str, str], stores: Mapping[str, SecretStore] | None = None) -> dict[str, str]:
-    """Every variable's value from its store; the first failure is a SecretError naming it."""
+def resolve(
+    references: Mapping[str, str], stores: MutableMapping[str, SecretStore] | None = None
+) -> dict[str, str]:
+    """Every variable's value from its store; the first failure is a SecretError naming it.
+    `stores` holds the stores already opened, by kind, and keeps those this call opens, so a
+    caller that reads again (the refresher) reuses their clients."""
     values: dict[str, str] = {}
-    opened: dict[str, SecretStore] = dict(stores or {})
+    opened: MutableMapping[str, SecretStore] = stores if stores is not None else {}
     for name, reference in references.items():
         store = store_for(reference, opened)
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 from agentfleet.agent.logging import get_logger
 from agentfleet.agent.secrets import SecretError, SecretStore, resolve
@@ -25,11 +25,12 @@ class SecretRefresher:
         self,
         references: Mapping[str, str],
         interval: float,
-        stores: Mapping[str, SecretStore] | None = None,
+        stores: MutableMapping[str, SecretStore] | None = None,
     ) -> None:
+        """`stores`: the stores the agent opened at start, reused (and added to) by each re-read."""
         self.references = dict(references)
         self.interval = interval
-        self._stores = dict(stores or {})
+        self._stores: MutableMapping[str, SecretStore] = stores if stores is not None else {}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentfleet-secrets", daemon=True)
         self._log = get_logger(component="secrets")

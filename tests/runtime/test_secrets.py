@@ -286,3 +286,27 @@ def test_a_failed_re_read_keeps_the_value_the_agent_has_and_logs_no_value(
     assert os.environ["API_KEY"] == "v2"
     out = capsys.readouterr()
     assert "v2" not in out.out + out.err and "could not be read: 503" in out.out + out.err
+
+
+def test_re_reads_reuse_the_store_the_agent_opened_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each re-read (every 300 s, for every agent) must not build a new SDK client per secret."""
+    import agentfleet.agent.secrets.gcp as gcp_reader
+    from agentfleet.agent.secrets.refresh import SecretRefresher
+
+    built: list[object] = []
+
+    class Counting:
+        def __init__(self) -> None:
+            built.append(self)
+
+        def read(self, reference: str) -> str:
+            return "v"
+
+    monkeypatch.setattr(gcp_reader, "SecretManagerSecrets", Counting)
+    opened: dict[str, Any] = {}
+    references = {"A": "projects/p/secrets/a", "B": "projects/p/secrets/b"}
+    assert resolve(references, opened) == {"A": "v", "B": "v"}
+    refresher = SecretRefresher(references, 300, opened)
+    refresher.refresh_once()
+    refresher.refresh_once()
+    assert len(built) == 1
