@@ -6,7 +6,6 @@ runtime, so the program they check is the program `pulumi up` runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -22,15 +21,7 @@ def stack_config() -> dict[str, Any]:
     return {**get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
-@dataclass(frozen=True)
-class Program:
-    """What `main` built: the fleets, and the stack outputs it exported."""
-
-    fleets: list[ScalableAgentFleet]
-    exports: dict[str, Any]
-
-
-def main() -> Program:
+def main() -> list[ScalableAgentFleet]:
     """One fleet (`agentfleet:fleet`): its outputs at the top level, its own network. Several
     (`agentfleet:fleets`): one shared `FleetNetwork` named by `agentfleet:network` ("shared"),
     built from the first fleet's network settings, and the outputs under `fleets.<name>`
@@ -51,4 +42,4 @@ def main() -> Program:
         }
     for key, value in exports.items():
         pulumi.export(key, value)
-    return Program(fleets, exports)
+    return fleets
